@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make run` (set up, then the main job) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install commentary with the dev tools.
+
+run: install  ## The main job on the bundled example page.
+	$(BIN)/commentary ingest examples/ward-leadership-page.txt -o data/example --force
+	$(BIN)/commentary ingest examples/ward-leadership-page.txt -o - | head -n 2
+
+test: install  ## Lint, then the test suite.
+	$(BIN)/ruff check src tests bench
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench || true
+
+bench: install  ## Benchmarks; figures go into docs/performance.md.
+	$(BIN)/python bench/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,205 @@
+"""Datasets on disk: Parquet tables plus a JSON manifest, written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import CommentaryError, InputError, OutputExistsError
+from .records import ARTICLE_FIELDS, COMMENT_FIELDS, LABEL_FIELDS, Article, Comment, Labels
+
+__all__ = [
+    "Dataset",
+    "write_dataset",
+    "read_dataset",
+    "content_sha256",
+    "file_sha256",
+    "atomic_dir",
+    "atomic_file",
+    "write_jsonl",
+]
+
+FORMAT = "commentary-dataset"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Dataset:
+    """Articles and comments read back from a dataset folder, with its manifest."""
+
+    articles: list[Article]
+    comments: list[Comment]
+    manifest: dict[str, Any] = field(default_factory=dict)
+    labels: list[Labels] = field(default_factory=list)
+    path: Path | None = None
+
+
+def file_sha256(path: Path) -> str:
+    """Return the hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _canonical(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def content_sha256(articles: Iterable[Article], comments: Iterable[Comment]) -> str:
+    """Hash the records themselves, so the same input always gives the same hash."""
+    digest = hashlib.sha256()
+    for art in articles:
+        digest.update(b"A" + _canonical(art.to_dict()) + b"\n")
+    for com in comments:
+        digest.update(b"C" + _canonical(com.to_dict()) + b"\n")
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_dir(target: Path, *, force: bool = False) -> Iterator[Path]:
+    """Yield a temp folder beside *target*; on success it replaces *target* in one rename."""
+    target = Path(target)
+    if target.exists() and not force:
+        raise OutputExistsError(
+            f"{target} already exists", fix="pass --force to replace it, or choose another path"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_file(target: Path, *, mode: str = "w", force: bool = True) -> Iterator[IO[Any]]:
+    """Yield a temp file beside *target* that replaces it only when the block succeeds."""
+    target = Path(target)
+    if target.exists() and not force:
+        raise OutputExistsError(f"{target} already exists", fix="pass --force to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+            yield fh
+        os.replace(name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
+
+
+def write_jsonl(articles: Iterable[Article], comments: Iterable[Comment], out: IO[str]) -> None:
+    """Write records as JSON Lines, each tagged with its kind."""
+    for art in articles:
+        out.write(json.dumps({"kind": "article", **art.to_dict()}, ensure_ascii=False) + "\n")
+    for com in comments:
+        out.write(json.dumps({"kind": "comment", **com.to_dict()}, ensure_ascii=False) + "\n")
+
+
+def _table(rows: list[dict[str, Any]], names: tuple[str, ...], types: dict[str, Any] | None = None):
+    import pyarrow as pa
+
+    types = types or {}
+    schema = pa.schema([(n, types.get(n, pa.string())) for n in names])
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _label_types() -> dict[str, Any]:
+    import pyarrow as pa
+
+    return {"themes": pa.list_(pa.string()), "weak": pa.bool_()}
+
+
+def write_dataset(
+    path: Path,
+    articles: list[Article],
+    comments: list[Comment],
+    *,
+    labels: list[Labels] | None = None,
+    info: dict[str, Any] | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Write a dataset folder atomically and return its manifest."""
+    import pyarrow.parquet as pq
+
+    tables = {
+        "articles.parquet": _table([a.to_dict() for a in articles], ARTICLE_FIELDS),
+        "comments.parquet": _table([c.to_dict() for c in comments], COMMENT_FIELDS),
+    }
+    if labels:
+        tables["labels.parquet"] = _table(
+            [lab.to_dict() for lab in labels], LABEL_FIELDS, _label_types()
+        )
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        **(info or {}),
+        "content_sha256": content_sha256(articles, comments),
+        "files": {},
+    }
+    with atomic_dir(path, force=force) as tmp:
+        for name, table in tables.items():
+            pq.write_table(table, tmp / name)
+            manifest["files"][name] = file_sha256(tmp / name)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return manifest
+
+
+def read_dataset(path: Path, *, verify: bool = True) -> Dataset:
+    """Read a dataset folder written by ``write_dataset``, checking every file's sha256."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    mpath = path / MANIFEST
+    if not mpath.is_file():
+        raise InputError(
+            f"{path} is not a commentary dataset (no {MANIFEST})",
+            fix="create one with `commentary ingest SOURCE -o DATASET`",
+        )
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{mpath} is not valid JSON ({exc})", fix="re-create the dataset") from exc
+    if manifest.get("format") != FORMAT or manifest.get("format_version", 0) > FORMAT_VERSION:
+        raise InputError(
+            f"{path} has format {manifest.get('format')!r} v{manifest.get('format_version')}, "
+            f"expected {FORMAT} v{FORMAT_VERSION} or older",
+            fix="upgrade commentary or re-ingest the source",
+        )
+    for name, expected in manifest.get("files", {}).items():
+        fpath = path / name
+        if not fpath.is_file():
+            raise InputError(f"{fpath} is missing", fix="re-create the dataset")
+        if verify and file_sha256(fpath) != expected:
+            raise CommentaryError(
+                f"{fpath} does not match the sha256 in its manifest",
+                fix="the file was changed or damaged; re-create the dataset",
+            )
+    arts = [Article.from_dict(r) for r in pq.read_table(path / "articles.parquet").to_pylist()]
+    coms = [Comment.from_dict(r) for r in pq.read_table(path / "comments.parquet").to_pylist()]
+    labs: list[Labels] = []
+    if (path / "labels.parquet").is_file():
+        labs = [Labels.from_dict(r) for r in pq.read_table(path / "labels.parquet").to_pylist()]
+    return Dataset(arts, coms, manifest, labs, path)

@@ -1,0 +1,194 @@
+"""The ingest stage: read sources in any supported format into one set of records."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import FormatError, InputError
+from ..records import Article, Comment
+from .base import ReadOptions, ReadResult
+from .source import Source, decode, open_source
+
+__all__ = ["FORMATS", "IngestResult", "ReadOptions", "detect_format", "read_source", "ingest",
+           "pseudonymise", "summarise"]
+
+FORMATS = ("text", "html", "wxr", "disqus", "csv", "tsv", "jsonl", "json", "parquet", "hf")
+_EXT = {".txt": "text", ".text": "text", ".md": "text", ".html": "html", ".htm": "html",
+        ".xhtml": "html", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
+        ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".pq": "parquet",
+        ".arrow": "hf"}
+_HUB = re.compile(r"^hf:(?P<name>[\w.-]+(?:/[\w.-]+)?)$")
+
+
+@dataclass
+class IngestResult:
+    """Everything read from all sources, and what happened on the way."""
+
+    articles: list[Article] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    control_chars: int = 0
+
+
+def _sniff_xml(src: Source, head: str) -> str:
+    if re.search(r"<disqus\b", head):
+        return "disqus"
+    if "wordpress.org/export" in head and re.search(r"<rss\b", head):
+        return "wxr"
+    if re.search(r"<html\b|<body\b|<!doctype html", head, re.IGNORECASE):
+        return "html"
+    raise FormatError(
+        f"{src.name} is XML but neither a WordPress (WXR) nor a Disqus export",
+        fix="pass --format wxr or --format disqus if it is one, or --format html",
+    )
+
+
+def detect_format(src: Source) -> str:
+    """Tell a source's format from its extension, and from its first bytes when that fails."""
+    ext = src.path.suffix.lower() if src.path else ""
+    if src.data[:4] == b"PAR1":
+        return "parquet"
+    head = src.data[:4096].decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    fmt = _EXT.get(ext)
+    if ext == ".xml" or (fmt in (None, "text", "html") and head.startswith(("<?xml", "<rss", "<disqus"))):
+        return _sniff_xml(src, head)
+    if fmt == "json" and head.startswith("{") and "\n{" in src.data[:65536].decode("utf-8", "replace"):
+        return "jsonl"
+    if fmt == "text" and head.startswith("<") and re.search(r"<html\b|<!doctype", head, re.I):
+        return "html"
+    if fmt:
+        return fmt
+    if head.startswith("<"):
+        return "html"
+    if head.startswith("{"):
+        return "jsonl"
+    if head.startswith("["):
+        return "json"
+    if re.search(r"^\s*comment(?:ed)?\s+(?:date|on)\b", src.data[:1 << 20].decode("utf-8", "replace"),
+                 re.IGNORECASE | re.MULTILINE):
+        return "text"
+    raise FormatError(
+        f"{src.name}: cannot tell the format from the name or the content",
+        fix=f"pass --format (one of {', '.join(FORMATS)})",
+    )
+
+
+def read_source(spec: str, fmt: str | None, opts: ReadOptions, progress=None) -> tuple[ReadResult, dict]:
+    """Read one source (a path, ``-``, or ``hf:NAME``) with its reader."""
+    from . import html, pagetext, tabular, xmlexports
+    from .hf import is_saved_dataset, read_hf
+
+    if fmt is not None and fmt not in FORMATS:
+        raise FormatError(f"unknown format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
+    hub = _HUB.match(spec)
+    if hub or fmt == "hf" or (spec != "-" and is_saved_dataset(Path(spec))):
+        name = hub.group("name") if hub else spec
+        result = read_hf(name, opts, progress)
+        return result, {"path": spec, "format": "hf", "sha256": None}
+    src = open_source(spec)
+    fmt = fmt or detect_format(src)
+    if fmt == "parquet":
+        result = tabular.read_parquet(src, opts, progress)
+    else:
+        text = decode(src, opts.encoding)
+        if fmt == "text":
+            result = pagetext.read_page_text(src, text)
+        elif fmt == "html":
+            result = html.read_html(src, text, opts)
+        elif fmt == "wxr":
+            result = xmlexports.read_wxr(src, text, opts)
+        elif fmt == "disqus":
+            result = xmlexports.read_disqus(src, text, opts)
+        elif fmt in ("csv", "tsv"):
+            result = tabular.read_csv(src, text, opts, "\t" if fmt == "tsv" else None, progress)
+        elif fmt == "jsonl":
+            result = tabular.read_jsonl(src, text, opts, progress)
+        else:
+            result = tabular.read_json(src, text, opts, progress)
+    result.warnings[:0] = src.warnings
+    info = {"path": spec, "format": fmt, "sha256": src.sha256, "control_chars": src.control_chars}
+    return result, info
+
+
+def _key(home: Path | None) -> bytes:
+    env = os.environ.get("COMMENTARY_PSEUDONYM_KEY")
+    if env:
+        return env.encode()
+    path = (home or Path.cwd()) / ".commentary-pseudonym-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def pseudonymise(comments: list[Comment], key: bytes) -> None:
+    """Replace comment authors with keyed hashes (the same name gives the same pseudonym)."""
+    for com in comments:
+        if com.author:
+            norm = " ".join(com.author.lower().split())
+            com.author = "author_" + hmac.new(key, norm.encode(), hashlib.sha256).hexdigest()[:12]
+        com.affiliation = None
+
+
+def ingest(sources: list[str], *, fmt: str | None = None, options: ReadOptions | None = None,
+           pseudonymise_authors: bool = False, home: Path | None = None,
+           progress: Callable[[int], None] | None = None) -> IngestResult:
+    """Read every source and merge the records, dropping exact repeats of an id."""
+    if not sources:
+        raise InputError("no sources given", fix="pass one or more files, folders or hf:NAME")
+    opts = options or ReadOptions()
+    out = IngestResult()
+    seen_a: set[str] = set()
+    seen_c: set[str] = set()
+    for spec in sources:
+        result, info = read_source(spec, fmt, opts, progress)
+        info.update(articles=len(result.articles), comments=len(result.comments))
+        out.inputs.append(info)
+        out.control_chars += info.get("control_chars") or 0
+        for art in result.articles:
+            if art.id not in seen_a:
+                seen_a.add(art.id)
+                out.articles.append(art)
+        for com in result.comments:
+            if com.id in seen_c:
+                out.skipped["repeat of a comment already read"] = out.skipped.get(
+                    "repeat of a comment already read", 0) + 1
+                continue
+            seen_c.add(com.id)
+            out.comments.append(com)
+        for reason, n in result.skipped.items():
+            out.skipped[reason] = out.skipped.get(reason, 0) + n
+        out.warnings.extend(result.warnings)
+        if progress:
+            progress(0)
+    if pseudonymise_authors:
+        pseudonymise(out.comments, _key(home))
+    return out
+
+
+def summarise(result: IngestResult) -> dict[str, Any]:
+    """Counts a person wants after an ingest: articles, comments, replies, authors, dates, skips."""
+    dates = sorted(c.date for c in result.comments if c.date)
+    return {
+        "articles": len(result.articles),
+        "comments": len(result.comments),
+        "replies": sum(1 for c in result.comments if c.parent_id),
+        "authors": len({c.author for c in result.comments if c.author}),
+        "first_date": dates[0] if dates else None,
+        "last_date": dates[-1] if dates else None,
+        "skipped": dict(result.skipped),
+        "warnings": len(result.warnings),
+        "control_chars_stripped": result.control_chars,
+    }

@@ -1,0 +1,68 @@
+"""What every reader returns, and the helpers that give records their stable ids."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..records import Article, Comment, stable_id
+from .source import Source
+
+__all__ = ["ReadOptions", "ReadResult", "article_id", "comment_id", "clean_text"]
+
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_BLANKS = re.compile(r"\n{3,}")
+
+
+@dataclass
+class ReadOptions:
+    """Options that readers share; tabular readers use the column names."""
+
+    encoding: str = "utf-8"
+    include_pingbacks: bool = False
+    include_unapproved: bool = False
+    text_column: str | None = None
+    id_column: str | None = None
+    parent_column: str | None = None
+    author_column: str | None = None
+    date_column: str | None = None
+    article_column: str | None = None
+    title_column: str | None = None
+    article_text_column: str | None = None
+    split: str | None = None
+
+
+@dataclass
+class ReadResult:
+    """Records read from one source, with what was skipped (and why) and warnings."""
+
+    articles: list[Article] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def skip(self, reason: str, n: int = 1) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+
+def article_id(kind: str, key: object) -> str:
+    """Id of an article from the source kind and its own key (url, post id, or title)."""
+    return stable_id("a", kind, key)
+
+
+def comment_id(art_id: str | None, key: object) -> str:
+    """Id of a comment from its article and its own id or position in the source."""
+    return stable_id("c", art_id, key)
+
+
+def clean_text(text: str | None) -> str:
+    """Collapse runs of spaces, trim each line, and keep at most one blank line in a row."""
+    if not text:
+        return ""
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def provenance(src: Source) -> dict[str, str | None]:
+    """Fields every record from *src* carries."""
+    return {"source": src.name, "source_sha256": src.sha256}

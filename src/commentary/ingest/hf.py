@@ -1,0 +1,75 @@
+"""Read Hugging Face datasets: a ``save_to_disk`` folder, local data files, or a hub name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import FormatError, InputError
+from .base import ReadOptions, ReadResult
+from .source import Source
+from .tabular import read_rows
+
+__all__ = ["read_hf", "is_saved_dataset"]
+
+_BUILDERS = {".csv": "csv", ".tsv": "csv", ".jsonl": "json", ".json": "json", ".ndjson": "json",
+             ".parquet": "parquet", ".arrow": "arrow", ".txt": "text"}
+
+
+def is_saved_dataset(path: Path) -> bool:
+    """True for a folder written by ``Dataset.save_to_disk`` or ``DatasetDict.save_to_disk``."""
+    return path.is_dir() and any(
+        (path / name).is_file() for name in ("state.json", "dataset_dict.json", "dataset_info.json")
+    )
+
+
+def _pick_split(ds, split: str | None, name: str):
+    from datasets import DatasetDict
+
+    if not isinstance(ds, DatasetDict):
+        return ds, None
+    if split:
+        if split not in ds:
+            raise FormatError(f"{name} has no split {split!r} (found {', '.join(ds)})",
+                              fix="pass --split with one of those")
+        return ds[split], split
+    chosen = "train" if "train" in ds else next(iter(ds))
+    return ds[chosen], chosen
+
+
+def read_hf(spec: str, opts: ReadOptions, progress=None) -> ReadResult:
+    """Load with ``datasets`` and map the columns like any table."""
+    try:
+        import datasets
+    except ImportError as exc:  # pragma: no cover - datasets is a core dependency
+        raise InputError("reading Hugging Face datasets needs the datasets package",
+                         fix="pip install datasets") from exc
+    path = Path(spec)
+    datasets.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    try:
+        if is_saved_dataset(path):
+            ds = datasets.load_from_disk(str(path))
+        elif path.is_file():
+            builder = _BUILDERS.get(path.suffix.lower())
+            if builder is None:
+                raise FormatError(f"{spec}: datasets cannot read {path.suffix!r} files",
+                                  fix="pass a .csv, .jsonl, .json, .parquet or .arrow file")
+            kwargs = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+            ds = datasets.load_dataset(builder, data_files=str(path), **kwargs)
+        elif path.exists():
+            raise FormatError(f"{spec} is a folder but not a saved dataset (no state.json)",
+                              fix="pass the folder written by save_to_disk, or a data file")
+        else:
+            # A hub name such as "owner/name"; needs the network the first time.
+            ds = datasets.load_dataset(spec, split=opts.split)
+    except (FileNotFoundError, ConnectionError, OSError, ValueError) as exc:
+        if isinstance(exc, FormatError):
+            raise
+        raise InputError(
+            f"could not load the dataset {spec!r} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
+            fix="check the name and that you are online, or pass a local file or saved folder",
+        ) from exc
+    ds, split = _pick_split(ds, opts.split, spec)
+    label = f"{spec}[{split}]" if split else spec
+    src = Source(name=label, data=b"", sha256=ds._fingerprint if hasattr(ds, "_fingerprint") else "")
+    return read_rows(iter(ds), list(ds.column_names), src, opts, "row", progress)

@@ -1,0 +1,97 @@
+"""Read a source file's bytes safely: empty, binary, badly encoded and oversized input fail clearly."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+
+__all__ = ["Source", "open_source", "decode", "MAX_LINE_CHARS", "check_line_lengths"]
+
+# No comment page or record line is anywhere near this long; a longer line means the
+# wrong file (a minified bundle, a dump, a binary blob) rather than comments.
+MAX_LINE_CHARS = 1_000_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
+
+
+@dataclass
+class Source:
+    """A source file's name, raw bytes and hash; ``text`` is filled by ``decode``."""
+
+    name: str
+    data: bytes
+    sha256: str
+    path: Path | None = None
+    text: str = ""
+    control_chars: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def open_source(spec: str) -> Source:
+    """Read *spec* (a path, or ``-`` for stdin) and refuse empty or binary input."""
+    if spec == "-":
+        data = sys.stdin.buffer.read()
+        name, path = "<stdin>", None
+    else:
+        path = Path(spec)
+        if not path.exists():
+            raise InputError(f"{spec} does not exist", fix="check the path")
+        if path.is_dir():
+            raise InputError(
+                f"{spec} is a folder", fix="pass a file, or --format hf for a saved dataset folder"
+            )
+        data = path.read_bytes()
+        name = spec
+    if not data.strip():
+        raise InputError(f"{name} is empty", fix="pass a file that holds an article or comments")
+    head = data[:8192]
+    if b"\x00" in head and not head.startswith((b"PAR1",)):
+        raise InputError(
+            f"{name} looks binary (NUL bytes in the first 8 KB)",
+            fix="pass a text export, HTML page, CSV, JSONL or Parquet file",
+        )
+    return Source(name, data, hashlib.sha256(data).hexdigest(), path)
+
+
+def decode(src: Source, encoding: str = "utf-8") -> str:
+    """Decode to text with LF line ends, strip control characters and count them."""
+    try:
+        text = src.data.decode("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding)
+    except UnicodeDecodeError as exc:
+        line = src.data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{src.name}: line {line} is not valid {encoding} (byte {exc.start})",
+            fix="re-save the file as UTF-8, or pass --encoding (for example cp1252)",
+        ) from exc
+    except LookupError as exc:
+        raise InputError(f"unknown encoding {encoding!r}", fix="pass e.g. --encoding cp1252") from exc
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text, count = _CONTROL.subn("", text)
+    src.control_chars = count
+    if count:
+        src.warnings.append(f"{src.name}: stripped {count} control character(s)")
+    src.text = text
+    return text
+
+
+def check_line_lengths(src: Source, text: str) -> None:
+    """Refuse text whose lines are too long to be a page or records of comments."""
+    start = 0
+    lineno = 1
+    while True:
+        end = text.find("\n", start)
+        stop = len(text) if end == -1 else end
+        if stop - start > MAX_LINE_CHARS:
+            raise InputError(
+                f"{src.name}: line {lineno} is {stop - start:,} characters long "
+                f"(limit {MAX_LINE_CHARS:,})",
+                fix="this does not look like comments; check the file, or split the record",
+            )
+        if end == -1:
+            return
+        start = end + 1
+        lineno += 1

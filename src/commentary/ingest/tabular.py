@@ -1,0 +1,272 @@
+"""Read tables of comments (CSV, TSV, JSON Lines, JSON, Parquet) with column detection and mapping."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import FormatError
+from ..records import Article, Comment
+from .base import ReadOptions, ReadResult, article_id, comment_id, provenance
+from .dates import parse_date
+from .source import Source, check_line_lengths
+
+__all__ = ["read_csv", "read_jsonl", "read_json", "read_parquet", "read_rows", "ROLES"]
+
+# Column names each role is detected from, after lower-casing and dropping non-letters.
+ROLES: dict[str, tuple[str, ...]] = {
+    "text": ("text", "body", "comment", "commenttext", "commentbody", "message", "content",
+             "reply", "replytext", "response", "post", "posttext", "selftext", "sentence"),
+    "id": ("id", "commentid", "cid", "messageid", "replyid", "uid", "guid"),
+    "parent": ("parentid", "parent", "inreplyto", "replyto", "parentcommentid", "replytoid"),
+    "author": ("author", "authorname", "user", "username", "name", "commenter", "screenname",
+               "displayname"),
+    "date": ("date", "createdat", "created", "createdutc", "timestamp", "time", "datetime",
+             "posted", "postedat", "publishedat", "commentdate"),
+    "article": ("articleid", "article", "threadid", "thread", "articleurl", "url", "link",
+                "postid", "pageurl", "topicid"),
+    "title": ("title", "articletitle", "headline", "threadtitle", "posttitle"),
+    "article_text": ("articletext", "articlebody", "articlecontent", "threadtext"),
+}
+_OPTION = {"text": "text_column", "id": "id_column", "parent": "parent_column",
+           "author": "author_column", "date": "date_column", "article": "article_column",
+           "title": "title_column", "article_text": "article_text_column"}
+
+
+_OWN_ID = re.compile(r"^[ac]_[0-9a-f]{16}$")
+
+
+def _cid(scope: str, own: str) -> str:
+    """Keep ids that commentary made itself (a round trip), otherwise derive one."""
+    return own if _OWN_ID.match(own) else comment_id(scope, own)
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z]", "", name.lower())
+
+
+def resolve_columns(columns: list[str], sample: list[dict], src: Source, opts: ReadOptions,
+                    result: ReadResult) -> dict[str, str]:
+    """Map each role to a column: the user's choice first, then by name, then by content."""
+    mapping: dict[str, str] = {}
+    normed = {_norm(c): c for c in reversed(columns)}
+    for role, names in ROLES.items():
+        chosen = getattr(opts, _OPTION[role])
+        flag = "--" + _OPTION[role].replace("_", "-")
+        if chosen:
+            if chosen not in columns:
+                raise FormatError(
+                    f"{src.name} has no column {chosen!r} (found {', '.join(map(repr, columns))})",
+                    fix=f"pass {flag} with one of those names",
+                )
+            mapping[role] = chosen
+            continue
+        for name in names:
+            if name in normed and normed[name] not in mapping.values():
+                mapping[role] = normed[name]
+                break
+    if "text" not in mapping:
+        lengths = {
+            c: sum(len(str(r.get(c) or "")) for r in sample) / max(len(sample), 1)
+            for c in columns if c not in mapping.values()
+            and all(isinstance(r.get(c), (str, type(None))) for r in sample)
+        }
+        best = max(lengths, key=lengths.get, default=None)
+        if not best or lengths[best] < 15:
+            raise FormatError(
+                f"{src.name} has no column of comment text (found {', '.join(map(repr, columns))})",
+                fix="pass --text-column NAME",
+            )
+        mapping["text"] = best
+        result.warnings.append(
+            f"{src.name}: no column is named like comment text; using {best!r} "
+            f"(the longest text); pass --text-column to choose"
+        )
+    return mapping
+
+
+def _date(value: Any) -> tuple[str | None, str | None]:
+    if value is None or value == "":
+        return None, None
+    if isinstance(value, (dt.datetime, dt.date)):
+        return (value.date() if isinstance(value, dt.datetime) else value).isoformat(), str(value)
+    text = str(value).strip()
+    if re.fullmatch(r"\d{9,13}(\.\d+)?", text):
+        stamp = float(text) / (1000 if len(text.split(".")[0]) > 11 else 1)
+        return dt.datetime.fromtimestamp(stamp, dt.timezone.utc).date().isoformat(), text
+    return parse_date(text), text
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def read_rows(rows: Iterable[dict], columns: list[str], src: Source, opts: ReadOptions,
+              where: str = "row", progress=None) -> ReadResult:
+    """Turn rows of a table into articles and comments."""
+    result = ReadResult()
+    rows = iter(rows)
+    sample: list[dict] = []
+    for row in rows:
+        sample.append(row)
+        if len(sample) >= 200:
+            break
+    m = resolve_columns(columns, sample, src, opts, result)
+    extra = [c for c in columns if c not in m.values()]
+    articles: dict[str, Article] = {}
+    scope_default = f"table:{Path(src.name).name}"
+    pending: list[tuple[Comment, str | None, str]] = []
+    for n, row in enumerate(_chain(sample, rows), 1):
+        text = _str(row.get(m["text"]))
+        if not text:
+            result.skip("row with no text")
+            continue
+        key = _str(row.get(m["article"])) if "article" in m else None
+        title = _str(row.get(m["title"])) if "title" in m else None
+        akey = key or title
+        art_id = None
+        if akey:
+            art_id = akey if _OWN_ID.match(akey) else article_id("table", akey)
+            if art_id not in articles:
+                articles[art_id] = Article(
+                    id=art_id, title=title,
+                    url=key if key and key.startswith(("http://", "https://")) else None,
+                    text=_str(row.get(m["article_text"])) if "article_text" in m else None,
+                    **provenance(src),
+                )
+        own = _str(row.get(m["id"])) if "id" in m else None
+        scope = art_id or scope_default
+        parent = _str(row.get(m["parent"])) if "parent" in m else None
+        date, date_text = _date(row.get(m["date"])) if "date" in m else (None, None)
+        meta = {c: row.get(c) for c in extra if row.get(c) not in (None, "")}
+        com = Comment(
+            id=_cid(scope, own or f"{where}{n}"), article_id=art_id, text=text,
+            author=_str(row.get(m["author"])) if "author" in m else None,
+            date=date, date_text=date_text, source_id=own, place=f"{where} {n}",
+            meta=json.dumps(meta, ensure_ascii=False, default=str) if meta else None,
+            **provenance(src),
+        )
+        pending.append((com, parent, scope))
+        if progress and n % 5000 == 0:
+            progress(5000)
+    for com, parent, scope in pending:
+        if parent and parent not in ("0", "-1", "nan", "None"):
+            com.parent_id = _cid(scope, parent)
+    result.comments = [c for c, _, _ in pending]
+    result.articles = list(articles.values())
+    if not result.comments:
+        raise FormatError(f"{src.name} has no rows with comment text in column {m['text']!r}",
+                          fix="check the file, or pass --text-column")
+    return result
+
+
+def _chain(first: list, rest: Iterator) -> Iterator:
+    yield from first
+    yield from rest
+
+
+def read_csv(src: Source, text: str, opts: ReadOptions, delimiter: str | None = None,
+             progress=None) -> ReadResult:
+    """Read CSV or TSV with a header row."""
+    check_line_lengths(src, text)
+    if delimiter is None:
+        try:
+            delimiter = csv.Sniffer().sniff(text[:20000], delimiters=",\t;|").delimiter
+        except csv.Error:
+            delimiter = ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    columns = [c for c in (reader.fieldnames or []) if c is not None]
+    if not columns:
+        raise FormatError(f"{src.name} has no header row", fix="add a header row naming the columns")
+
+    def rows() -> Iterator[dict]:
+        try:
+            for row in reader:
+                row.pop(None, None)
+                yield row
+        except csv.Error as exc:
+            raise FormatError(f"{src.name}: line {reader.line_num}: {exc}",
+                              fix="check the quoting on that line") from exc
+
+    return read_rows(rows(), columns, src, opts, "row", progress)
+
+
+def read_jsonl(src: Source, text: str, opts: ReadOptions, progress=None) -> ReadResult:
+    """Read JSON Lines: one object per line."""
+    check_line_lengths(src, text)
+    columns: dict[str, None] = {}
+    records: list[dict] = []
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise FormatError(f"{src.name}: line {n} is not valid JSON ({exc})",
+                              fix="fix or remove that line") from exc
+        if not isinstance(obj, dict):
+            raise FormatError(f"{src.name}: line {n} is a JSON {type(obj).__name__}, not an object",
+                              fix="write one JSON object per line")
+        records.append(obj)
+        for k in obj:
+            columns.setdefault(k, None)
+    if not records:
+        raise FormatError(f"{src.name} holds no JSON objects", fix="write one JSON object per line")
+    if all(r.get("kind") in ("article", "comment") for r in records):
+        return _from_own_jsonl(records)
+    return read_rows(records, list(columns), src, opts, "line", progress)
+
+
+def read_json(src: Source, text: str, opts: ReadOptions, progress=None) -> ReadResult:
+    """Read a JSON array of objects (or an object with one list of them)."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise FormatError(f"{src.name} is not valid JSON ({exc})", fix="check the file") from exc
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list)]
+        data = lists[0] if len(lists) == 1 else None
+    if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
+        raise FormatError(f"{src.name} is not a list of JSON objects",
+                          fix="pass a JSON array of comment objects, or JSON Lines")
+    columns = list(dict.fromkeys(k for obj in data for k in obj))
+    return read_rows(data, columns, src, opts, "item", progress)
+
+
+def read_parquet(src: Source, opts: ReadOptions, progress=None) -> ReadResult:
+    """Read a Parquet file in record batches."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(pa.BufferReader(src.data))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise FormatError(f"{src.name} is not a readable Parquet file ({exc})",
+                          fix="check the file, or pass --format") from exc
+    columns = pf.schema_arrow.names
+
+    def rows() -> Iterator[dict]:
+        for batch in pf.iter_batches(batch_size=10_000):
+            yield from batch.to_pylist()
+
+    return read_rows(rows(), columns, src, opts, "row", progress)
+
+
+def _from_own_jsonl(records: list[dict]) -> ReadResult:
+    """Read back the JSON Lines that `commentary ingest -o -` writes, keeping every field."""
+    result = ReadResult()
+    for r in records:
+        if r["kind"] == "article":
+            result.articles.append(Article.from_dict(r))
+        else:
+            result.comments.append(Comment.from_dict(r))
+    return result

@@ -1,0 +1,33 @@
+"""Where data and models live: ``COMMENTARY_HOME`` if set, else the current folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["home", "data_dir", "models_dir", "starter_dir"]
+
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def home() -> Path:
+    """The folder that holds ``data/`` and ``models/``."""
+    env = os.environ.get("COMMENTARY_HOME")
+    return Path(env).expanduser() if env else Path.cwd()
+
+
+def data_dir() -> Path:
+    return home() / "data"
+
+
+def models_dir() -> Path:
+    return home() / "models"
+
+
+def starter_dir() -> Path:
+    """The bundled starter corpus: under the home if there is one, else beside the source."""
+    for base in (home(), _REPO):
+        candidate = base / "data" / "starter"
+        if (candidate / "manifest.json").is_file():
+            return candidate
+    return _REPO / "data" / "starter"

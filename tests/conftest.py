@@ -1,0 +1,63 @@
+"""Shared fixtures: every test gets its own COMMENTARY_HOME; ../shared is optional."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from commentary.cli import app
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SEED = SHARED / "seeds" / "000_e688575bb1709492.txt"
+CORPORA = SHARED / "corpora"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow; run with --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    """Isolate all state (data, models, keys) in a temporary home."""
+    monkeypatch.setenv("COMMENTARY_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("COMMENTARY_DEBUG", raising=False)
+    monkeypatch.delenv("COMMENTARY_PSEUDONYM_KEY", raising=False)
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def cli():
+    """Run the CLI in-process and return the result (stdout and stderr kept apart)."""
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def seed_path():
+    if not SEED.is_file():
+        pytest.skip(f"the seed page is not here ({SEED}); it comes with ../shared")
+    return SEED
+
+
+def corpus(name: str) -> Path:
+    path = CORPORA / name
+    if not path.is_dir():
+        pytest.skip(f"../shared/corpora/{name} is absent")
+    return path
