@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = [
@@ -40,7 +40,7 @@ class Article:
     source_sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in ARTICLE_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Article:
@@ -74,7 +74,7 @@ class Comment:
     meta: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in COMMENT_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Comment:
@@ -96,7 +96,9 @@ class Labels:
     weak: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = {name: getattr(self, name) for name in LABEL_FIELDS}
+        data["themes"] = list(self.themes)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Labels:

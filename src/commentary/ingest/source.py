@@ -15,6 +15,7 @@ __all__ = ["Source", "open_source", "decode", "MAX_LINE_CHARS", "check_line_leng
 # No comment page or record line is anywhere near this long; a longer line means the
 # wrong file (a minified bundle, a dump, a binary blob) rather than comments.
 MAX_LINE_CHARS = 1_000_000
+_BINARY_BYTES = (*range(0, 9), *range(14, 27), *range(28, 32))
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
 
 
@@ -49,9 +50,10 @@ def open_source(spec: str) -> Source:
     if not data.strip():
         raise InputError(f"{name} is empty", fix="pass a file that holds an article or comments")
     head = data[:8192]
-    if b"\x00" in head and not head.startswith((b"PAR1",)):
+    controls = sum(head.count(bytes([b])) for b in _BINARY_BYTES)
+    if not head.startswith(b"PAR1") and controls > max(3, len(head) // 50):
         raise InputError(
-            f"{name} looks binary (NUL bytes in the first 8 KB)",
+            f"{name} looks binary ({controls} control bytes in the first {len(head):,})",
             fix="pass a text export, HTML page, CSV, JSONL or Parquet file",
         )
     return Source(name, data, hashlib.sha256(data).hexdigest(), path)

@@ -1,0 +1,101 @@
+"""The command line: help, version, exit codes, stdout versus stderr, tracebacks on demand."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from commentary import __version__
+from commentary.cli import app
+from commentary.dataset import read_dataset
+
+from conftest import FIXTURES, REPO
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys; from commentary.cli import app\n"
+        "from typer.testing import CliRunner\n"
+        "CliRunner().invoke(app, ['--help'])\n"
+        "heavy = [m for m in ('sklearn', 'torch', 'transformers', 'datasets', 'pyarrow', 'skops')"
+        " if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_version(cli):
+    res = cli("--version")
+    assert res.exit_code == 0 and res.stdout.strip() == f"commentary {__version__}"
+
+
+def test_usage_error_exits_2(cli):
+    res = cli("ingest", "--no-such-option")
+    assert res.exit_code == 2
+
+
+def test_jsonl_on_stdout_and_summary_on_stderr(cli):
+    res = cli("ingest", FIXTURES / "wxr.xml", "-o", "-")
+    assert res.exit_code == 0
+    records = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["kind"] for r in records] == ["article", "comment", "comment"]
+    assert re.search(r"comments\s+2", res.stderr) and re.search(r"replies\s+1", res.stderr)
+    assert "1 spam comment" in res.stderr and "1 pingback or trackback" in res.stderr
+
+
+def test_stdin_dash_reads_input(cli):
+    res = cli("ingest", "-", "-o", "-", input=(FIXTURES / "disqus.xml").read_text())
+    assert res.exit_code == 0 and res.stdout.count('"kind": "comment"') == 2
+
+
+def test_quiet_silences_the_summary(cli):
+    res = cli("-q", "ingest", FIXTURES / "wxr.xml", "-o", "-")
+    assert res.exit_code == 0 and res.stderr == "" and res.stdout
+
+
+def test_default_output_goes_under_home_data(cli, home):
+    res = cli("ingest", FIXTURES / "drupal.html")
+    assert res.exit_code == 0
+    ds = read_dataset(home / "data" / "drupal")
+    assert len(ds.comments) == 3 and ds.manifest["inputs"][0]["format"] == "html"
+
+
+def test_jsonl_output_reads_back_unchanged(cli, tmp_path):
+    first = cli("ingest", FIXTURES / "wp_classic.html", "-o", "-").stdout
+    path = tmp_path / "records.jsonl"
+    path.write_text(first)
+    assert cli("ingest", path, "-o", "-").stdout == first
+
+
+def test_debug_variable_shows_the_traceback(tmp_path):
+    env = {**os.environ, "COMMENTARY_DEBUG": "1", "COMMENTARY_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "commentary", "ingest", str(tmp_path / "nope.csv")],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 1 and "Traceback" in out.stderr and "InputError" in out.stderr
+    env.pop("COMMENTARY_DEBUG")
+    out = subprocess.run([sys.executable, "-m", "commentary", "ingest", str(tmp_path / "nope.csv")],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 1 and out.stderr.strip() == f"✘ {tmp_path / 'nope.csv'} does not exist; check the path"
+
+
+def test_every_command_has_help_and_is_in_the_readme(cli):
+    readme = (REPO / "README.md").read_text()
+    names = [c.name or c.callback.__name__ for c in app.registered_commands]
+    names += [g.name for g in app.registered_groups]
+    assert names
+    for name in names:
+        res = cli(name, "--help")
+        assert res.exit_code == 0 and "Usage" in res.stdout
+        assert f"commentary {name}" in readme, f"README does not show `commentary {name}`"
+
+
+def test_readme_starts_with_the_two_commands():
+    readme = (REPO / "README.md").read_text()
+    blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", readme, re.S)
+    assert blocks and "make run" in blocks[0] and "make test" in blocks[0]
+    assert Path(REPO / "Makefile").is_file()

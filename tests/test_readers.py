@@ -1,0 +1,169 @@
+"""HTML pages, WordPress and Disqus exports, and tables each come out as the same records."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from commentary.ingest import ReadOptions, detect_format, ingest, read_source
+from commentary.ingest.source import open_source
+
+from conftest import FIXTURES
+
+
+def by_author(result):
+    return {c.author: c for c in result.comments}
+
+
+def test_wordpress_classic_threads_moderation_and_pingbacks():
+    result, info = read_source(str(FIXTURES / "wp_classic.html"), None, ReadOptions())
+    assert info["format"] == "html"
+    art = result.articles[0]
+    assert art.title == "Why integrated care boards need clinical chairs"
+    assert art.url == "https://healthpolicynotes.example.org/2022/06/icb-clinical-chairs/"
+    assert art.published == "2022-06-08" and art.author == "Ruth Okafor"
+    assert "fewer than one in five" in art.text and "Agree entirely" not in art.text
+    people = by_author(result)
+    assert set(people) == {"Dr Alan Pike", "Jo Whitfield", "M. Ferreira"}
+    alan, jo, ferreira = people["Dr Alan Pike"], people["Jo Whitfield"], people["M. Ferreira"]
+    assert jo.parent_id == alan.id and alan.parent_id is None
+    assert alan.text.endswith("\n\nThe job plan point matters most.")
+    assert "Reply" not in alan.text and alan.date == "2022-06-09" and alan.source_id == "1021"
+    assert ferreira.status == "pending"
+    assert result.skipped == {"pingback or trackback": 1}
+
+
+def test_wordpress_block_theme():
+    result, _ = read_source(str(FIXTURES / "wp_block.html"), None, ReadOptions())
+    tom, lucy = result.comments
+    assert (tom.author, tom.date, lucy.author) == ("Tom Griggs", "2023-09-03", "Lucy Amwell")
+    assert tom.text == "Our village lost its last bus in 2019.\nMy daughter now can’t get to college without me driving her."
+    assert lucy.parent_id == tom.id
+    assert result.articles[0].title == "Rural buses are a lifeline"
+
+
+def test_drupal_indented_replies_and_timestamps():
+    result, _ = read_source(str(FIXTURES / "drupal.html"), None, ReadOptions())
+    gareth, sandra, anon = result.comments
+    assert gareth.author == "Gareth Lewis" and gareth.date == "2023-03-15"
+    assert sandra.author == "sandra_k" and sandra.parent_id == gareth.id
+    assert anon.parent_id is None and anon.text == "Scrap it and use a land value tax."
+    assert "1991 valuations" in result.articles[0].text
+    assert "Revaluation is long overdue" not in result.articles[0].text
+
+
+def test_schema_org_json_ld_nested_comments():
+    result, _ = read_source(str(FIXTURES / "jsonld.html"), None, ReadOptions())
+    beth, sunil, karen = result.comments
+    assert result.articles[0].author == "Imran Qureshi"
+    assert sunil.parent_id == beth.id and karen.parent_id is None
+    assert sunil.author == "Sunil" and beth.date == "2024-01-18"
+    assert karen.text == "Readmissions are the wrong measure too.\n\nAsk patients."
+
+
+def test_schema_org_microdata_nested_comments():
+    result, _ = read_source(str(FIXTURES / "microdata.html"), None, ReadOptions())
+    angela, mills = result.comments
+    assert angela.author == "Angela Boyd" and mills.author == "R. Mills"
+    assert mills.parent_id == angela.id and angela.date == "2023-05-02"
+    assert "Paying for the children" not in angela.text
+
+
+def test_wxr_parents_status_and_pingbacks():
+    result, info = read_source(str(FIXTURES / "wxr.xml"), None, ReadOptions())
+    assert info["format"] == "wxr"
+    assert [a.title for a in result.articles] == ["A cap on care costs is not enough"]
+    neil, asha = result.comments
+    assert asha.parent_id == neil.id and neil.date == "2021-09-11"
+    assert result.skipped == {"attachment item": 1, "spam comment": 1, "pingback or trackback": 1,
+                              "pending comment": 1}
+    kept, _ = read_source(str(FIXTURES / "wxr.xml"), None,
+                          ReadOptions(include_pingbacks=True, include_unapproved=True))
+    assert sorted(c.status for c in kept.comments) == ["approved"] * 3 + ["pending", "spam"]
+
+
+def test_disqus_threads_parents_and_flags():
+    result, info = read_source(str(FIXTURES / "disqus.xml"), None, ReadOptions())
+    assert info["format"] == "disqus"
+    kofi, anna = result.comments
+    assert anna.parent_id == kofi.id and kofi.author == "Kofi Mensah"
+    assert kofi.text == "Tell that to Berlin. Or maybe don't."
+    assert result.articles[0].url == "https://housingblog.example.org/rent-controls"
+    assert result.skipped == {"deleted post": 1, "spam post": 1}
+
+
+CSV = """comment_id,article_url,article_title,user,created_at,in_reply_to,body,likes
+1,https://x.example/a,Bus cuts,Ann,2023-01-02 10:00,,"Cut the bus, cut the town.",3
+2,https://x.example/a,Bus cuts,Ben,03/01/2023,1,"Not in my town, ours got a new route.",0
+3,https://x.example/b,Rent caps,Cal,1672790400,,"Caps, now!",
+4,https://x.example/b,Rent caps,Dee,,,,
+"""
+
+
+def test_csv_column_detection_threads_dates_and_extra_columns(tmp_path):
+    path = tmp_path / "comments.csv"
+    path.write_text(CSV)
+    result, _ = read_source(str(path), None, ReadOptions())
+    ann, ben, cal = result.comments
+    assert ben.parent_id == ann.id and ann.article_id == ben.article_id != cal.article_id
+    assert (ann.date, ben.date, cal.date) == ("2023-01-02", "2023-01-03", "2023-01-04")
+    assert json.loads(ann.meta) == {"likes": "3"}
+    assert {a.title for a in result.articles} == {"Bus cuts", "Rent caps"}
+    assert result.skipped == {"row with no text": 1}
+    tsv = tmp_path / "comments.tsv"
+    tsv.write_text(CSV.replace(",", "\t").replace('"', ""))
+    assert detect_format(open_source(str(tsv))) == "tsv"
+
+
+def test_column_options_and_the_error_that_names_the_columns(tmp_path, cli):
+    path = tmp_path / "c.csv"
+    path.write_text("note,tag\nThis is the comment text itself,x\n")
+    result, _ = read_source(str(path), None, ReadOptions())
+    assert result.comments[0].text == "This is the comment text itself"
+    assert any("using 'note'" in w for w in result.warnings)
+    res = cli("ingest", path, "-o", tmp_path / "out", "--text-column", "body")
+    assert res.exit_code == 1
+    assert "c.csv has no column 'body' (found 'note', 'tag'); pass --text-column" in res.stderr
+
+
+def test_jsonl_parquet_and_hf_saved_dataset_agree(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"id": "r1", "text": "The council never listens.", "author": "Eve", "thread": "t1",
+             "parent": None},
+            {"id": "r2", "text": "It listened to us about the library.", "author": "Fay",
+             "thread": "t1", "parent": "r1"}]
+    jl = tmp_path / "c.jsonl"
+    jl.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    pqf = tmp_path / "c.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), pqf)
+    datasets = pytest.importorskip("datasets")
+    saved = tmp_path / "saved"
+    datasets.Dataset.from_list(rows).save_to_disk(str(saved))
+    outs = [read_source(str(p), None, ReadOptions())[0] for p in (jl, pqf, saved)]
+    outs.append(read_source(str(jl), "hf", ReadOptions())[0])
+    shapes = [[(c.id, c.text, c.author, c.parent_id, c.article_id) for c in r.comments] for r in outs]
+    assert shapes[0] == shapes[1] == shapes[2] == shapes[3]
+    assert shapes[0][1][3] == shapes[0][0][0]
+
+
+def test_same_input_twice_gives_same_ids_and_hash(tmp_path, cli):
+    for out in ("one", "two"):
+        assert cli("ingest", FIXTURES / "wp_classic.html", FIXTURES / "disqus.xml",
+                   "-o", tmp_path / out).exit_code == 0
+    one, two = (json.loads((tmp_path / o / "manifest.json").read_text()) for o in ("one", "two"))
+    assert one["content_sha256"] == two["content_sha256"]
+    assert one["files"] == two["files"]
+
+
+def test_pseudonymise_is_stable_and_keyed(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMMENTARY_PSEUDONYM_KEY", "k1")
+    a = ingest([str(FIXTURES / "disqus.xml")], pseudonymise_authors=True)
+    b = ingest([str(FIXTURES / "disqus.xml")], pseudonymise_authors=True)
+    assert [c.author for c in a.comments] == [c.author for c in b.comments]
+    assert all(c.author.startswith("author_") for c in a.comments)
+    monkeypatch.setenv("COMMENTARY_PSEUDONYM_KEY", "k2")
+    c = ingest([str(FIXTURES / "disqus.xml")], pseudonymise_authors=True)
+    assert [x.author for x in c.comments] != [x.author for x in a.comments]
