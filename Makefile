@@ -19,11 +19,11 @@ run: install  ## The main job on the bundled example page.
 	$(BIN)/commentary ingest examples/ward-leadership-page.txt -o - | head -n 2
 
 test: install  ## Lint, then the test suite.
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts scripts
 	$(BIN)/pytest -q
 
 lint: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts scripts
 	$(BIN)/ruff format --check src tests bench || true
 
 bench: install  ## Benchmarks; figures go into docs/performance.md.

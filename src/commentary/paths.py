@@ -28,6 +28,6 @@ def starter_dir() -> Path:
     """The bundled starter corpus: under the home if there is one, else beside the source."""
     for base in (home(), _REPO):
         candidate = base / "data" / "starter"
-        if (candidate / "manifest.json").is_file():
+        if (candidate / "train" / "manifest.json").is_file():
             return candidate
     return _REPO / "data" / "starter"

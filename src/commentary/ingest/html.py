@@ -100,7 +100,7 @@ def _date_of(node) -> tuple[str | None, str | None]:
         return None, None
     attrs = node.attributes
     if attrs.get("data-comment-timestamp", "").isdigit():
-        stamp = dt.datetime.fromtimestamp(int(attrs["data-comment-timestamp"]), dt.timezone.utc)
+        stamp = dt.datetime.fromtimestamp(int(attrs["data-comment-timestamp"]), dt.UTC)
         return stamp.date().isoformat(), attrs["data-comment-timestamp"]
     raw = attrs.get("datetime") or attrs.get("content") or node.text(deep=True)
     raw = clean_text(raw).replace("\n", " ") if raw else None

@@ -99,7 +99,7 @@ def _date(value: Any) -> tuple[str | None, str | None]:
     text = str(value).strip()
     if re.fullmatch(r"\d{9,13}(\.\d+)?", text):
         stamp = float(text) / (1000 if len(text.split(".")[0]) > 11 else 1)
-        return dt.datetime.fromtimestamp(stamp, dt.timezone.utc).date().isoformat(), text
+        return dt.datetime.fromtimestamp(stamp, dt.UTC).date().isoformat(), text
     return parse_date(text), text
 
 

@@ -1,0 +1,64 @@
+"""The interface every backend implements, and how a backend is found by name."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import CommentaryError
+
+__all__ = ["Backend", "BACKENDS", "get_backend", "Inputs"]
+
+BACKENDS = ("tfidf", "embeddings", "finetune")
+
+
+class Inputs:
+    """Comment texts and, where known, the text of the article each was posted under."""
+
+    def __init__(self, texts: Sequence[str], articles: Sequence[str | None] | None = None) -> None:
+        self.texts = list(texts)
+        self.articles = list(articles) if articles is not None else [None] * len(self.texts)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, index) -> Inputs:
+        return Inputs([self.texts[i] for i in index], [self.articles[i] for i in index])
+
+
+class Backend(Protocol):
+    """Fit on comments with a stance (one of S) and themes (T binary columns); score new ones."""
+
+    name: str
+
+    def fit(self, inputs: Inputs, stance, themes) -> None:
+        """Train on ``stance`` (n ints) and ``themes`` (n x T 0/1 array)."""
+
+    def predict_proba(self, inputs: Inputs):
+        """Return (n x S stance probabilities, n x T theme probabilities)."""
+
+    def save(self, folder: Path) -> dict[str, Any]:
+        """Write the backend's files into *folder*; return settings needed to load them."""
+
+    @classmethod
+    def load(cls, folder: Path, settings: dict[str, Any]) -> Backend:
+        """Rebuild the backend from *folder* (already verified) and its saved settings."""
+
+
+def get_backend(name: str) -> type:
+    """The backend class for *name*, imported only when asked for."""
+    if name == "tfidf":
+        from .tfidf import TfidfBackend
+
+        return TfidfBackend
+    if name in ("embeddings", "finetune"):
+        try:
+            from . import transformer
+        except ImportError as exc:
+            raise CommentaryError(
+                f"the {name} backend needs torch and transformers ({exc.name} is not installed)",
+                fix="pip install torch==2.13.0 && pip install 'commentary[transformers]'",
+            ) from exc
+        return transformer.EmbeddingsBackend if name == "embeddings" else transformer.FinetuneBackend
+    raise CommentaryError(f"unknown backend {name!r}", fix=f"use one of {', '.join(BACKENDS)}")

@@ -1,0 +1,120 @@
+"""TF-IDF word and character n-grams with linear heads (scikit-learn), saved with skops.
+
+Stance can use the article: the comment's word vector multiplied element-wise with
+the article's, so the model sees which of the article's own words the commenter
+takes up, beside the comment's words.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .base import Inputs
+
+__all__ = ["TfidfBackend", "TRUSTED_TYPES"]
+
+MODEL_FILE = "tfidf.skops"
+
+# Every type a saved tfidf model may hold, reviewed by hand; skops refuses anything else.
+TRUSTED_TYPES = [
+    "builtins.dict",
+    "builtins.list",
+    "builtins.tuple",
+    "builtins.str",
+    "builtins.int",
+    "builtins.float",
+    "numpy.dtype",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.ndarray",
+    "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.linear_model._logistic.LogisticRegression",
+]
+
+
+class TfidfBackend:
+    """Word 1-2 grams and character 2-5 grams, logistic regression heads with class weights."""
+
+    name = "tfidf"
+
+    def __init__(self, *, seed: int = 0, use_article: bool = True, c_stance: float = 4.0,
+                 c_themes: float = 4.0, **_: Any) -> None:
+        self.seed = seed
+        self.use_article = use_article
+        self.c_stance = c_stance
+        self.c_themes = c_themes
+        self.parts: dict[str, Any] = {}
+
+    def _features(self, inputs: Inputs):
+        """Return (stance features, theme features); themes use the comment alone."""
+        import numpy as np
+        from scipy import sparse
+
+        words = self.parts["word"].transform(inputs.texts)
+        chars = self.parts["char"].transform(inputs.texts)
+        base = sparse.hstack([words, chars]).tocsr()
+        if not self.use_article:
+            return base, base
+        # Many comments share an article: vectorise each distinct article once.
+        distinct = sorted({a or "" for a in inputs.articles})
+        rows = {a: k for k, a in enumerate(distinct)}
+        arts = self.parts["word"].transform(distinct)[[rows[a or ""] for a in inputs.articles]]
+        overlap = words.multiply(arts).tocsr()
+        sim = np.asarray(overlap.sum(axis=1)).reshape(-1, 1)
+        return sparse.hstack([base, overlap * 3.0, sparse.csr_matrix(sim)]).tocsr(), base
+
+    def fit(self, inputs: Inputs, stance, themes, unlabelled: Inputs | None = None) -> None:
+        import numpy as np
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        corpus = list(inputs.texts) + (list(unlabelled.texts) if unlabelled else [])
+        if self.use_article:
+            corpus += sorted({a for a in inputs.articles if a})
+        self.parts["word"] = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                             max_features=60000, strip_accents="unicode").fit(corpus)
+        self.parts["char"] = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
+                                             sublinear_tf=True, max_features=80000).fit(corpus)
+        xs, xt = self._features(inputs)
+        self.parts["stance"] = LogisticRegression(
+            C=self.c_stance, class_weight="balanced", max_iter=3000, random_state=self.seed
+        ).fit(xs, stance)
+        heads = []
+        for j in range(themes.shape[1]):
+            y = np.asarray(themes[:, j])
+            heads.append(LogisticRegression(C=self.c_themes, class_weight="balanced", max_iter=3000,
+                                            random_state=self.seed).fit(xt, y))
+        self.parts["themes"] = heads
+
+    @property
+    def stance_classes(self):
+        return self.parts["stance"].classes_
+
+    def predict_proba(self, inputs: Inputs):
+        import numpy as np
+
+        xs, xt = self._features(inputs)
+        ps = self.parts["stance"].predict_proba(xs)
+        pt = np.column_stack([h.predict_proba(xt)[:, 1] for h in self.parts["themes"]])
+        return ps, pt
+
+    def save(self, folder: Path) -> dict[str, Any]:
+        import skops.io as sio
+
+        for key in ("word", "char"):
+            # Plain ints keep the archive small and fast (numpy ints become one array each).
+            vec = self.parts[key]
+            vec.vocabulary_ = {term: int(k) for term, k in vec.vocabulary_.items()}
+        sio.dump(self.parts, folder / MODEL_FILE)
+        return {"use_article": self.use_article, "c_stance": self.c_stance, "c_themes": self.c_themes,
+                "seed": self.seed}
+
+    @classmethod
+    def load(cls, folder: Path, settings: dict[str, Any]) -> TfidfBackend:
+        from .safety import load_skops
+
+        backend = cls(**settings)
+        backend.parts = load_skops(folder / MODEL_FILE, TRUSTED_TYPES)
+        return backend

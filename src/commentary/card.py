@@ -1,0 +1,77 @@
+"""Model cards, generated from a version's manifest and metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_card", "render_card"]
+
+
+def _table(per_label: dict[str, dict[str, float]], extra: dict[str, float] | None = None) -> str:
+    rows = ["| label | precision | recall | F1 | support |" + (" threshold |" if extra else ""),
+            "|---|---|---|---|---|" + ("---|" if extra else "")]
+    for lab, m in per_label.items():
+        row = f"| {lab} | {m['precision']:.2f} | {m['recall']:.2f} | {m['f1']:.2f} | {m['support']} |"
+        if extra:
+            row += f" {extra.get(lab, 0.5):.3f} |"
+        rows.append(row)
+    return "\n".join(rows)
+
+
+def render_card(manifest: dict[str, Any], metrics: dict[str, Any], thresholds: dict[str, float]) -> str:
+    """The model card as Markdown."""
+    cv = metrics["cv"]
+    lines = [
+        f"# Model card: {manifest['name']}@{manifest['version']}",
+        "",
+        f"Trained {manifest['created']} with commentary {manifest['packages']['commentary']} "
+        f"(backend `{manifest['backend']}`, base model `{manifest.get('base_model') or 'none'}`), "
+        f"codebook {manifest['codebook']['version']}, seed {manifest['config']['seed']}.",
+        "",
+        "## Intended use",
+        "",
+        "Label comments posted under articles and blog posts with one stance toward the article "
+        "(agree, disagree, mixed, neutral) and any of the codebook's themes, to summarise what "
+        "commenters say. Not for judging individuals. Check a sample by hand before relying on "
+        "shares; the model abstains when unsure.",
+        "",
+        "## Training data",
+        "",
+        f"{metrics['n_train']} labelled comments from `{manifest['training_data']['source']}` "
+        f"(sha256 `{manifest['training_data']['sha256'][:16]}…`)"
+        + (f", {manifest['training_data']['weak']} of them weak labels from rules" if
+           manifest["training_data"].get("weak") else "") + ".",
+        "",
+        f"## Cross-validated scores ({cv['folds']} folds, grouped by article)",
+        "",
+        f"Stance macro-F1 **{cv['stance']['macro_f1']:.3f}**, accuracy {cv['stance']['accuracy']:.3f}, "
+        f"calibration error {cv['stance']['ece']:.3f} (before calibration "
+        f"{cv['stance']['ece_uncalibrated']:.3f}).",
+        "",
+        _table(cv["stance"]["per_label"]),
+        "",
+        f"Themes macro-F1 **{cv['themes']['macro_f1']:.3f}**, micro-F1 {cv['themes']['micro_f1']:.3f}; "
+        "thresholds chosen on the same out-of-fold probabilities, so these are slightly optimistic.",
+        "",
+        _table(cv["themes"]["per_label"], thresholds),
+        "",
+        f"Abstains on {cv['abstain']['rate']:.0%} of comments; stance accuracy on the rest "
+        f"{cv['abstain']['accuracy_kept']:.3f} (all: {cv['abstain']['accuracy_all']:.3f}).",
+    ]
+    if metrics.get("heldout"):
+        h = metrics["heldout"]
+        lines += ["", f"## Held-out scores (`{h['source']}`, {h['n']} comments)", "",
+                  f"Stance macro-F1 **{h['stance']['macro_f1']:.3f}**; themes macro-F1 "
+                  f"**{h['themes']['macro_f1']:.3f}**."]
+    lines += ["", "## Limitations", "",
+              "Trained on the data above only; comments from other sites, topics or periods will "
+              "score lower (see docs/quality.md for transfer to real comment corpora). Sarcasm and "
+              "replies to other commenters are the commonest errors.", "",
+              "## Files", "", "Every file's sha256 is in `manifest.json`; loading refuses a changed file.", ""]
+    return "\n".join(lines)
+
+
+def write_card(folder: Path, manifest: dict[str, Any], metrics: dict[str, Any],
+               thresholds: dict[str, float]) -> None:
+    (folder / "README.md").write_text(render_card(manifest, metrics, thresholds))

@@ -1,0 +1,1 @@
+"""Labels from people and rules: import, export, annotation, agreement."""

@@ -1,0 +1,161 @@
+"""A trained model: a backend plus its labels, calibration, theme thresholds and abstain rule.
+
+Calibration, thresholds and the abstain rule are fitted on cross-validated
+(out-of-fold) probabilities, so they are honest about unseen comments, and they
+are plain numbers saved as JSON beside the backend's own files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .backends.base import Inputs, get_backend
+
+__all__ = ["Decisions", "TrainedModel", "fit_decisions", "expected_calibration_error"]
+
+DECISIONS_FILE = "decisions.json"
+_EPS = 1e-6
+
+
+@dataclass
+class Decisions:
+    """How raw probabilities become labels: temperature, Platt scaling, thresholds, abstain."""
+
+    stance_labels: list[str]
+    theme_labels: list[str]
+    temperature: float = 1.0
+    platt: dict[str, tuple[float, float]] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    abstain_below: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stance_labels": self.stance_labels, "theme_labels": self.theme_labels,
+                "temperature": self.temperature, "platt": {k: list(v) for k, v in self.platt.items()},
+                "thresholds": self.thresholds, "abstain_below": self.abstain_below}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decisions:
+        return cls(stance_labels=list(data["stance_labels"]), theme_labels=list(data["theme_labels"]),
+                   temperature=float(data["temperature"]),
+                   platt={k: (float(v[0]), float(v[1])) for k, v in data["platt"].items()},
+                   thresholds={k: float(v) for k, v in data["thresholds"].items()},
+                   abstain_below=float(data["abstain_below"]))
+
+    def calibrate(self, ps, pt):
+        """Return calibrated (stance, theme) probabilities."""
+        import numpy as np
+
+        logits = np.log(np.clip(ps, _EPS, 1.0)) / self.temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        cs = np.exp(logits)
+        cs /= cs.sum(axis=1, keepdims=True)
+        ct = np.empty_like(pt, dtype=float)
+        for j, theme in enumerate(self.theme_labels):
+            a, b = self.platt.get(theme, (1.0, 0.0))
+            z = np.log(np.clip(pt[:, j], _EPS, 1 - _EPS) / np.clip(1 - pt[:, j], _EPS, 1.0))
+            ct[:, j] = 1.0 / (1.0 + np.exp(-(a * z + b)))
+        return cs, ct
+
+
+def _fit_temperature(ps, y) -> float:
+    import numpy as np
+    from scipy.optimize import minimize_scalar
+
+    logp = np.log(np.clip(ps, _EPS, 1.0))
+
+    def nll(t: float) -> float:
+        z = logp / t
+        z = z - z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(z).sum(axis=1))
+        return float(-(z[np.arange(len(y)), y] - lse).mean())
+
+    return float(minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded").x)
+
+
+def _fit_platt(p, y) -> tuple[float, float]:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    if len(set(y.tolist())) < 2:
+        return 1.0, 0.0
+    z = np.log(np.clip(p, _EPS, 1 - _EPS) / np.clip(1 - p, _EPS, 1.0)).reshape(-1, 1)
+    lr = LogisticRegression(C=100.0).fit(z, y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def _best_threshold(p, y) -> float:
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    grid = np.round(np.arange(0.05, 0.951, 0.025), 3)
+    scores = [(f1_score(y, p >= t, zero_division=0), -abs(t - 0.5), t) for t in grid]
+    return float(max(scores)[2])
+
+
+def fit_decisions(oof_stance, oof_themes, y_stance, y_themes, stance_labels, theme_labels,
+                  *, abstain_rate: float = 0.1) -> Decisions:
+    """Fit calibration, thresholds and the abstain cut on out-of-fold probabilities."""
+    import numpy as np
+
+    dec = Decisions(list(stance_labels), list(theme_labels))
+    dec.temperature = _fit_temperature(oof_stance, y_stance)
+    dec.platt = {t: _fit_platt(oof_themes[:, j], y_themes[:, j]) for j, t in enumerate(theme_labels)}
+    cs, ct = dec.calibrate(oof_stance, oof_themes)
+    dec.thresholds = {t: _best_threshold(ct[:, j], y_themes[:, j]) for j, t in enumerate(theme_labels)}
+    dec.abstain_below = float(np.quantile(cs.max(axis=1), abstain_rate)) if abstain_rate > 0 else 0.0
+    return dec
+
+
+def expected_calibration_error(confidence, correct, bins: int = 10) -> float:
+    """Weighted gap between confidence and accuracy over equal-width confidence bins."""
+    import numpy as np
+
+    confidence = np.asarray(confidence, dtype=float)
+    correct = np.asarray(correct, dtype=float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        mask = (confidence > lo) & (confidence <= hi)
+        if mask.any():
+            total += mask.mean() * abs(confidence[mask].mean() - correct[mask].mean())
+    return float(total)
+
+
+class TrainedModel:
+    """A backend with its decisions; ``predict`` gives labels, probabilities and abstain flags."""
+
+    def __init__(self, backend, decisions: Decisions) -> None:
+        self.backend = backend
+        self.decisions = decisions
+
+    def probabilities(self, inputs: Inputs):
+        return self.decisions.calibrate(*self.backend.predict_proba(inputs))
+
+    def predict(self, inputs: Inputs) -> list[dict[str, Any]]:
+        cs, ct = self.probabilities(inputs)
+        d = self.decisions
+        out = []
+        for i in range(len(inputs)):
+            k = int(cs[i].argmax())
+            out.append({
+                "stance": d.stance_labels[k],
+                "stance_probs": {lab: round(float(cs[i, j]), 4) for j, lab in enumerate(d.stance_labels)},
+                "themes": [t for j, t in enumerate(d.theme_labels) if ct[i, j] >= d.thresholds[t]],
+                "theme_probs": {t: round(float(ct[i, j]), 4) for j, t in enumerate(d.theme_labels)},
+                "abstain": bool(cs[i, k] < d.abstain_below),
+            })
+        return out
+
+    def save(self, folder: Path, backend_name: str) -> dict[str, Any]:
+        settings = self.backend.save(folder)
+        (folder / DECISIONS_FILE).write_text(json.dumps(self.decisions.to_dict(), indent=2) + "\n")
+        return {"backend": backend_name, "settings": settings}
+
+    @classmethod
+    def load(cls, folder: Path, backend_name: str, settings: dict[str, Any]) -> TrainedModel:
+        backend = get_backend(backend_name).load(folder, settings)
+        decisions = Decisions.from_dict(json.loads((folder / DECISIONS_FILE).read_text()))
+        return cls(backend, decisions)

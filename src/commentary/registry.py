@@ -1,0 +1,189 @@
+"""Model versions under models/<name>/<version>/: written atomically, listed, verified, promoted.
+
+A version is built in a hidden temp folder and renamed into place under a lock,
+so two trainings started at once get two distinct versions and a killed training
+leaves nothing that can be listed or loaded. ``production`` is a small text file
+naming the promoted version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .dataset import file_sha256
+from .errors import CommentaryError
+
+__all__ = ["Version", "parse_ref", "list_versions", "resolve", "verify", "promote", "write_version",
+           "package_versions"]
+
+MANIFEST = "manifest.json"
+PRODUCTION = "production"
+_VERSION = re.compile(r"^v(\d+)$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass
+class Version:
+    """One saved model version and its manifest."""
+
+    name: str
+    version: str
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+def package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version(), "commentary": __version__}
+    for pkg in ("numpy", "scipy", "scikit-learn", "skops", "torch", "transformers", "safetensors"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def parse_ref(ref: str | None, default_name: str = "commentary") -> tuple[str, str | None]:
+    """Split ``name@version`` (version optional: the promoted one)."""
+    if not ref:
+        return default_name, None
+    name, _, version = ref.partition("@")
+    name = name or default_name
+    if not _NAME.match(name) or (version and not (_VERSION.match(version) or version == PRODUCTION)):
+        raise CommentaryError(f"bad model reference {ref!r}", fix="write NAME or NAME@vN, e.g. commentary@v3")
+    return name, (None if version in ("", PRODUCTION) else version)
+
+
+def _versions(root: Path, name: str) -> list[str]:
+    folder = root / name
+    if not folder.is_dir():
+        return []
+    found = [p.name for p in folder.iterdir() if p.is_dir() and _VERSION.match(p.name)
+             and (p / MANIFEST).is_file()]
+    return sorted(found, key=lambda v: int(v[1:]))
+
+
+def list_versions(root: Path) -> list[Version]:
+    """Every complete version of every model under *root*."""
+    out = []
+    if not root.is_dir():
+        return out
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for v in _versions(root, folder.name):
+            path = folder / v
+            out.append(Version(folder.name, v, path, json.loads((path / MANIFEST).read_text())))
+    return out
+
+
+def production(root: Path, name: str) -> str | None:
+    path = root / name / PRODUCTION
+    return path.read_text().strip() or None if path.is_file() else None
+
+
+def resolve(root: Path, ref: str | None) -> Version:
+    """Find a version by ``name@vN``, or the promoted version of ``name``."""
+    name, version = parse_ref(ref)
+    if version is None:
+        version = production(root, name)
+        if version is None:
+            have = _versions(root, name)
+            hint = f"promote one with `commentary models promote {name}@{have[-1]}`" if have else \
+                "train one with `commentary train`"
+            raise CommentaryError(f"no promoted version of model {name!r} in {root}", fix=hint)
+    path = root / name / version
+    if not (path / MANIFEST).is_file():
+        have = ", ".join(_versions(root, name)) or "none"
+        raise CommentaryError(f"model {name}@{version} does not exist in {root} (versions: {have})",
+                              fix="see `commentary models list`")
+    return Version(name, version, path, json.loads((path / MANIFEST).read_text()))
+
+
+def verify(version: Version) -> None:
+    """Check every file against its sha256 in the manifest; name the first that differs."""
+    files = version.manifest.get("files") or {}
+    if not files:
+        raise CommentaryError(f"{version.path / MANIFEST} lists no files", fix="retrain this model")
+    on_disk = {p.relative_to(version.path).as_posix() for p in version.path.rglob("*") if p.is_file()}
+    extra = sorted(on_disk - set(files) - {MANIFEST})
+    if extra:
+        raise CommentaryError(f"{version.path / extra[0]} is not in the manifest of {version.ref}",
+                              fix="remove it, or retrain the model")
+    for rel, expected in sorted(files.items()):
+        path = version.path / rel
+        if not path.is_file():
+            raise CommentaryError(f"{path} is missing from {version.ref}", fix="restore it or retrain")
+        if file_sha256(path) != expected:
+            raise CommentaryError(f"{path} does not match its sha256 in the manifest of {version.ref}",
+                                  fix="the file was changed or damaged; restore it or retrain")
+
+
+def promote(root: Path, ref: str) -> Version:
+    """Make a version the one ``classify`` and ``evaluate`` use by default."""
+    version = resolve(root, ref)
+    verify(version)
+    target = root / version.name / PRODUCTION
+    fd, tmp = tempfile.mkstemp(prefix=".production.tmp-", dir=target.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(version.version + "\n")
+    os.replace(tmp, target)
+    return version
+
+
+def write_version(root: Path, name: str, build, manifest: dict[str, Any], card=None) -> Version:
+    """Build a version in a temp folder with ``build(folder)``, then rename it into place.
+
+    The version number is taken under a lock, so concurrent trainings never collide;
+    then ``card(folder, manifest)`` writes the model card, every file is hashed into
+    the manifest, and the folder is renamed to ``vN`` in one step.
+    """
+    from filelock import FileLock
+
+    if not _NAME.match(name):
+        raise CommentaryError(f"bad model name {name!r}", fix="use letters, digits, '.', '_' and '-'")
+    folder = root / name
+    tmp: Path | None = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=folder))
+        build(tmp)
+        with FileLock(str(folder / ".lock")):
+            existing = [int(m.group(1)) for p in folder.iterdir() if (m := _VERSION.match(p.name))]
+            version = f"v{max(existing, default=0) + 1}"
+            manifest = {"name": name, "version": version,
+                        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                        **manifest}
+            if card is not None:
+                card(tmp, manifest)
+            manifest["files"] = {p.relative_to(tmp).as_posix(): file_sha256(p)
+                                 for p in sorted(tmp.rglob("*")) if p.is_file()}
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+            tmp.chmod(0o755)
+            os.replace(tmp, folder / version)
+    except OSError as exc:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            raise CommentaryError(f"could not write the model under {folder} ({exc.strerror})",
+                                  fix="free some space or pass --models-dir / COMMENTARY_HOME elsewhere; "
+                                  "nothing was changed") from exc
+        raise
+    except BaseException:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Version(name, version, folder / version, manifest)

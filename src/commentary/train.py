@@ -1,0 +1,232 @@
+"""The train stage: data checks, cross-validation by article, decisions, then the final fit."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .backends.base import BACKENDS, Inputs, get_backend
+from .codebook import Codebook
+from .dataset import Dataset, read_dataset
+from .errors import CommentaryError, InputError
+from .model import TrainedModel, expected_calibration_error, fit_decisions
+from .records import Labels
+
+__all__ = ["TrainConfig", "TrainingData", "load_training_data", "fit", "FitResult", "score"]
+
+
+@dataclass
+class TrainConfig:
+    """Every training setting; the resolved copy is saved with the model version."""
+
+    backend: str = "tfidf"
+    base_model: str | None = None
+    name: str = "commentary"
+    seed: int = 13
+    cv_folds: int = 5
+    abstain_rate: float = 0.1
+    use_article: bool = True
+    min_examples: int = 5
+    adapt_method: str = "vocabulary"
+    c_stance: float = 4.0
+    c_themes: float = 4.0
+    epochs: int = 4
+    batch_size: int = 16
+    learning_rate: float = 5e-5
+    max_length: int = 256
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, where: str = "settings") -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise CommentaryError(f"{where}: unknown setting{'s' if len(unknown) > 1 else ''} "
+                                  f"{', '.join(unknown)}", fix=f"use only {', '.join(sorted(known))}")
+        return cls(**data)
+
+    @classmethod
+    def resolve(cls, toml_path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
+        """Defaults, then the TOML file, then command-line options that were given."""
+        values: dict[str, Any] = {}
+        if toml_path:
+            try:
+                values.update(tomllib.loads(Path(toml_path).read_text(encoding="utf-8")))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise InputError(f"{toml_path}: {exc}", fix="fix the TOML file") from exc
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        config = cls.from_dict(values, where=str(toml_path or "options"))
+        if config.backend not in BACKENDS:
+            raise CommentaryError(f"unknown backend {config.backend!r}", fix=f"use one of {', '.join(BACKENDS)}")
+        if config.cv_folds < 2:
+            raise CommentaryError(f"cv_folds is {config.cv_folds}", fix="use 2 or more folds")
+        return config
+
+
+@dataclass
+class TrainingData:
+    """Comments with their labels, as arrays a backend can fit."""
+
+    ids: list[str]
+    inputs: Inputs
+    groups: list[str]
+    stance: Any
+    themes: Any
+    stance_labels: list[str]
+    theme_labels: list[str]
+    sha256: str
+    source: str
+    weak: int = 0
+
+
+def _article_text(art) -> str | None:
+    if art is None:
+        return None
+    return "\n\n".join(x for x in (art.title, art.text) if x) or None
+
+
+def load_training_data(dataset: Dataset | Path, codebook: Codebook, *, labels: list[Labels] | None = None,
+                       min_examples: int = 5) -> TrainingData:
+    """Join comments and labels, check them against the codebook, and count each label."""
+    import numpy as np
+
+    ds = read_dataset(dataset) if not isinstance(dataset, Dataset) else dataset
+    labs = labels if labels is not None else ds.labels
+    source = str(ds.path or "dataset")
+    if not labs:
+        raise InputError(f"{source} has no labels", fix="pass --labels FILE, or label it with `commentary annotate`")
+    comments = {c.id: c for c in ds.comments}
+    missing = [lab.comment_id for lab in labs if lab.comment_id not in comments]
+    if missing:
+        raise InputError(f"{len(missing)} labels name comments that are not in {source} "
+                         f"(first: {missing[0]})", fix="join the labels to the dataset they were made on")
+    labs = [lab for lab in labs if lab.stance is not None]
+    for lab in labs:
+        codebook.check(lab.stance, lab.themes, where=f"labels of comment {lab.comment_id}")
+    counts = Counter(lab.stance for lab in labs)
+    few = [f"{s!r} has {counts.get(s, 0)}" for s in codebook.stance_ids if counts.get(s, 0) < min_examples]
+    tcounts = Counter(t for lab in labs for t in lab.themes)
+    few += [f"theme {t!r} has {tcounts.get(t, 0)}" for t in codebook.theme_ids
+            if tcounts.get(t, 0) < min_examples]
+    if few:
+        raise CommentaryError(f"too few examples to train: {'; '.join(few)} (need at least {min_examples} each)",
+                              fix="label more comments for those labels, or drop them from your codebook copy")
+    arts = {a.id: a for a in ds.articles}
+    ids = [lab.comment_id for lab in labs]
+    texts = [comments[i].text for i in ids]
+    articles = [_article_text(arts.get(comments[i].article_id)) for i in ids]
+    s_index = {s: k for k, s in enumerate(codebook.stance_ids)}
+    stance = np.array([s_index[lab.stance] for lab in labs])
+    themes = np.array([[int(t in lab.themes) for t in codebook.theme_ids] for lab in labs])
+    digest = hashlib.sha256()
+    for i, lab in zip(ids, labs):
+        digest.update(json.dumps([i, comments[i].text, lab.stance, sorted(lab.themes)]).encode())
+    return TrainingData(
+        ids=ids, inputs=Inputs(texts, articles),
+        groups=[comments[i].article_id or i for i in ids], stance=stance, themes=themes,
+        stance_labels=list(codebook.stance_ids), theme_labels=list(codebook.theme_ids),
+        sha256=digest.hexdigest(), source=source, weak=sum(1 for lab in labs if lab.weak),
+    )
+
+
+def _backend(config: TrainConfig):
+    cls = get_backend(config.backend)
+    return cls(**{k: v for k, v in config.to_dict().items() if k not in ("backend", "name")})
+
+
+def _folds(data: TrainingData, config: TrainConfig):
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    k = config.cv_folds
+    if len(set(data.groups)) >= k:
+        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=config.seed)
+        return list(splitter.split(data.stance, data.stance, data.groups))
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=config.seed)
+    return list(splitter.split(data.stance, data.stance))
+
+
+def score(stance_true, stance_pred, themes_true, themes_pred, stance_labels, theme_labels) -> dict[str, Any]:
+    """Per-label precision, recall, F1 and support, with macro and micro F1."""
+    from sklearn.metrics import f1_score, precision_recall_fscore_support
+
+    p, r, f, s = precision_recall_fscore_support(stance_true, stance_pred, labels=range(len(stance_labels)),
+                                                 zero_division=0)
+    out: dict[str, Any] = {"stance": {
+        "per_label": {lab: {"precision": float(p[k]), "recall": float(r[k]), "f1": float(f[k]),
+                            "support": int(s[k])} for k, lab in enumerate(stance_labels)},
+        "macro_f1": float(f1_score(stance_true, stance_pred, average="macro", zero_division=0,
+                                   labels=range(len(stance_labels)))),
+        "accuracy": float((stance_true == stance_pred).mean()),
+    }}
+    p, r, f, s = precision_recall_fscore_support(themes_true, themes_pred, zero_division=0)
+    out["themes"] = {
+        "per_label": {t: {"precision": float(p[j]), "recall": float(r[j]), "f1": float(f[j]),
+                          "support": int(s[j])} for j, t in enumerate(theme_labels)},
+        "macro_f1": float(f1_score(themes_true, themes_pred, average="macro", zero_division=0)),
+        "micro_f1": float(f1_score(themes_true, themes_pred, average="micro", zero_division=0)),
+    }
+    return out
+
+
+@dataclass
+class FitResult:
+    model: TrainedModel
+    config: TrainConfig
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = None,
+        progress: Callable[[str], None] | None = None) -> FitResult:
+    """Cross-validate, fit the decisions on out-of-fold probabilities, then fit on all the data."""
+    import numpy as np
+
+    say = progress or (lambda _msg: None)
+    n, n_s, n_t = len(data.ids), len(data.stance_labels), len(data.theme_labels)
+    oof_s, oof_t = np.zeros((n, n_s)), np.zeros((n, n_t))
+    folds = _folds(data, config)
+    for k, (tr, te) in enumerate(folds, 1):
+        say(f"cross-validation fold {k}/{len(folds)}")
+        backend = _backend(config)
+        backend.fit(data.inputs.subset(tr), data.stance[tr], data.themes[tr], unlabelled=unlabelled)
+        ps, pt = backend.predict_proba(data.inputs.subset(te))
+        oof_s[te], oof_t[te] = _align(ps, backend, n_s), pt
+    decisions = fit_decisions(oof_s, oof_t, data.stance, data.themes, data.stance_labels,
+                              data.theme_labels, abstain_rate=config.abstain_rate)
+    cs, ct = decisions.calibrate(oof_s, oof_t)
+    pred_t = np.column_stack([ct[:, j] >= decisions.thresholds[t] for j, t in enumerate(data.theme_labels)])
+    cv = score(data.stance, cs.argmax(axis=1), data.themes, pred_t.astype(int),
+               data.stance_labels, data.theme_labels)
+    conf = cs.max(axis=1)
+    kept = conf >= decisions.abstain_below
+    cv["stance"]["ece"] = expected_calibration_error(conf, cs.argmax(axis=1) == data.stance)
+    cv["stance"]["ece_uncalibrated"] = expected_calibration_error(oof_s.max(axis=1),
+                                                                  oof_s.argmax(axis=1) == data.stance)
+    cv["abstain"] = {"rate": float(1 - kept.mean()),
+                     "accuracy_kept": float((cs.argmax(axis=1) == data.stance)[kept].mean()),
+                     "accuracy_all": float((cs.argmax(axis=1) == data.stance).mean())}
+    cv["folds"] = len(folds)
+    say("final fit on all training data")
+    backend = _backend(config)
+    backend.fit(data.inputs, data.stance, data.themes, unlabelled=unlabelled)
+    return FitResult(TrainedModel(backend, decisions), config, {"cv": cv, "n_train": n})
+
+
+def _align(ps, backend, n_s: int):
+    """Stance columns in codebook order even when a fold lacked a class."""
+    import numpy as np
+
+    classes = getattr(backend, "stance_classes", None)
+    if classes is None or len(classes) == n_s:
+        return ps
+    full = np.zeros((ps.shape[0], n_s))
+    full[:, list(classes)] = ps
+    return full

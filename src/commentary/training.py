@@ -1,0 +1,99 @@
+"""Run a training end to end: load and check data, fit, score held-out data, write a version."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .backends.base import Inputs
+from .card import write_card
+from .codebook import Codebook
+from .dataset import read_dataset
+from .model import TrainedModel
+from .registry import Version, package_versions, production, promote, resolve, verify, write_version
+from .train import TrainConfig, fit, load_training_data, score
+
+__all__ = ["TrainOutcome", "train_version", "load_model", "evaluate_on"]
+
+
+@dataclass
+class TrainOutcome:
+    version: Version
+    metrics: dict[str, Any]
+    promoted: bool
+
+
+def evaluate_on(model: TrainedModel, dataset_path: Path, codebook: Codebook) -> dict[str, Any]:
+    """Score a model on a labelled dataset (its labels.parquet)."""
+    import numpy as np
+
+    data = load_training_data(dataset_path, codebook, min_examples=0)
+    cs, ct = model.probabilities(data.inputs)
+    dec = model.decisions
+    pred_t = np.column_stack([ct[:, j] >= dec.thresholds[t] for j, t in enumerate(dec.theme_labels)])
+    out = score(data.stance, cs.argmax(axis=1), data.themes, pred_t.astype(int),
+                data.stance_labels, data.theme_labels)
+    out.update(source=str(dataset_path), n=len(data.ids))
+    return out
+
+
+def train_version(dataset: Path, codebook: Codebook, config: TrainConfig, models_root: Path, *,
+                  labels=None, heldout: Path | None = None, adapt: Path | None = None,
+                  make_production: bool | None = None,
+                  progress: Callable[[str], None] | None = None) -> TrainOutcome:
+    """Train on *dataset* and write an immutable version under *models_root*."""
+    say = progress or (lambda _m: None)
+    say(f"loading {dataset}")
+    data = load_training_data(dataset, codebook, labels=labels, min_examples=config.min_examples)
+    unlabelled = None
+    if adapt is not None:
+        extra = read_dataset(adapt)
+        unlabelled = Inputs([c.text for c in extra.comments])
+        say(f"adapting to {len(unlabelled)} unlabelled comments from {adapt}")
+    result = fit(data, config, unlabelled=unlabelled, progress=say)
+    metrics = result.metrics
+    if heldout is not None:
+        say(f"scoring held-out {heldout}")
+        metrics["heldout"] = evaluate_on(result.model, heldout, codebook)
+    backend = result.model.backend
+    manifest = {
+        "commentary_version": package_versions()["commentary"],
+        "backend": config.backend,
+        "base_model": getattr(backend, "base_model_id", None),
+        "base_model_sha256": getattr(backend, "base_model_sha256", None),
+        "codebook": {"version": codebook.version, "sha256": codebook.sha256, "name": codebook.name},
+        "config": config.to_dict(),
+        "training_data": {"source": data.source, "sha256": data.sha256, "n": len(data.ids),
+                          "weak": data.weak, "adapt": str(adapt) if adapt else None},
+        "labels": {"stance": data.stance_labels, "themes": data.theme_labels},
+        "packages": package_versions(),
+        "seed": config.seed,
+    }
+
+    def build(folder: Path) -> None:
+        saved = result.model.save(folder, config.backend)
+        (folder / "backend.json").write_text(json.dumps(saved, indent=2) + "\n")
+        (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+    def card(folder: Path, full: dict[str, Any]) -> None:
+        write_card(folder, full, metrics, result.model.decisions.thresholds)
+
+    say("writing the version")
+    version = write_version(models_root, config.name, build, manifest, card=card)
+    if make_production is None:
+        make_production = production(models_root, config.name) is None
+    if make_production:
+        promote(models_root, version.ref)
+    return TrainOutcome(version, metrics, make_production)
+
+
+def load_model(models_root: Path, ref: str | None = None) -> tuple[TrainedModel, Version]:
+    """Resolve, verify every file, then build the model (never the other way round)."""
+    version = resolve(models_root, ref)
+    verify(version)
+    saved = json.loads((version.path / "backend.json").read_text())
+    return TrainedModel.load(version.path, saved["backend"], saved["settings"]), version
