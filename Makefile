@@ -9,14 +9,17 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# torch first, pinned, so pip takes the CPU build instead of a multi-GB CUDA one
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,transformers]'
 	touch $(STAMP)
 
 install: $(STAMP)  ## Create .venv and install commentary with the dev tools.
 
-run: install  ## The main job on the bundled example page.
+run: install  ## The main job: train the default model on the bundled starter corpus.
 	$(BIN)/commentary ingest examples/ward-leadership-page.txt -o data/example --force
-	$(BIN)/commentary ingest examples/ward-leadership-page.txt -o - | head -n 2
+	$(BIN)/commentary train --promote
+	$(BIN)/commentary models list
 
 test: install  ## Lint, then the test suite.
 	$(BIN)/ruff check src tests bench scripts scripts

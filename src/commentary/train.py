@@ -138,9 +138,10 @@ def load_training_data(dataset: Dataset | Path, codebook: Codebook, *, labels: l
     )
 
 
-def _backend(config: TrainConfig):
+def _backend(config: TrainConfig, data: TrainingData):
     cls = get_backend(config.backend)
-    return cls(**{k: v for k, v in config.to_dict().items() if k not in ("backend", "name")})
+    settings = {k: v for k, v in config.to_dict().items() if k not in ("backend", "name")}
+    return cls(**settings, n_stance=len(data.stance_labels), n_themes=len(data.theme_labels))
 
 
 def _folds(data: TrainingData, config: TrainConfig):
@@ -195,7 +196,7 @@ def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = 
     folds = _folds(data, config)
     for k, (tr, te) in enumerate(folds, 1):
         say(f"cross-validation fold {k}/{len(folds)}")
-        backend = _backend(config)
+        backend = _backend(config, data)
         backend.fit(data.inputs.subset(tr), data.stance[tr], data.themes[tr], unlabelled=unlabelled)
         ps, pt = backend.predict_proba(data.inputs.subset(te))
         oof_s[te], oof_t[te] = _align(ps, backend, n_s), pt
@@ -215,7 +216,7 @@ def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = 
                      "accuracy_all": float((cs.argmax(axis=1) == data.stance).mean())}
     cv["folds"] = len(folds)
     say("final fit on all training data")
-    backend = _backend(config)
+    backend = _backend(config, data)
     backend.fit(data.inputs, data.stance, data.themes, unlabelled=unlabelled)
     return FitResult(TrainedModel(backend, decisions), config, {"cv": cv, "n_train": n})
 

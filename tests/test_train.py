@@ -1,0 +1,190 @@
+"""Training, versions and their safety: tfidf end to end, reproducibility, faults."""
+
+from __future__ import annotations
+
+import errno
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import REPO
+
+from commentary.codebook import load_codebook
+from commentary.dataset import read_dataset, write_dataset
+from commentary.errors import CodebookError, CommentaryError
+from commentary.records import Labels
+from commentary.registry import list_versions, resolve, write_version
+from commentary.train import TrainConfig, load_training_data
+from commentary.training import load_model, train_version
+
+STARTER = REPO / "data" / "starter"
+
+
+@pytest.fixture(scope="session")
+def small(tmp_path_factory):
+    """About 250 labelled starter comments from 12 articles: enough to train, quick to do it."""
+    ds = read_dataset(STARTER / "train")
+    keep = {a.id for a in ds.articles[:12]}
+    comments = [c for c in ds.comments if c.article_id in keep]
+    ids = {c.id for c in comments}
+    path = tmp_path_factory.mktemp("small") / "ds"
+    write_dataset(path, [a for a in ds.articles if a.id in keep], comments,
+                  labels=[lab for lab in ds.labels if lab.comment_id in ids])
+    return path
+
+
+def config(**kw):
+    return TrainConfig(**{"cv_folds": 3, **kw})
+
+
+def test_tfidf_trains_a_verified_promoted_version_with_card(small, tmp_path):
+    book = load_codebook()
+    out = train_version(small, book, config(), tmp_path / "models", heldout=STARTER / "dev")
+    v = out.version
+    assert out.promoted and v.ref == "commentary@v1"
+    assert (tmp_path / "models" / "commentary" / "production").read_text().strip() == "v1"
+    files = set(v.manifest["files"])
+    assert {"tfidf.skops", "decisions.json", "metrics.json", "README.md", "config.json"} <= files
+    m = v.manifest
+    assert m["codebook"]["version"] == book.version and m["backend"] == "tfidf" and m["seed"] == 13
+    assert m["training_data"]["sha256"] and m["packages"]["scikit-learn"]
+    card = (v.path / "README.md").read_text()
+    assert "commentary@v1" in card and "Stance macro-F1" in card
+    cv = json.loads((v.path / "metrics.json").read_text())["cv"]
+    assert 0.3 < cv["stance"]["macro_f1"] <= 1 and 0.3 < cv["themes"]["macro_f1"] <= 1
+    assert set(json.loads((v.path / "decisions.json").read_text())["thresholds"]) == set(book.theme_ids)
+    model, _ = load_model(tmp_path / "models")
+    from commentary.backends.base import Inputs
+
+    preds = model.predict(Inputs(["Nobody on the board ever asks the nurses anything. Same old story."],
+                                 ["Boards should listen to staff"]))
+    assert preds[0]["stance"] in book.stance_ids and set(preds[0]["theme_probs"]) == set(book.theme_ids)
+    assert abs(sum(preds[0]["stance_probs"].values()) - 1) < 1e-3
+
+
+def test_same_data_settings_and_seed_give_identical_predictions(small, tmp_path):
+    book = load_codebook()
+    a = train_version(small, book, config(), tmp_path / "m").version
+    b = train_version(small, book, config(), tmp_path / "m").version
+    assert a.version != b.version
+    ma, _ = load_model(tmp_path / "m", a.ref)
+    mb, _ = load_model(tmp_path / "m", b.ref)
+    data = load_training_data(STARTER / "dev", book, min_examples=0)
+    assert ma.predict(data.inputs) == mb.predict(data.inputs)
+
+
+def test_changed_byte_fails_loading_naming_the_file(small, tmp_path):
+    v = train_version(small, load_codebook(), config(), tmp_path / "m").version
+    path = v.path / "decisions.json"
+    path.write_text(path.read_text().replace("0.", "1.", 1))
+    with pytest.raises(CommentaryError, match="decisions.json does not match its sha256"):
+        load_model(tmp_path / "m", v.ref)
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_untrusted_type_in_a_skops_file_is_refused_by_name(tmp_path):
+    import skops.io as sio
+
+    from commentary.backends.safety import load_skops
+    from commentary.backends.tfidf import TRUSTED_TYPES
+
+    path = tmp_path / "evil.skops"
+    sio.dump({"x": Evil()}, path)
+    with pytest.raises(CommentaryError, match="types commentary does not trust: .*Evil"):
+        load_skops(path, TRUSTED_TYPES)
+
+
+def test_unknown_label_and_too_few_examples_say_which_and_how_many(small):
+    book = load_codebook()
+    ds = read_dataset(small)
+    bad = [Labels(ds.labels[0].comment_id, "supportive", [])] + ds.labels[1:]
+    with pytest.raises(CodebookError, match="unknown stance 'supportive'"):
+        load_training_data(ds, book, labels=bad)
+    few = [lab for lab in ds.labels if lab.stance != "mixed"][:-1]
+    few += [lab for lab in ds.labels if lab.stance == "mixed"][:2]
+    with pytest.raises(CommentaryError, match="'mixed' has 2 .*need at least 5"):
+        load_training_data(ds, book, labels=few)
+
+
+def test_failed_build_leaves_models_as_it_was(tmp_path):
+    root = tmp_path / "models"
+
+    def build(folder):
+        (folder / "half.bin").write_bytes(b"x" * 10)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(CommentaryError, match="No space left on device.*nothing was changed"):
+        write_version(root, "commentary", build, {})
+    assert list_versions(root) == []
+    assert [p.name for p in (root / "commentary").iterdir() if p.name != ".lock"] == []
+
+
+def test_missing_base_model_is_one_clear_error(small, tmp_path):
+    pytest.importorskip("transformers")
+    with pytest.raises(CommentaryError, match="base model .*not a model folder|could not load base model"):
+        train_version(small, load_codebook(), config(backend="embeddings", base_model=str(tmp_path / "none")),
+                      tmp_path / "m")
+    assert not (tmp_path / "m").exists() or list_versions(tmp_path / "m") == []
+
+
+def test_config_file_is_overridden_by_options(tmp_path):
+    toml = tmp_path / "train.toml"
+    toml.write_text('backend = "tfidf"\nseed = 7\ncv_folds = 4\n')
+    cfg = TrainConfig.resolve(toml, {"seed": 99, "name": None})
+    assert (cfg.seed, cfg.cv_folds, cfg.name) == (99, 4, "commentary")
+    toml.write_text("sede = 7\n")
+    with pytest.raises(CommentaryError, match="unknown setting sede"):
+        TrainConfig.resolve(toml, {})
+
+
+def _train_cmd(home, dataset):
+    return [sys.executable, "-m", "commentary", "-q", "train", str(dataset), "--cv-folds", "2"]
+
+
+def test_two_trainings_at_once_make_two_versions(small, tmp_path):
+    env = {"COMMENTARY_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    procs = [subprocess.Popen(_train_cmd(tmp_path, small), env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert sorted(o[0].strip() for o in outs) == ["commentary@v1", "commentary@v2"]
+    assert [v.version for v in list_versions(tmp_path / "models")] == ["v1", "v2"]
+
+
+def test_killed_training_leaves_nothing_listable(small, tmp_path):
+    env = {"COMMENTARY_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen(_train_cmd(tmp_path, small), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    time.sleep(4)
+    proc.kill()
+    proc.wait()
+    assert list_versions(tmp_path / "models") == []
+    with pytest.raises(CommentaryError):
+        resolve(tmp_path / "models", None)
+
+
+def test_models_commands(small, tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("COMMENTARY_HOME", str(tmp_path))
+    for seed in ("1", "2"):
+        res = cli("train", small, "--cv-folds", "2", "--seed", seed)
+        assert res.exit_code == 0, res.stderr
+    res = cli("models", "list")
+    assert res.stdout.splitlines()[0].startswith("* commentary@v1")
+    assert res.stdout.splitlines()[1].startswith("  commentary@v2")
+    assert cli("models", "promote", "commentary@v2").exit_code == 0
+    assert cli("models", "list").stdout.splitlines()[1].startswith("* commentary@v2")
+    assert json.loads(cli("models", "show", "commentary@v1").stdout)["config"]["seed"] == 1
+    res = cli("models", "diff", "commentary@v1", "commentary@v2")
+    assert res.exit_code == 0 and "config.seed" in res.stdout and "stance macro-F1" in res.stdout
+    assert cli("models", "verify").exit_code == 0
+    (tmp_path / "models" / "commentary" / "v2" / "metrics.json").write_text("{}")
+    res = cli("models", "verify", "commentary@v2")
+    assert res.exit_code == 1 and "metrics.json does not match" in res.stderr
+    res = cli("models", "show", "commentary@v9")
+    assert res.exit_code == 1 and "commentary@v9 does not exist" in res.stderr

