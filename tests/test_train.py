@@ -9,7 +9,6 @@ import sys
 import time
 
 import pytest
-from conftest import REPO
 
 from commentary.codebook import load_codebook
 from commentary.dataset import read_dataset, write_dataset
@@ -18,6 +17,8 @@ from commentary.records import Labels
 from commentary.registry import list_versions, resolve, write_version
 from commentary.train import TrainConfig, load_training_data
 from commentary.training import load_model, train_version
+
+from conftest import REPO
 
 STARTER = REPO / "data" / "starter"
 

@@ -371,6 +371,53 @@ def models_diff(a: Annotated[str, typer.Argument(help="First NAME@vN.")],
     Console(highlight=False).print(table)
 
 
+label_app = typer.Typer(cls=_Boundary, no_args_is_help=True, rich_markup_mode=None,
+                         help="Work with labels: agreement between annotators.")
+app.add_typer(label_app, name="label")
+
+
+def _labels_from(path: Path, book):
+    from .dataset import read_dataset
+    from .label.io import read_labels_file
+
+    if path.is_dir():
+        labels = read_dataset(path).labels
+        if not labels:
+            raise CommentaryError(f"{path} has no labels", fix="pass a labels file or a labelled dataset")
+        return labels
+    return read_labels_file(path, book)
+
+
+@label_app.command("agreement")
+def label_agreement(
+    first: Annotated[Path, typer.Argument(help="Labels of the first annotator (file or labelled dataset).")],
+    second: Annotated[Path, typer.Argument(help="Labels of the second annotator.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    codebook_file: CodebookOpt = None,
+) -> None:
+    """Cohen's kappa between two annotators, for stance and each theme, with the disagreements."""
+    from rich.table import Table
+
+    from .codebook import load_codebook
+    from .label.agreement import pairwise_agreement
+
+    book = load_codebook(codebook_file)
+    result = pairwise_agreement(_labels_from(first, book), _labels_from(second, book), book)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    table = Table(title=f"agreement on {result.n} comments", title_justify="left")
+    for col in ("label", "kappa", "agreement"):
+        table.add_column(col, justify="left" if col == "label" else "right")
+    table.add_row("stance", f"{result.stance_kappa:.3f}", f"{result.stance_agreement:.1%}", style="bold")
+    for theme, m in result.themes.items():
+        table.add_row(theme, f"{m['kappa']:.3f}", f"{m['agreement']:.1%}")
+    from rich.console import Console
+
+    Console(highlight=False).print(table)
+    ui.info(f"{len(result.disagreements)} comments differ; --json lists them for adjudication")
+
+
 def main() -> None:
     """Entry point for the console script and ``python -m commentary``."""
     app(prog_name="commentary")
