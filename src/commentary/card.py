@@ -8,6 +8,10 @@ from typing import Any
 __all__ = ["write_card", "render_card"]
 
 
+def _f(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
 def _table(per_label: dict[str, dict[str, float]], extra: dict[str, float] | None = None) -> str:
     rows = ["| label | precision | recall | F1 | support |" + (" threshold |" if extra else ""),
             "|---|---|---|---|---|" + ("---|" if extra else "")]
@@ -51,7 +55,7 @@ def render_card(manifest: dict[str, Any], metrics: dict[str, Any], thresholds: d
         "",
         _table(cv["stance"]["per_label"]),
         "",
-        f"Themes macro-F1 **{cv['themes']['macro_f1']:.3f}**, micro-F1 {cv['themes']['micro_f1']:.3f}; "
+        f"Themes macro-F1 **{_f(cv['themes']['macro_f1'])}**, micro-F1 {_f(cv['themes']['micro_f1'])}; "
         "thresholds chosen on the same out-of-fold probabilities, so these are slightly optimistic.",
         "",
         _table(cv["themes"]["per_label"], thresholds),
@@ -63,7 +67,7 @@ def render_card(manifest: dict[str, Any], metrics: dict[str, Any], thresholds: d
         h = metrics["heldout"]
         lines += ["", f"## Held-out scores (`{h['source']}`, {h['n']} comments)", "",
                   f"Stance macro-F1 **{h['stance']['macro_f1']:.3f}**; themes macro-F1 "
-                  f"**{h['themes']['macro_f1']:.3f}**."]
+                  f"**{_f(h['themes']['macro_f1'])}**."]
     lines += ["", "## Limitations", "",
               "Trained on the data above only; comments from other sites, topics or periods will "
               "score lower (see docs/quality.md for transfer to real comment corpora). Sarcasm and "

@@ -269,6 +269,10 @@ def train(
     typer.echo(outcome.version.ref)
 
 
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
 def _print_scores(metrics: dict) -> None:
     from rich.table import Table
 
@@ -284,9 +288,9 @@ def _print_scores(metrics: dict) -> None:
             if has_heldout:
                 row.append(f"{metrics['heldout'][head]['per_label'][lab]['f1']:.3f}")
             table.add_row(*row)
-        row = [f"{head} macro-F1", f"{metrics['cv'][head]['macro_f1']:.3f}"]
+        row = [f"{head} macro-F1", _fmt(metrics["cv"][head]["macro_f1"])]
         if has_heldout:
-            row.append(f"{metrics['heldout'][head]['macro_f1']:.3f}")
+            row.append(_fmt(metrics["heldout"][head]["macro_f1"]))
         table.add_row(*row, style="bold")
     ui.table(table)
 
@@ -301,8 +305,8 @@ def models_list(models_dir: ModelsDirOpt = None) -> None:
         mark = "*" if production(root, v.name) == v.version else " "
         cv = json.loads((v.path / "metrics.json").read_text())["cv"] if (v.path / "metrics.json").is_file() else {}
         typer.echo(f"{mark} {v.ref}\t{v.manifest.get('created', '')}\t{v.manifest.get('backend', '')}\t"
-                   f"stance {cv.get('stance', {}).get('macro_f1', float('nan')):.3f}\t"
-                   f"themes {cv.get('themes', {}).get('macro_f1', float('nan')):.3f}")
+                   f"stance {_fmt(cv.get('stance', {}).get('macro_f1'))}\t"
+                   f"themes {_fmt(cv.get('themes', {}).get('macro_f1'))}")
 
 
 @models_app.command("show")
@@ -367,7 +371,8 @@ def models_diff(a: Annotated[str, typer.Argument(help="First NAME@vN.")],
             x, y = ma[head]["per_label"][lab]["f1"], mb[head]["per_label"].get(lab, {}).get("f1", float("nan"))
             table.add_row(f"{head}:{lab} F1", f"{x:.3f}", f"{y:.3f} ({y - x:+.3f})")
         x, y = ma[head]["macro_f1"], mb[head]["macro_f1"]
-        table.add_row(f"{head} macro-F1", f"{x:.3f}", f"{y:.3f} ({y - x:+.3f})", style="bold")
+        if x is not None and y is not None:
+            table.add_row(f"{head} macro-F1", f"{x:.3f}", f"{y:.3f} ({y - x:+.3f})", style="bold")
     Console(highlight=False).print(table)
 
 

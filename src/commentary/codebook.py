@@ -131,10 +131,10 @@ class _Doc:
         return tuple(self.text(item, f"each item of {what}") for item in node.value)
 
 
-def _labels(doc: _Doc, node, group: str) -> tuple[LabelDef, ...]:
+def _labels(doc: _Doc, node, group: str, *, allow_empty: bool = False) -> tuple[LabelDef, ...]:
     import yaml
 
-    if not isinstance(node, yaml.SequenceNode) or not node.value:
+    if not isinstance(node, yaml.SequenceNode) or (not node.value and not allow_empty):
         raise doc.fail(node, f"{group}.labels must be a non-empty list", "list the labels under it")
     seen: set[str] = set()
     out = []
@@ -184,7 +184,8 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
         fields = doc.mapping(top[group], _GROUP_KEYS, group)
         if "labels" not in fields:
             raise doc.fail(top[group], f"{group} has no labels", "add `labels:` with a list")
-        groups[group] = _labels(doc, fields["labels"], group)
+        # A stance-only codebook (themes: labels: []) suits data labelled for stance alone.
+        groups[group] = _labels(doc, fields["labels"], group, allow_empty=group == "themes")
     if len(groups["stance"]) < 2:
         raise doc.fail(top["stance"], "stance needs at least two labels", "add the missing labels")
     clash = {s.id for s in groups["stance"]} & {t.id for t in groups["themes"]}

@@ -168,6 +168,9 @@ def score(stance_true, stance_pred, themes_true, themes_pred, stance_labels, the
                                    labels=range(len(stance_labels)))),
         "accuracy": float((stance_true == stance_pred).mean()),
     }}
+    if len(theme_labels) == 0:
+        out["themes"] = {"per_label": {}, "macro_f1": None, "micro_f1": None}
+        return out
     p, r, f, s = precision_recall_fscore_support(themes_true, themes_pred, zero_division=0)
     out["themes"] = {
         "per_label": {t: {"precision": float(p[j]), "recall": float(r[j]), "f1": float(f[j]),
@@ -203,7 +206,7 @@ def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = 
     decisions = fit_decisions(oof_s, oof_t, data.stance, data.themes, data.stance_labels,
                               data.theme_labels, abstain_rate=config.abstain_rate)
     cs, ct = decisions.calibrate(oof_s, oof_t)
-    pred_t = np.column_stack([ct[:, j] >= decisions.thresholds[t] for j, t in enumerate(data.theme_labels)])
+    pred_t = theme_decisions(ct, decisions)
     cv = score(data.stance, cs.argmax(axis=1), data.themes, pred_t.astype(int),
                data.stance_labels, data.theme_labels)
     conf = cs.max(axis=1)
@@ -219,6 +222,16 @@ def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = 
     backend = _backend(config, data)
     backend.fit(data.inputs, data.stance, data.themes, unlabelled=unlabelled)
     return FitResult(TrainedModel(backend, decisions), config, {"cv": cv, "n_train": n})
+
+
+def theme_decisions(ct, decisions):
+    """0/1 theme predictions from calibrated probabilities and the per-theme thresholds."""
+    import numpy as np
+
+    out = np.zeros(ct.shape, dtype=int)
+    for j, theme in enumerate(decisions.theme_labels):
+        out[:, j] = ct[:, j] >= decisions.thresholds[theme]
+    return out
 
 
 def _align(ps, backend, n_s: int):

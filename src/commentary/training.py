@@ -14,7 +14,7 @@ from .codebook import Codebook
 from .dataset import read_dataset
 from .model import TrainedModel
 from .registry import Version, package_versions, production, promote, resolve, verify, write_version
-from .train import TrainConfig, fit, load_training_data, score
+from .train import TrainConfig, fit, load_training_data, score, theme_decisions
 
 __all__ = ["TrainOutcome", "train_version", "load_model", "evaluate_on"]
 
@@ -28,13 +28,11 @@ class TrainOutcome:
 
 def evaluate_on(model: TrainedModel, dataset_path: Path, codebook: Codebook) -> dict[str, Any]:
     """Score a model on a labelled dataset (its labels.parquet)."""
-    import numpy as np
 
     data = load_training_data(dataset_path, codebook, min_examples=0)
     cs, ct = model.probabilities(data.inputs)
     dec = model.decisions
-    pred_t = np.column_stack([ct[:, j] >= dec.thresholds[t] for j, t in enumerate(dec.theme_labels)])
-    out = score(data.stance, cs.argmax(axis=1), data.themes, pred_t.astype(int),
+    out = score(data.stance, cs.argmax(axis=1), data.themes, theme_decisions(ct, dec),
                 data.stance_labels, data.theme_labels)
     out.update(source=str(dataset_path), n=len(data.ids))
     return out

@@ -97,7 +97,9 @@ class TfidfBackend:
 
         xs, xt = self._features(inputs)
         ps = self.parts["stance"].predict_proba(xs)
-        pt = np.column_stack([h.predict_proba(xt)[:, 1] for h in self.parts["themes"]])
+        heads = self.parts["themes"]
+        pt = (np.column_stack([h.predict_proba(xt)[:, 1] for h in heads]) if heads
+              else np.zeros((len(inputs), 0)))
         return ps, pt
 
     def save(self, folder: Path) -> dict[str, Any]:

@@ -229,8 +229,10 @@ class EmbeddingsBackend:
         import numpy as np
 
         xs, xt = self._features(inputs)
+        heads = self.parts["themes"]
         return (self.parts["stance"].predict_proba(xs),
-                np.column_stack([h.predict_proba(xt)[:, 1] for h in self.parts["themes"]]))
+                np.column_stack([h.predict_proba(xt)[:, 1] for h in heads]) if heads
+                else np.zeros((len(inputs), 0)))
 
     def save(self, folder: Path) -> dict[str, Any]:
         import skops.io as sio
@@ -315,8 +317,9 @@ class FinetuneBackend:
                 batch = self._batch(inputs, b).to(device)
                 logits = self.model(**batch).logits
                 loss = torch.nn.functional.cross_entropy(logits[:, :self.n_stance], ys[b].to(device), weight=weight)
-                loss = loss + torch.nn.functional.binary_cross_entropy_with_logits(
-                    logits[:, self.n_stance:], yt[b].to(device), pos_weight=pos_weight)
+                if self.n_themes:
+                    loss = loss + torch.nn.functional.binary_cross_entropy_with_logits(
+                        logits[:, self.n_stance:], yt[b].to(device), pos_weight=pos_weight)
                 optim.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
