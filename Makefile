@@ -22,12 +22,11 @@ run: install  ## The main job: train the default model on the bundled starter co
 	$(BIN)/commentary models list
 
 test: install  ## Lint, then the test suite.
-	$(BIN)/ruff check src tests bench scripts scripts
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/pytest -q
 
 lint: install
-	$(BIN)/ruff check src tests bench scripts scripts
-	$(BIN)/ruff format --check src tests bench || true
+	$(BIN)/ruff check src tests bench scripts
 
 bench: install  ## Benchmarks; figures go into docs/performance.md.
 	$(BIN)/python bench/bench_ingest.py

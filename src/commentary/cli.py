@@ -240,6 +240,9 @@ def train(
         help="Labelled dataset to score after training [default: starter dev split, with the default data].")] = None,
     adapt: Annotated[Optional[Path], typer.Option(
         help="Unlabelled dataset of your own comments to adapt the model to.")] = None,
+    adapt_method: Annotated[Optional[str], typer.Option(
+        help="How --adapt uses them: vocabulary (fit the features on them too) or self-training "
+        "(add the comments the model is surest of, with its labels) [default: vocabulary].")] = None,
     promote_it: Annotated[Optional[bool], typer.Option(
         "--promote/--no-promote", help="Promote the new version [default: only if none is promoted yet].")] = None,
     codebook_file: CodebookOpt = None,
@@ -257,7 +260,8 @@ def train(
         dataset = starter_dir() / "train"
         heldout = heldout or starter_dir() / "dev"
     settings = TrainConfig.resolve(config, {"backend": backend, "base_model": base_model, "name": name,
-                                            "seed": seed, "cv_folds": cv_folds})
+                                            "seed": seed, "cv_folds": cv_folds,
+                                            "adapt_method": adapt_method})
     label_list = read_labels_file(labels, book) if labels else None
     ui.info(f"training {settings.backend} on {dataset}")
     outcome = train_version(dataset, book, settings, _models_root(models_dir), labels=label_list,

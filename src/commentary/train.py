@@ -67,6 +67,9 @@ class TrainConfig:
         config = cls.from_dict(values, where=str(toml_path or "options"))
         if config.backend not in BACKENDS:
             raise CommentaryError(f"unknown backend {config.backend!r}", fix=f"use one of {', '.join(BACKENDS)}")
+        if config.adapt_method not in ("vocabulary", "self-training"):
+            raise CommentaryError(f"unknown adapt_method {config.adapt_method!r}",
+                                  fix="use vocabulary or self-training")
         if config.cv_folds < 2:
             raise CommentaryError(f"cv_folds is {config.cv_folds}", fix="use 2 or more folds")
         return config
@@ -200,7 +203,8 @@ def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = 
     for k, (tr, te) in enumerate(folds, 1):
         say(f"cross-validation fold {k}/{len(folds)}")
         backend = _backend(config, data)
-        backend.fit(data.inputs.subset(tr), data.stance[tr], data.themes[tr], unlabelled=unlabelled)
+        backend.fit(data.inputs.subset(tr), data.stance[tr], data.themes[tr],
+                    unlabelled=unlabelled if config.adapt_method == "vocabulary" else None)
         ps, pt = backend.predict_proba(data.inputs.subset(te))
         oof_s[te], oof_t[te] = _align(ps, backend, n_s), pt
     decisions = fit_decisions(oof_s, oof_t, data.stance, data.themes, data.stance_labels,
@@ -219,9 +223,41 @@ def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = 
                      "accuracy_all": float((cs.argmax(axis=1) == data.stance).mean())}
     cv["folds"] = len(folds)
     say("final fit on all training data")
+    vocab_from = unlabelled if config.adapt_method == "vocabulary" else None
     backend = _backend(config, data)
-    backend.fit(data.inputs, data.stance, data.themes, unlabelled=unlabelled)
-    return FitResult(TrainedModel(backend, decisions), config, {"cv": cv, "n_train": n})
+    backend.fit(data.inputs, data.stance, data.themes, unlabelled=vocab_from)
+    model = TrainedModel(backend, decisions)
+    extra: dict[str, Any] = {}
+    if unlabelled is not None and config.adapt_method == "self-training":
+        say(f"self-training on {len(unlabelled)} unlabelled comments")
+        model, extra = _self_train(model, data, config, unlabelled)
+    return FitResult(model, config, {"cv": cv, "n_train": n, **extra})
+
+
+def _self_train(model: TrainedModel, data: TrainingData, config: TrainConfig, unlabelled: Inputs):
+    """Refit with the unlabelled comments the model is surest of, labelled by the model.
+
+    For each stance, the most confident predictions are added (at most as many as
+    that stance has real examples), so the pseudo-labels keep the class balance.
+    """
+    import numpy as np
+
+    cs, ct = model.probabilities(unlabelled)
+    pred = cs.argmax(axis=1)
+    conf = cs.max(axis=1)
+    chosen: list[int] = []
+    for k in range(len(data.stance_labels)):
+        idx = np.where((pred == k) & (conf >= model.decisions.abstain_below))[0]
+        limit = int((data.stance == k).sum())
+        chosen += idx[np.argsort(-conf[idx])][:limit].tolist()
+    chosen = sorted(chosen)
+    inputs = Inputs(data.inputs.texts + [unlabelled.texts[i] for i in chosen],
+                    data.inputs.articles + [unlabelled.articles[i] for i in chosen])
+    stance = np.concatenate([data.stance, pred[chosen]])
+    themes = np.vstack([data.themes, theme_decisions(ct[chosen], model.decisions)])
+    backend = _backend(config, data)
+    backend.fit(inputs, stance, themes)
+    return TrainedModel(backend, model.decisions), {"self_training": {"pseudo_labelled": len(chosen)}}
 
 
 def theme_decisions(ct, decisions):

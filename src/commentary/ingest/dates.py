@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import warnings
 
 __all__ = ["parse_date", "looks_like_date"]
 
@@ -57,8 +58,11 @@ def parse_date(text: str | None) -> str | None:
     dayfirst = True
     cleaned = re.sub(r"\bat\b|\bof\b", " ", text, flags=re.IGNORECASE)
     try:
-        a = parser.parse(cleaned, dayfirst=dayfirst, fuzzy=True, default=_A)
-        b = parser.parse(cleaned, dayfirst=dayfirst, fuzzy=True, default=_B)
+        with warnings.catch_warnings():
+            # Time zone names (CEST, EST) only shift the time; the date is what we keep.
+            warnings.simplefilter("ignore", parser.UnknownTimezoneWarning)
+            a = parser.parse(cleaned, dayfirst=dayfirst, fuzzy=True, default=_A)
+            b = parser.parse(cleaned, dayfirst=dayfirst, fuzzy=True, default=_B)
     except (ValueError, OverflowError, TypeError):
         return None
     if a.year != b.year:

@@ -22,7 +22,7 @@ __all__ = ["read_csv", "read_jsonl", "read_json", "read_parquet", "read_rows", "
 # Column names each role is detected from, after lower-casing and dropping non-letters.
 ROLES: dict[str, tuple[str, ...]] = {
     "text": ("text", "body", "comment", "commenttext", "commentbody", "message", "content",
-             "reply", "replytext", "response", "post", "posttext", "selftext", "sentence"),
+             "reply", "replytext", "response", "post", "posttext", "selftext", "sentence", "tweet"),
     "id": ("id", "commentid", "cid", "messageid", "replyid", "uid", "guid"),
     "parent": ("parentid", "parent", "inreplyto", "replyto", "parentcommentid", "replytoid"),
     "author": ("author", "authorname", "user", "username", "name", "commenter", "screenname",
@@ -71,6 +71,13 @@ def resolve_columns(columns: list[str], sample: list[dict], src: Source, opts: R
             if name in normed and normed[name] not in mapping.values():
                 mapping[role] = normed[name]
                 break
+        else:
+            # Prefixed names are common in exports: rfd_article_title, page_url, thread_id.
+            suffix = {"title": "title", "article": "url"}.get(role)
+            found = [c for n, c in normed.items() if suffix and n.endswith(suffix) and n != suffix
+                     and c not in mapping.values()]
+            if found:
+                mapping[role] = sorted(found)[0]
     if "text" not in mapping:
         lengths = {
             c: sum(len(str(r.get(c) or "")) for r in sample) / max(len(sample), 1)
