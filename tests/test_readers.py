@@ -167,3 +167,20 @@ def test_pseudonymise_is_stable_and_keyed(tmp_path, monkeypatch):
     monkeypatch.setenv("COMMENTARY_PSEUDONYM_KEY", "k2")
     c = ingest([str(FIXTURES / "disqus.xml")], pseudonymise_authors=True)
     assert [x.author for x in c.comments] != [x.author for x in a.comments]
+
+
+def test_hub_style_dataset_repository_loads_through_the_hub_code_path(tmp_path, cli):
+    """hf:NAME and a local copy of a hub repository go through the same load_dataset call."""
+    pytest.importorskip("datasets")
+    repo = tmp_path / "council-comments"
+    (repo / "data").mkdir(parents=True)
+    rows = [{"comment_id": "1", "body": "Close the library and we lose the only warm room in town."},
+            {"comment_id": "2", "body": "The council did consult, twice.", "in_reply_to": "1"}]
+    (repo / "data" / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    res = cli("ingest", repo, "-o", "-")
+    assert res.exit_code == 0, res.stderr
+    comments = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [c["text"] for c in comments] == [r["body"] for r in rows]
+    assert comments[1]["parent_id"] == comments[0]["id"]
+    res = cli("ingest", "hf:no-such-owner/no-such-dataset-xyz", "-o", "-")
+    assert res.exit_code == 1 and "could not load the dataset 'no-such-owner/no-such-dataset-xyz'" in res.stderr

@@ -91,7 +91,7 @@ def read_source(spec: str, fmt: str | None, opts: ReadOptions, progress=None) ->
     if fmt is not None and fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
     hub = _HUB.match(spec)
-    if hub or fmt == "hf" or (spec != "-" and is_saved_dataset(Path(spec))):
+    if hub or fmt == "hf" or (spec != "-" and (is_saved_dataset(Path(spec)) or Path(spec).is_dir())):
         name = hub.group("name") if hub else spec
         result = read_hf(name, opts, progress)
         return result, {"path": spec, "format": "hf", "sha256": None}

@@ -56,11 +56,9 @@ def read_hf(spec: str, opts: ReadOptions, progress=None) -> ReadResult:
                                   fix="pass a .csv, .jsonl, .json, .parquet or .arrow file")
             kwargs = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
             ds = datasets.load_dataset(builder, data_files=str(path), **kwargs)
-        elif path.exists():
-            raise FormatError(f"{spec} is a folder but not a saved dataset (no state.json)",
-                              fix="pass the folder written by save_to_disk, or a data file")
         else:
-            # A hub name such as "owner/name"; needs the network the first time.
+            # A hub name such as "owner/name" (needs the network the first time), or a local
+            # copy of a hub dataset repository: the same call reads both.
             ds = datasets.load_dataset(spec, split=opts.split)
     except (FileNotFoundError, ConnectionError, OSError, ValueError) as exc:
         if isinstance(exc, FormatError):
