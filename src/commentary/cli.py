@@ -209,6 +209,113 @@ def _print_codebook(book) -> None:
         out.print(table)
 
 
+@app.command()
+def classify(
+    source: Annotated[str, typer.Argument(
+        help="Comments to score: a copied page, any format ingest reads, plain text with one "
+        "comment per paragraph, or - for stdin.")],
+    model: Annotated[Optional[str], typer.Option(
+        "--model", "-m", help="NAME@vN [default: the promoted version of 'commentary'].")] = None,
+    out_format: Annotated[Optional[str], typer.Option(
+        "--format", help="table, jsonl, json or csv [default: table on a terminal, else jsonl, "
+        "or from the -o file's extension].")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    per_line: Annotated[bool, typer.Option("--per-line", help="Plain text: one comment per line.")] = False,
+    input_format: Annotated[Optional[str], typer.Option(
+        help="Force the input format (as ingest --format).")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Column holding the comment text.")] = None,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Add the sentence behind each label.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Comments scored per batch.")] = 1000,
+    force: ForceOpt = False,
+    models_dir: ModelsDirOpt = None,
+) -> None:
+    """Score comments with a trained model: stance, themes, probabilities, abstain flags."""
+    import csv as csv_mod
+
+    from .classify import CSV_FIELDS, Summary, read_items, score, write_csv_row
+    from .dataset import atomic_file
+    from .ingest import ReadOptions
+    from .training import load_model
+
+    fmt = out_format or (output.suffix.lstrip(".").lower() if output and output.suffix else None)
+    fmt = fmt or ("table" if output is None and sys.stdout.isatty() else "jsonl")
+    if fmt not in ("table", "jsonl", "json", "csv"):
+        raise CommentaryError(f"unknown output format {fmt!r}", fix="use table, jsonl, json or csv")
+    trained, version = load_model(_models_root(models_dir), model)
+    dec = trained.decisions
+    items = read_items(source, fmt=input_format, per_line=per_line,
+                       options=ReadOptions(text_column=text_column))
+    summary = Summary(dec.stance_labels, dec.theme_labels)
+    rows_for_table: list[dict] = []
+
+    def emit(out) -> None:
+        writer = None
+        if fmt == "csv":
+            writer = csv_mod.writer(out)
+            writer.writerow(CSV_FIELDS + [f"p_{s}" for s in dec.stance_labels] + [f"p_{t}" for t in dec.theme_labels])
+        if fmt == "json":
+            out.write("[")
+        with ui.progress("classifying") as advance:
+            for k, pred in enumerate(score(trained, items, model_ref=version.ref, batch_size=batch_size,
+                                           explain=explain, progress=advance)):
+                summary.add(pred)
+                if fmt == "jsonl":
+                    out.write(json.dumps(pred, ensure_ascii=False) + "\n")
+                elif fmt == "json":
+                    out.write(("," if k else "") + "\n" + json.dumps(pred, ensure_ascii=False))
+                elif fmt == "csv":
+                    write_csv_row(writer, pred, dec.stance_labels, dec.theme_labels)
+                else:
+                    rows_for_table.append(pred)
+        if fmt == "json":
+            out.write("\n]\n")
+        if summary.n == 0:
+            raise CommentaryError(f"found no comments in {source}",
+                                  fix="pass a file with comment text (use --per-line for one per line)")
+
+    if output is not None:
+        with atomic_file(output, force=force) as fh:
+            emit(fh)
+    else:
+        emit(sys.stdout)
+    if fmt == "table":
+        _print_predictions(rows_for_table, explain)
+    _print_summary_shares(summary, version.ref)
+    if output is not None:
+        ui.good(f"wrote {summary.n:,} predictions to {output}")
+
+
+def _print_predictions(rows: list[dict], explain: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=True)
+    for col in ("comment", "stance", "themes"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        who = f"{r['author']}: " if r.get("author") else ""
+        text = r["text"] if len(r["text"]) <= 240 else r["text"][:237] + "..."
+        stance = f"{r['stance']} {r['stance_probs'][r['stance']]:.2f}" + (" (unsure)" if r["abstain"] else "")
+        themes = ", ".join(f"{t} {r['theme_probs'][t]:.2f}" for t in r["themes"]) or "-"
+        if explain and r.get("evidence"):
+            themes += "\n" + "\n".join(f"{k}: \u201c{v[:120]}\u201d" for k, v in r["evidence"].items())
+        table.add_row(who + text, stance, themes)
+    Console(highlight=False).print(table)
+
+
+def _print_summary_shares(summary, ref: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{summary.n:,} comments, model {ref}"
+                  + (f", {summary.abstained:,} unsure" if summary.abstained else ""), title_justify="left")
+    for col in ("label", "count", "share", "95% interval"):
+        table.add_column(col, justify="left" if col == "label" else "right")
+    for label, k, share, lo, hi in summary.rows():
+        table.add_row(label, f"{k:,}", f"{share:.0%}", f"{lo:.0%}–{hi:.0%}")
+    ui.table(table)
+
+
 models_app = typer.Typer(cls=_Boundary, no_args_is_help=True, rich_markup_mode=None,
                           help="List, inspect, verify, promote and compare model versions.")
 app.add_typer(models_app, name="models")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["Source", "open_source", "decode", "MAX_LINE_CHARS", "check_line_lengths"]
+__all__ = ["Source", "open_source", "decode", "MAX_LINE_CHARS", "check_line_lengths", "check_binary"]
 
 # No comment page or record line is anywhere near this long; a longer line means the
 # wrong file (a minified bundle, a dump, a binary blob) rather than comments.
@@ -49,14 +49,18 @@ def open_source(spec: str) -> Source:
         name = spec
     if not data.strip():
         raise InputError(f"{name} is empty", fix="pass a file that holds an article or comments")
-    head = data[:8192]
+    check_binary(name, data[:8192])
+    return Source(name, data, hashlib.sha256(data).hexdigest(), path)
+
+
+def check_binary(name: str, head: bytes) -> None:
+    """Refuse input whose first bytes are mostly control bytes (Parquet excepted)."""
     controls = sum(head.count(bytes([b])) for b in _BINARY_BYTES)
     if not head.startswith(b"PAR1") and controls > max(3, len(head) // 50):
         raise InputError(
             f"{name} looks binary ({controls} control bytes in the first {len(head):,})",
             fix="pass a text export, HTML page, CSV, JSONL or Parquet file",
         )
-    return Source(name, data, hashlib.sha256(data).hexdigest(), path)
 
 
 def decode(src: Source, encoding: str = "utf-8") -> str:

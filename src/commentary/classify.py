@@ -1,0 +1,280 @@
+"""The classify stage: read comments (streamed where the format allows), score them in batches.
+
+Inputs: a page copied from the browser (its article then gives stance its
+context), any format ``ingest`` reads, or plain text with one comment per
+paragraph (``per_line`` for one per line). Predictions stream out batch by batch,
+so memory stays flat however long the input is.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .backends.base import Inputs
+from .errors import InputError
+from .ingest.source import MAX_LINE_CHARS
+
+__all__ = ["Item", "read_items", "score", "Summary", "write_csv_row", "neutralise"]
+
+_PAGE_LABEL = re.compile(r"^\s*(?:comment(?:ed)?\s+(?:date|on)|posted\s+on)\b", re.IGNORECASE | re.MULTILINE)
+_STREAMED = {".jsonl", ".ndjson", ".csv", ".tsv"}
+
+
+@dataclass
+class Item:
+    """One comment to score, with the article it sits under when known."""
+
+    id: str
+    text: str
+    article: str | None = None
+    article_id: str | None = None
+    author: str | None = None
+
+
+def _article_text(art) -> str | None:
+    return "\n\n".join(x for x in (art.title, art.text) if x) or None if art else None
+
+
+def _from_records(articles, comments) -> Iterator[Item]:
+    arts = {a.id: a for a in articles}
+    for c in comments:
+        art = arts.get(c.article_id)
+        yield Item(c.id, c.text, _article_text(art), c.article_id, c.author)
+
+
+def _text_lines(stream: IO[bytes], name: str) -> Iterator[tuple[int, str]]:
+    from .ingest.source import check_binary
+
+    if hasattr(stream, "peek"):
+        check_binary(name, stream.peek(8192)[:8192])
+    elif hasattr(stream, "getvalue"):
+        check_binary(name, stream.getvalue()[:8192])
+    for n, raw in enumerate(stream, 1):
+        if len(raw) > MAX_LINE_CHARS:
+            raise InputError(f"{name}: line {n} is {len(raw):,} bytes long (limit {MAX_LINE_CHARS:,})",
+                             fix="this does not look like comments; check the file")
+        try:
+            yield n, raw.decode("utf-8-sig" if n == 1 else "utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}: line {n} is not valid UTF-8",
+                             fix="re-save the file as UTF-8") from exc
+
+
+def _plain(lines: Iterable[tuple[int, str]], name: str, per_line: bool) -> Iterator[Item]:
+    """One comment per paragraph (or per line); ids from the source name and line number."""
+    buf: list[str] = []
+    start = 0
+    from .records import stable_id
+
+    for n, line in lines:
+        if per_line:
+            if line.strip():
+                yield Item(stable_id("c", name, n), line.strip())
+            continue
+        if line.strip():
+            if not buf:
+                start = n
+            buf.append(line.strip())
+        elif buf:
+            yield Item(stable_id("c", name, start), " ".join(buf))
+            buf = []
+    if buf:
+        yield Item(stable_id("c", name, start), " ".join(buf))
+
+
+def _stream_table(path: Path, opts) -> Iterator[Item]:
+    """Rows of a CSV or JSONL file, read one at a time, columns found as ingest finds them."""
+    from .ingest.base import ReadResult
+    from .ingest.source import Source
+    from .ingest.tabular import resolve_columns
+    from .records import stable_id
+
+    src = Source(str(path), b"", "", path)
+    with open(path, "rb") as fh:
+        lines = _text_lines(fh, str(path))
+        if path.suffix.lower() in (".jsonl", ".ndjson"):
+            rows = ((n, json.loads(line)) for n, line in lines if line.strip())
+        else:
+            text_lines = (line + "\n" for _, line in lines)
+            reader = csv.DictReader(text_lines, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+            rows = enumerate(reader, 1)
+        first = []
+        for pair in rows:
+            first.append(pair)
+            if len(first) >= 200:
+                break
+        if not first:
+            return
+        columns = list(dict.fromkeys(k for _, r in first for k in r if k is not None))
+        m = resolve_columns(columns, [r for _, r in first], src, opts, ReadResult())
+
+        def all_rows():
+            yield from first
+            yield from rows
+
+        for n, row in all_rows():
+            text = str(row.get(m["text"]) or "").strip()
+            if not text:
+                continue
+            own = str(row.get(m["id"])) if "id" in m and row.get(m["id"]) not in (None, "") else None
+            article = row.get(m["article_text"]) if "article_text" in m else None
+            yield Item(own or stable_id("c", path.name, n), text, article or None,
+                       str(row.get(m["article"])) if "article" in m else None,
+                       row.get(m["author"]) if "author" in m else None)
+
+
+def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, options=None) -> Iterator[Item]:
+    """Yield the comments in *spec* (a path or ``-``), with their article when the source has one."""
+    from .ingest import ReadOptions, read_source
+    from .ingest.pagetext import read_page_text
+    from .ingest.source import Source, decode
+
+    opts = options or ReadOptions()
+    path = Path(spec) if spec != "-" else None
+    if path is not None and not path.exists() and not spec.startswith("hf:"):
+        raise InputError(f"{spec} does not exist", fix="check the path")
+    if fmt is None and path is not None and path.is_file() and path.suffix.lower() in _STREAMED:
+        yield from _stream_table(path, opts)
+        return
+    is_text = fmt in (None, "text") and (path is None or path.suffix.lower() in ("", ".txt", ".text", ".md"))
+    if is_text and not per_line:
+        data = sys.stdin.buffer.read() if path is None else path.read_bytes()
+        name = "<stdin>" if path is None else spec
+        head = data[:1 << 20].decode("utf-8", "replace")
+        if head.lstrip().startswith(("<", "{", "[")) and fmt is None:
+            pass  # markup or JSON on stdin: let ingest detect it below
+        elif _PAGE_LABEL.search(head):
+            import hashlib
+
+            src = Source(name, data, hashlib.sha256(data).hexdigest(), path)
+            if not data.strip():
+                raise InputError(f"{name} is empty", fix="pass a file of comments")
+            result = read_page_text(src, decode(src))
+            yield from _from_records(result.articles, result.comments)
+            return
+        else:
+            yield from _plain(_text_lines(io.BytesIO(data), name), name, per_line)
+            return
+    if is_text and per_line:
+        stream = sys.stdin.buffer if path is None else open(path, "rb")  # noqa: SIM115
+        try:
+            yield from _plain(_text_lines(stream, spec), spec, per_line=True)
+        finally:
+            if path is not None:
+                stream.close()
+        return
+    result, _ = read_source(spec, fmt, opts)
+    yield from _from_records(result.articles, result.comments)
+
+
+def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _sentences(text: str) -> list[str]:
+    parts = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
+    return parts or [text]
+
+
+def _explain(model, item: Item, pred: dict[str, Any]) -> dict[str, str]:
+    """The sentence that most supports each predicted label (scored on its own)."""
+    sents = _sentences(item.text)
+    if len(sents) == 1:
+        return {pred["stance"]: sents[0], **{t: sents[0] for t in pred["themes"]}}
+    cs, ct = model.probabilities(Inputs(sents, [item.article] * len(sents)))
+    dec = model.decisions
+    out = {pred["stance"]: sents[int(cs[:, dec.stance_labels.index(pred["stance"])].argmax())]}
+    for t in pred["themes"]:
+        out[t] = sents[int(ct[:, dec.theme_labels.index(t)].argmax())]
+    return out
+
+
+def score(model, items: Iterable[Item], *, model_ref: str, batch_size: int = 1000,
+          explain: bool = False, progress=None) -> Iterator[dict[str, Any]]:
+    """Yield one prediction per item, scoring a batch at a time."""
+    thresholds = {t: round(v, 4) for t, v in model.decisions.thresholds.items()}
+    for batch in _batches(items, batch_size):
+        preds = model.predict(Inputs([i.text for i in batch], [i.article for i in batch]))
+        for item, pred in zip(batch, preds):
+            row = {"id": item.id, "article_id": item.article_id, "author": item.author, "text": item.text,
+                   **pred, "thresholds": thresholds, "model": model_ref}
+            if explain:
+                row["evidence"] = _explain(model, item, pred)
+            yield row
+        if progress:
+            progress(len(batch))
+
+
+def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 0.0
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass
+class Summary:
+    """Counts and shares per stance and theme, with 95% Wilson intervals."""
+
+    stance_labels: list[str]
+    theme_labels: list[str]
+    n: int = 0
+    abstained: int = 0
+    stance: dict[str, int] = field(default_factory=dict)
+    themes: dict[str, int] = field(default_factory=dict)
+
+    def add(self, pred: dict[str, Any]) -> None:
+        self.n += 1
+        self.abstained += int(pred["abstain"])
+        self.stance[pred["stance"]] = self.stance.get(pred["stance"], 0) + 1
+        for t in pred["themes"]:
+            self.themes[t] = self.themes.get(t, 0) + 1
+
+    def rows(self) -> list[tuple[str, int, float, float, float]]:
+        out = []
+        for kind, labels, counts in (("stance", self.stance_labels, self.stance),
+                                     ("theme", self.theme_labels, self.themes)):
+            for lab in labels:
+                k = counts.get(lab, 0)
+                lo, hi = _wilson(k, self.n)
+                out.append((f"{kind}:{lab}", k, k / self.n if self.n else 0.0, lo, hi))
+        return out
+
+
+_RISKY = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """Make a cell safe to open in a spreadsheet: formulas become plain text."""
+    if isinstance(value, str) and value.startswith(_RISKY):
+        return "'" + value
+    return value
+
+
+CSV_FIELDS = ["id", "article_id", "author", "stance", "abstain", "themes", "text", "model"]
+
+
+def write_csv_row(writer, pred: dict[str, Any], stance_labels, theme_labels) -> None:
+    row = [pred["id"], pred["article_id"], pred["author"], pred["stance"], pred["abstain"],
+           ";".join(pred["themes"]), pred["text"], pred["model"]]
+    row += [pred["stance_probs"][s] for s in stance_labels] + [pred["theme_probs"][t] for t in theme_labels]
+    writer.writerow([neutralise(v) for v in row])

@@ -1,0 +1,99 @@
+"""Scoring new comments: inputs of every kind, output formats, safety of CSV, bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from commentary.classify import neutralise
+from commentary.codebook import load_codebook
+from commentary.dataset import read_dataset, write_dataset
+from commentary.train import TrainConfig
+from commentary.training import train_version
+
+from conftest import FIXTURES, REPO
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """A quick tfidf model on part of the starter corpus, promoted."""
+    ds = read_dataset(REPO / "data" / "starter" / "train")
+    keep = {a.id for a in ds.articles[:12]}
+    comments = [c for c in ds.comments if c.article_id in keep]
+    ids = {c.id for c in comments}
+    root = tmp_path_factory.mktemp("cls")
+    write_dataset(root / "ds", [a for a in ds.articles if a.id in keep], comments,
+                  labels=[lab for lab in ds.labels if lab.comment_id in ids])
+    train_version(root / "ds", load_codebook(), TrainConfig(cv_folds=2), root / "models")
+    return root / "models"
+
+
+def run(cli, models, *args, input=None):
+    return cli("classify", *args, "--models-dir", models, input=input)
+
+
+def test_seed_page_scores_each_comment_with_the_article_as_context(cli, models, seed_path):
+    res = run(cli, models, seed_path, "--format", "jsonl")
+    assert res.exit_code == 0, res.stderr
+    preds = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [p["author"] for p in preds] == ["Clare Charlton", "Taruna Chauhan", "Steve Turner"]
+    book = load_codebook()
+    for p in preds:
+        assert p["model"] == "commentary@v1" and p["stance"] in book.stance_ids
+        assert abs(sum(p["stance_probs"].values()) - 1) < 1e-3
+        assert set(p["thresholds"]) == set(book.theme_ids) and isinstance(p["abstain"], bool)
+        assert all(p["theme_probs"][t] >= p["thresholds"][t] for t in p["themes"])
+    assert "3 comments, model commentary@v1" in res.stderr and "95% interval" in res.stderr
+
+
+def test_plain_paragraphs_and_per_line(cli, models, tmp_path):
+    path = tmp_path / "comments.txt"
+    path.write_text("Nobody asked the nurses.\nThey never do.\n\nGreat piece, thanks!\n")
+    res = run(cli, models, path)
+    assert [json.loads(x)["text"] for x in res.stdout.splitlines()] == [
+        "Nobody asked the nurses. They never do.", "Great piece, thanks!"]
+    res = run(cli, models, path, "--per-line")
+    assert len(res.stdout.splitlines()) == 3
+    res = run(cli, models, "-", "--per-line", input="one comment\n\nanother\n")
+    assert len(res.stdout.splitlines()) == 2
+
+
+def test_ingest_formats_json_output_and_explain(cli, models, tmp_path):
+    res = run(cli, models, FIXTURES / "wxr.xml", "--format", "json", "--explain")
+    preds = json.loads(res.stdout)
+    assert len(preds) == 2 and all(p["stance"] in p["evidence"] for p in preds)
+    for p in preds:
+        assert all(sentence in p["text"] for sentence in p["evidence"].values())
+
+
+def test_csv_output_file_is_safe_for_spreadsheets(cli, models, tmp_path):
+    src = tmp_path / "c.csv"
+    src.write_text('id,text\n1,"=HYPERLINK(""http://x"") click me now please"\n2,-just a normal dash comment here\n')
+    out = tmp_path / "preds.csv"
+    res = run(cli, models, src, "-o", out)
+    assert res.exit_code == 0 and res.stdout == ""
+    rows = list(csv.reader(io.StringIO(out.read_text())))
+    assert rows[0][:4] == ["id", "article_id", "author", "stance"]
+    assert rows[1][6].startswith("'=") and rows[2][6].startswith("'-")
+    assert neutralise("@SUM(A1)") == "'@SUM(A1)" and neutralise("fine") == "fine"
+
+
+def test_bad_input_and_missing_model(cli, models, tmp_path):
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n\n   \n")
+    res = run(cli, models, blank)
+    assert res.exit_code == 1 and "found no comments" in res.stderr
+    res = run(cli, models, tmp_path / "nope.txt")
+    assert res.exit_code == 1 and "does not exist" in res.stderr
+    res = run(cli, models, FIXTURES / "wxr.xml", "--model", "commentary@v7")
+    assert res.exit_code == 1 and "commentary@v7 does not exist" in res.stderr
+    out = tmp_path / "p.jsonl"
+    res = run(cli, models, blank, "-o", out)
+    assert res.exit_code == 1 and not out.exists()
+    binary = tmp_path / "b.txt"
+    binary.write_bytes(b"\x00\x01\x02\x03" * 100)
+    res = run(cli, models, binary)
+    assert res.exit_code == 1 and "binary" in res.stderr
