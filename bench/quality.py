@@ -78,19 +78,22 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--backends", default="tfidf,embeddings")
     ap.add_argument("--out", default=str(REPO / "docs" / "quality.json"))
+    ap.add_argument("--base-model", default=None, help="encoder for the embeddings backend")
+    ap.add_argument("--article", choices=("both", "yes", "no"), default="both")
     args = ap.parse_args()
     book = load_codebook()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):
-            for use_article in (True, False):
-                cfg = TrainConfig(backend=backend, use_article=use_article)
+            for use_article in {"both": (True, False), "yes": (True,), "no": (False,)}[args.article]:
+                cfg = TrainConfig(backend=backend, use_article=use_article, base_model=args.base_model)
                 start = time.perf_counter()
                 v = train_version(STARTER / "train", book, cfg, Path(tmp)).version
                 secs = time.perf_counter() - start
                 model, _ = load_model(Path(tmp), v.ref)
                 test = evaluate_on(model, STARTER / "test", book)
-                row = {"backend": backend, "use_article": use_article, "train_seconds": round(secs, 1),
+                row = {"backend": backend, "base_model": v.manifest.get("base_model"),
+                       "use_article": use_article, "train_seconds": round(secs, 1),
                        "test_stance_macro_f1": test["stance"]["macro_f1"],
                        "test_themes_macro_f1": test["themes"]["macro_f1"], **measure(model)}
                 results.append(row)

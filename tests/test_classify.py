@@ -10,24 +10,17 @@ import pytest
 
 from commentary.classify import neutralise
 from commentary.codebook import load_codebook
-from commentary.dataset import read_dataset, write_dataset
 from commentary.train import TrainConfig
 from commentary.training import train_version
 
-from conftest import FIXTURES, REPO
+from conftest import FIXTURES
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
+def models(small, tmp_path_factory):
     """A quick tfidf model on part of the starter corpus, promoted."""
-    ds = read_dataset(REPO / "data" / "starter" / "train")
-    keep = {a.id for a in ds.articles[:12]}
-    comments = [c for c in ds.comments if c.article_id in keep]
-    ids = {c.id for c in comments}
     root = tmp_path_factory.mktemp("cls")
-    write_dataset(root / "ds", [a for a in ds.articles if a.id in keep], comments,
-                  labels=[lab for lab in ds.labels if lab.comment_id in ids])
-    train_version(root / "ds", load_codebook(), TrainConfig(cv_folds=2), root / "models")
+    train_version(small, load_codebook(), TrainConfig(cv_folds=2), root / "models")
     return root / "models"
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from commentary.codebook import load_codebook
-from commentary.dataset import read_dataset, write_dataset
+from commentary.dataset import read_dataset
 from commentary.errors import CodebookError, CommentaryError
 from commentary.records import Labels
 from commentary.registry import list_versions, resolve, write_version
@@ -21,19 +21,6 @@ from commentary.training import load_model, train_version
 from conftest import REPO
 
 STARTER = REPO / "data" / "starter"
-
-
-@pytest.fixture(scope="session")
-def small(tmp_path_factory):
-    """About 250 labelled starter comments from 12 articles: enough to train, quick to do it."""
-    ds = read_dataset(STARTER / "train")
-    keep = {a.id for a in ds.articles[:12]}
-    comments = [c for c in ds.comments if c.article_id in keep]
-    ids = {c.id for c in comments}
-    path = tmp_path_factory.mktemp("small") / "ds"
-    write_dataset(path, [a for a in ds.articles if a.id in keep], comments,
-                  labels=[lab for lab in ds.labels if lab.comment_id in ids])
-    return path
 
 
 def config(**kw):

@@ -13,7 +13,7 @@ pytest.importorskip("transformers")
 
 from commentary.backends.base import Inputs  # noqa: E402
 from commentary.codebook import load_codebook  # noqa: E402
-from commentary.dataset import read_dataset, write_dataset  # noqa: E402
+from commentary.dataset import read_dataset  # noqa: E402
 from commentary.errors import CommentaryError  # noqa: E402
 from commentary.train import TrainConfig  # noqa: E402
 from commentary.training import load_model, train_version  # noqa: E402
@@ -40,18 +40,6 @@ def make_tiny_bert(folder, texts):
     BertModel(cfg).save_pretrained(folder, safe_serialization=True)
     tok.save_pretrained(folder)
     return folder
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    ds = read_dataset(STARTER / "train")
-    keep = {a.id for a in ds.articles[:10]}
-    comments = [c for c in ds.comments if c.article_id in keep]
-    ids = {c.id for c in comments}
-    path = tmp_path_factory.mktemp("tsmall") / "ds"
-    write_dataset(path, [a for a in ds.articles if a.id in keep], comments,
-                  labels=[lab for lab in ds.labels if lab.comment_id in ids])
-    return path
 
 
 @pytest.fixture(scope="module")
