@@ -316,6 +316,67 @@ def _print_summary_shares(summary, ref: str) -> None:
     ui.table(table)
 
 
+@app.command()
+def evaluate(
+    dataset: Annotated[Optional[Path], typer.Argument(
+        help="Gold-labelled dataset [default: the starter corpus' test split].")] = None,
+    model: Annotated[Optional[str], typer.Option(
+        "--model", "-m", help="NAME@vN [default: the promoted version].")] = None,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Folder for metrics.json, report.md, PNG plots and junit.xml "
+        "[default: evaluation/<name>-<version>].")] = None,
+    min_macro_f1: Annotated[Optional[float], typer.Option(
+        help="Fail unless stance and themes macro-F1 are at least this.")] = None,
+    min_f1: Annotated[Optional[list[str]], typer.Option(
+        help="LABEL=X: fail unless that label's F1 is at least X (repeatable).")] = None,
+    baseline: Annotated[Optional[str], typer.Option(
+        help="NAME@vN to compare with on the same gold labels.")] = None,
+    max_drop: Annotated[Optional[float], typer.Option(
+        help="With --baseline: the most macro-F1 may fall below the baseline's.")] = None,
+    codebook_file: CodebookOpt = None,
+    models_dir: ModelsDirOpt = None,
+) -> None:
+    """Measure a model on gold labels; with gates, exit 1 when quality falls (for CI)."""
+    from .codebook import load_codebook
+    from .evaluate import check_gates, measure, write_reports
+    from .paths import home, starter_dir
+    from .training import load_model
+
+    book = load_codebook(codebook_file)
+    dataset = dataset or starter_dir() / "test"
+    root = _models_root(models_dir)
+    trained, version = load_model(root, model)
+    metrics = measure(trained, version.ref, version.manifest["codebook"]["version"], dataset, book)
+    base_metrics = None
+    if baseline:
+        base_model, base_version = load_model(root, baseline)
+        base_metrics = measure(base_model, base_version.ref, base_version.manifest["codebook"]["version"],
+                               dataset, book)
+    limits: dict[str, float] = {}
+    for item in min_f1 or []:
+        label, sep, value = item.partition("=")
+        try:
+            limits[label.strip()] = float(value)
+        except ValueError:
+            raise CommentaryError(f"--min-f1 {item!r} is not LABEL=NUMBER", fix="write e.g. --min-f1 listening=0.5") from None
+    gates = check_gates(metrics, min_macro_f1=min_macro_f1, min_f1=limits, baseline=base_metrics,
+                        max_drop=max_drop)
+    folder = output or home() / "evaluation" / f"{version.name}-{version.version}"
+    write_reports(metrics, gates, folder)
+    typer.echo(json.dumps({"model": version.ref, "stance_macro_f1": metrics["stance"]["macro_f1"],
+                           "themes_macro_f1": metrics["themes"]["macro_f1"],
+                           "gates_failed": sum(not g.passed for g in gates)}))
+    ui.info(f"stance macro-F1 {metrics['stance']['macro_f1']:.3f}, themes macro-F1 "
+            f"{_fmt(metrics['themes']['macro_f1'])} on {metrics['n']} comments; report in {folder}")
+    failed = [g for g in gates if not g.passed]
+    if failed:
+        raise CommentaryError(f"{len(failed)} of {len(gates)} gates failed: "
+                              + "; ".join(g.describe() for g in failed),
+                              fix=f"see {folder / 'report.md'}")
+    if gates:
+        ui.good(f"all {len(gates)} gates passed")
+
+
 models_app = typer.Typer(cls=_Boundary, no_args_is_help=True, rich_markup_mode=None,
                           help="List, inspect, verify, promote and compare model versions.")
 app.add_typer(models_app, name="models")

@@ -1,0 +1,189 @@
+"""The evaluate stage: score a model on gold labels, write reports, and apply CI gates."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+from .codebook import Codebook
+from .errors import CommentaryError
+from .model import expected_calibration_error
+from .train import load_training_data, score, theme_decisions
+
+__all__ = ["Gate", "measure", "check_gates", "write_reports"]
+
+
+@dataclass
+class Gate:
+    """One CI condition and how the model fared against it."""
+
+    name: str
+    figure: float
+    limit: float
+    passed: bool
+
+    def describe(self) -> str:
+        return f"{self.name} is {self.figure:.3f} (limit {self.limit:.3f})"
+
+
+def measure(model, model_ref: str, model_codebook: str, dataset: Path, codebook: Codebook) -> dict[str, Any]:
+    """Per-label precision, recall, F1 and support; macro and micro F1; confusion; calibration."""
+    import numpy as np
+    from sklearn.metrics import confusion_matrix
+
+    data = load_training_data(dataset, codebook, min_examples=0)
+    from .dataset import read_dataset
+
+    versions = {lab.codebook_version for lab in read_dataset(dataset).labels if lab.codebook_version}
+    if versions and versions != {model_codebook}:
+        raise CommentaryError(
+            f"the gold labels in {dataset} use codebook {', '.join(sorted(versions))} but {model_ref} "
+            f"was trained with codebook {model_codebook}",
+            fix="evaluate with gold labels made on the model's codebook, or retrain the model")
+    if data.stance_labels != model.decisions.stance_labels or data.theme_labels != model.decisions.theme_labels:
+        raise CommentaryError(f"the codebook's labels differ from those of {model_ref}",
+                              fix="pass --codebook with the codebook the model was trained on")
+    cs, ct = model.probabilities(data.inputs)
+    pred = cs.argmax(axis=1)
+    out = score(data.stance, pred, data.themes, theme_decisions(ct, model.decisions),
+                data.stance_labels, data.theme_labels)
+    conf = cs.max(axis=1)
+    correct = pred == data.stance
+    edges = np.linspace(0, 1, 11)
+    bins = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        mask = (conf > lo) & (conf <= hi)
+        if mask.any():
+            bins.append({"from": float(lo), "to": float(hi), "n": int(mask.sum()),
+                         "confidence": float(conf[mask].mean()), "accuracy": float(correct[mask].mean())})
+    out["stance"]["confusion"] = {
+        "labels": data.stance_labels,
+        "matrix": confusion_matrix(data.stance, pred, labels=range(len(data.stance_labels))).tolist()}
+    out["stance"]["ece"] = expected_calibration_error(conf, correct)
+    out["stance"]["reliability"] = bins
+    out.update(model=model_ref, dataset=str(dataset), n=len(data.ids), codebook=model_codebook)
+    return out
+
+
+def _figure(metrics: dict[str, Any], name: str) -> float | None:
+    """A metric by name: stance_macro_f1, themes_macro_f1, themes_micro_f1, or a label's F1."""
+    if name in ("stance_macro_f1", "macro_f1"):
+        return metrics["stance"]["macro_f1"]
+    if name in ("themes_macro_f1", "themes_micro_f1"):
+        return metrics["themes"][name.split("_", 1)[1]]
+    for head in ("stance", "themes"):
+        if name in metrics[head]["per_label"]:
+            return metrics[head]["per_label"][name]["f1"]
+    return None
+
+
+def check_gates(metrics: dict[str, Any], *, min_macro_f1: float | None = None,
+                min_f1: dict[str, float] | None = None, baseline: dict[str, Any] | None = None,
+                max_drop: float | None = None) -> list[Gate]:
+    """Every gate asked for, passed or not."""
+    gates: list[Gate] = []
+    if min_macro_f1 is not None:
+        for name in ("stance_macro_f1", "themes_macro_f1"):
+            fig = _figure(metrics, name)
+            if fig is not None:
+                gates.append(Gate(name, fig, min_macro_f1, fig >= min_macro_f1))
+    for label, limit in (min_f1 or {}).items():
+        fig = _figure(metrics, label)
+        if fig is None:
+            raise CommentaryError(f"--min-f1 names {label!r}, which is not a label of this model",
+                                  fix="use a stance or theme id from the codebook")
+        gates.append(Gate(f"{label} F1", fig, limit, fig >= limit))
+    if baseline is not None:
+        drop = 0.0 if max_drop is None else max_drop
+        for name in ("stance_macro_f1", "themes_macro_f1"):
+            now, before = _figure(metrics, name), _figure(baseline, name)
+            if now is not None and before is not None:
+                gates.append(Gate(f"{name} vs {baseline['model']}", now, before - drop, now >= before - drop))
+    return gates
+
+
+def _plots(metrics: dict[str, Any], folder: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rel = metrics["stance"]["reliability"]
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
+    ax.plot([b["confidence"] for b in rel], [b["accuracy"] for b in rel], "o-", label="model")
+    ax.set(xlabel="confidence", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
+           title=f"stance reliability (ECE {metrics['stance']['ece']:.3f})")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(folder / "reliability.png", dpi=100)
+    plt.close(fig)
+    conf = metrics["stance"]["confusion"]
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.imshow(conf["matrix"], cmap="Blues")
+    ticks = range(len(conf["labels"]))
+    ax.set(xticks=ticks, yticks=ticks, xticklabels=conf["labels"], yticklabels=conf["labels"],
+           xlabel="predicted", ylabel="gold", title="stance confusion")
+    for i, row in enumerate(conf["matrix"]):
+        for j, v in enumerate(row):
+            ax.text(j, i, str(v), ha="center", va="center")
+    fig.tight_layout()
+    fig.savefig(folder / "confusion.png", dpi=100)
+    plt.close(fig)
+    return ["reliability.png", "confusion.png"]
+
+
+def render_report(metrics: dict[str, Any], gates: list[Gate]) -> str:
+    """The evaluation as Markdown."""
+    lines = [f"# Evaluation of {metrics['model']}", "",
+             f"{metrics['n']} gold-labelled comments from `{metrics['dataset']}`, codebook {metrics['codebook']}.", "",
+             f"Stance macro-F1 **{metrics['stance']['macro_f1']:.3f}**, accuracy {metrics['stance']['accuracy']:.3f}, "
+             f"calibration error {metrics['stance']['ece']:.3f}."]
+    if metrics["themes"]["macro_f1"] is not None:
+        lines[-1] += (f" Themes macro-F1 **{metrics['themes']['macro_f1']:.3f}**, "
+                      f"micro-F1 {metrics['themes']['micro_f1']:.3f}.")
+    lines += ["", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for head in ("stance", "themes"):
+        for lab, m in metrics[head]["per_label"].items():
+            lines.append(f"| {head}: {lab} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
+    conf = metrics["stance"]["confusion"]
+    lines += ["", "Stance confusion (rows gold, columns predicted):", "",
+              "| | " + " | ".join(conf["labels"]) + " |", "|---" * (len(conf["labels"]) + 1) + "|"]
+    lines += [f"| {lab} | " + " | ".join(map(str, row)) + " |" for lab, row in zip(conf["labels"], conf["matrix"])]
+    if gates:
+        lines += ["", "## Gates", ""]
+        lines += [f"- {'✅' if g.passed else '❌'} {g.describe()}" for g in gates]
+    return "\n".join(lines) + "\n"
+
+
+def _junit(metrics: dict[str, Any], gates: list[Gate]) -> str:
+    """Each gate as a JUnit test case, so CI systems show them like tests."""
+    cases = []
+    for g in gates:
+        body = "" if g.passed else f"<failure message={quoteattr(g.describe())}/>"
+        cases.append(f'  <testcase classname="commentary.evaluate" name={quoteattr(g.name)}>{body}</testcase>\n')
+    failures = sum(not g.passed for g in gates)
+    return ('<?xml version="1.0" encoding="utf-8"?>\n'
+            f'<testsuite name={quoteattr("evaluate " + metrics["model"])} tests="{len(gates)}" '
+            f'failures="{failures}" errors="0">\n{"".join(cases)}</testsuite>\n')
+
+
+def write_reports(metrics: dict[str, Any], gates: list[Gate], folder: Path, *, force: bool = True) -> list[str]:
+    """metrics.json, report.md, PNG plots and junit.xml, written together or not at all."""
+    from .dataset import atomic_dir
+
+    with atomic_dir(folder, force=force) as tmp:
+        payload = {**metrics, "gates": [g.__dict__ for g in gates]}
+        (tmp / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
+        (tmp / "report.md").write_text(render_report(metrics, gates))
+        (tmp / "junit.xml").write_text(_junit(metrics, gates))
+        files = ["metrics.json", "report.md", "junit.xml", *_plots(metrics, tmp)]
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(render_report(metrics, gates))
+    return files

@@ -1,0 +1,79 @@
+"""Evaluation on gold labels: reports, gates that fail and pass as asked, and mismatches refused."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from commentary.codebook import load_codebook
+from commentary.dataset import read_dataset, write_dataset
+from commentary.train import TrainConfig
+from commentary.training import train_version
+
+from conftest import REPO
+
+TEST = REPO / "data" / "starter" / "test"
+
+
+@pytest.fixture(scope="module")
+def models(small, tmp_path_factory):
+    root = tmp_path_factory.mktemp("ev") / "models"
+    book = load_codebook()
+    train_version(small, book, TrainConfig(cv_folds=2, seed=1), root)
+    train_version(small, book, TrainConfig(cv_folds=2, seed=2, c_stance=0.01, c_themes=0.01), root)
+    return root
+
+
+def run(cli, models, *args):
+    return cli("evaluate", *args, "--models-dir", models)
+
+
+def test_reports_are_written(cli, models, tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    res = run(cli, models, "-o", tmp_path / "ev")
+    assert res.exit_code == 0, res.stderr
+    files = {p.name for p in (tmp_path / "ev").iterdir()}
+    assert files == {"metrics.json", "report.md", "junit.xml", "reliability.png", "confusion.png"}
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert m["n"] == len(read_dataset(TEST).comments) and sum(map(sum, m["stance"]["confusion"]["matrix"])) == m["n"]
+    assert set(m["stance"]["per_label"]["agree"]) == {"precision", "recall", "f1", "support"}
+    assert 0 <= m["stance"]["ece"] <= 1 and m["themes"]["micro_f1"] is not None
+    assert (tmp_path / "ev" / "reliability.png").read_bytes()[:4] == b"\x89PNG"
+    assert "# Evaluation of commentary@v1" in summary.read_text()
+
+
+def test_gates_fail_and_pass_as_asked(cli, models, tmp_path):
+    res = run(cli, models, "-o", tmp_path / "a", "--min-macro-f1", "0.2", "--min-f1", "agree=0.1")
+    assert res.exit_code == 0 and "all 3 gates passed" in res.stderr
+    res = run(cli, models, "-o", tmp_path / "b", "--min-macro-f1", "0.99", "--min-f1", "listening=0.98")
+    assert res.exit_code == 1
+    line = res.stderr.strip().splitlines()[-1]
+    assert line.startswith("✘ 3 of 3 gates failed: stance_macro_f1 is 0.") and "(limit 0.990)" in line
+    assert "listening F1 is" in line and "(limit 0.980)" in line
+    junit = ET.parse(tmp_path / "b" / "junit.xml").getroot()
+    assert junit.get("failures") == "3" and len(junit.findall("testcase/failure")) == 3
+
+
+def test_baseline_max_drop(cli, models, tmp_path):
+    # v2 was trained with almost no capacity: against v1 it must drop, and the gate must say so.
+    res = run(cli, models, "--model", "commentary@v2", "--baseline", "commentary@v1", "--max-drop", "0.01",
+              "-o", tmp_path / "c")
+    assert res.exit_code == 1 and "vs commentary@v1" in res.stderr
+    res = run(cli, models, "--model", "commentary@v1", "--baseline", "commentary@v1", "--max-drop", "0",
+              "-o", tmp_path / "d")
+    assert res.exit_code == 0
+
+
+def test_gold_labels_from_another_codebook_are_refused(cli, models, tmp_path):
+    ds = read_dataset(TEST)
+    for lab in ds.labels:
+        lab.codebook_version = "0.9"
+    write_dataset(tmp_path / "old", ds.articles, ds.comments, labels=ds.labels)
+    res = run(cli, models, tmp_path / "old", "-o", tmp_path / "e")
+    assert res.exit_code == 1 and "use codebook 0.9 but commentary@v1 was trained with codebook 1.0" in res.stderr
+    assert not (tmp_path / "e").exists()
+    res = run(cli, models, "--min-f1", "sarcasm=0.5", "-o", tmp_path / "f")
+    assert res.exit_code == 1 and "'sarcasm', which is not a label" in res.stderr
