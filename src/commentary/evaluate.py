@@ -35,15 +35,16 @@ def measure(model, model_ref: str, model_codebook: str, dataset: Path, codebook:
     import numpy as np
     from sklearn.metrics import confusion_matrix
 
-    data = load_training_data(dataset, codebook, min_examples=0)
     from .dataset import read_dataset
 
-    versions = {lab.codebook_version for lab in read_dataset(dataset).labels if lab.codebook_version}
+    gold = read_dataset(dataset)
+    versions = {lab.codebook_version for lab in gold.labels if lab.codebook_version}
     if versions and versions != {model_codebook}:
         raise CommentaryError(
             f"the gold labels in {dataset} use codebook {', '.join(sorted(versions))} but {model_ref} "
             f"was trained with codebook {model_codebook}",
             fix="evaluate with gold labels made on the model's codebook, or retrain the model")
+    data = load_training_data(gold, codebook, min_examples=0)
     if data.stance_labels != model.decisions.stance_labels or data.theme_labels != model.decisions.theme_labels:
         raise CommentaryError(f"the codebook's labels differ from those of {model_ref}",
                               fix="pass --codebook with the codebook the model was trained on")
