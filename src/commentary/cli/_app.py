@@ -1,0 +1,106 @@
+"""The `commentary` command line: thin wrappers over the stage functions.
+
+This module is the single error boundary: a ``CommentaryError`` becomes one
+``✘`` line on stderr and exit code 1; usage errors keep exit code 2; set
+``COMMENTARY_DEBUG=1`` to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from .. import __version__
+from .._ui import ui
+from ..errors import CommentaryError
+
+__all__ = ["app", "main", "ui", "CommentaryError", "ForceOpt", "CodebookOpt", "FormatOpt",
+           "ModelsDirOpt", "models_root", "fmt", "group"]
+
+
+class _Boundary(TyperGroup):
+    """Turn CommentaryError into a one-line message and exit code 1, in one place."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CommentaryError as exc:
+            if os.environ.get("COMMENTARY_DEBUG"):
+                raise
+            ui.error(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            if os.environ.get("COMMENTARY_DEBUG"):
+                raise
+            ui.error("interrupted; nothing was written")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    cls=_Boundary,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Say where each commenter stands on an article and what they talk about.",
+)
+
+# Options shared by several commands, declared once.
+ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Replace an existing output.")]
+CodebookOpt = Annotated[
+    Optional[Path],
+    typer.Option("--codebook", help="Codebook file to use [default: the one shipped with commentary]."),
+]
+FormatOpt = Annotated[
+    Optional[str],
+    typer.Option("--format", help="Force the input format: text, html, wxr, disqus, csv, tsv, "
+                 "jsonl, json, parquet or hf (default: detect)."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"commentary {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                         help="Say more on stderr.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr; no progress.")] = False,
+) -> None:
+    """Say where each commenter stands on an article and what they talk about."""
+    ui.reset()
+    ui.verbosity = -1 if quiet else verbose
+
+ModelsDirOpt = Annotated[Optional[Path], typer.Option(
+    "--models-dir", help="Folder of model versions [default: $COMMENTARY_HOME/models].")]
+
+
+def group(name: str, help: str) -> typer.Typer:
+    """A sub-command group that shares the error boundary."""
+    sub = typer.Typer(cls=_Boundary, no_args_is_help=True, rich_markup_mode=None, help=help)
+    app.add_typer(sub, name=name)
+    return sub
+
+
+def models_root(models_dir: Optional[Path]) -> Path:
+    from ..paths import models_dir as default_models
+
+    return models_dir or default_models()
+
+
+def fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def main() -> None:
+    """Entry point for the console script and ``python -m commentary``."""
+    app(prog_name="commentary")

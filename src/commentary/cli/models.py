@@ -1,0 +1,168 @@
+"""Commands over models: train, and list, show, verify, promote, diff."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ._app import CodebookOpt, ModelsDirOpt, app, fmt, group, models_root, ui
+
+models_app = group("models", "List, inspect, verify, promote and compare model versions.")
+
+
+@app.command()
+def train(
+    dataset: Annotated[Optional[Path], typer.Argument(
+        help="Labelled dataset folder [default: the starter corpus' train split].")] = None,
+    labels: Annotated[Optional[Path], typer.Option(
+        help="Labels file (JSONL or CSV: comment_id, stance, themes) for the dataset.")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="tfidf, embeddings or finetune.")] = None,
+    base_model: Annotated[Optional[str], typer.Option(
+        help="Local folder or hub id of the encoder (embeddings, finetune).")] = None,
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", help="TOML file of settings; options given here override it.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Model name under models/.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    cv_folds: Annotated[Optional[int], typer.Option(help="Cross-validation folds.")] = None,
+    heldout: Annotated[Optional[Path], typer.Option(
+        help="Labelled dataset to score after training [default: starter dev split, with the default data].")] = None,
+    adapt: Annotated[Optional[Path], typer.Option(
+        help="Unlabelled dataset of your own comments to adapt the model to.")] = None,
+    adapt_method: Annotated[Optional[str], typer.Option(
+        help="How --adapt uses them: vocabulary (fit the features on them too) or self-training "
+        "(add the comments the model is surest of, with its labels) [default: vocabulary].")] = None,
+    promote_it: Annotated[Optional[bool], typer.Option(
+        "--promote/--no-promote", help="Promote the new version [default: only if none is promoted yet].")] = None,
+    codebook_file: CodebookOpt = None,
+    models_dir: ModelsDirOpt = None,
+) -> None:
+    """Train a stance and themes model and save it as a new immutable version."""
+    from ..codebook import load_codebook
+    from ..label.io import read_labels_file
+    from ..paths import starter_dir
+    from ..train import TrainConfig
+    from ..training import train_version
+
+    book = load_codebook(codebook_file)
+    if dataset is None:
+        dataset = starter_dir() / "train"
+        heldout = heldout or starter_dir() / "dev"
+    settings = TrainConfig.resolve(config, {"backend": backend, "base_model": base_model, "name": name,
+                                            "seed": seed, "cv_folds": cv_folds,
+                                            "adapt_method": adapt_method})
+    label_list = read_labels_file(labels, book) if labels else None
+    ui.info(f"training {settings.backend} on {dataset}")
+    outcome = train_version(dataset, book, settings, models_root(models_dir), labels=label_list,
+                            heldout=heldout, adapt=adapt, make_production=promote_it,
+                            progress=ui.info if ui.verbosity >= 0 else None)
+    _print_scores(outcome.metrics)
+    ui.good(f"saved {outcome.version.ref} in {outcome.version.path}"
+            + (" (promoted)" if outcome.promoted else ""))
+    typer.echo(outcome.version.ref)
+
+
+def _print_scores(metrics: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title="scores", title_justify="left")
+    table.add_column("label", no_wrap=True)
+    table.add_column("cv F1", justify="right")
+    has_heldout = "heldout" in metrics
+    if has_heldout:
+        table.add_column("held-out F1", justify="right")
+    for head in ("stance", "themes"):
+        for lab, m in metrics["cv"][head]["per_label"].items():
+            row = [f"{head}:{lab}", f"{m['f1']:.3f}"]
+            if has_heldout:
+                row.append(f"{metrics['heldout'][head]['per_label'][lab]['f1']:.3f}")
+            table.add_row(*row)
+        row = [f"{head} macro-F1", fmt(metrics["cv"][head]["macro_f1"])]
+        if has_heldout:
+            row.append(fmt(metrics["heldout"][head]["macro_f1"]))
+        table.add_row(*row, style="bold")
+    ui.table(table)
+
+
+
+@models_app.command("list")
+def models_list(models_dir: ModelsDirOpt = None) -> None:
+    """List every model version, marking the promoted ones."""
+    from ..registry import list_versions, production
+
+    root = models_root(models_dir)
+    for v in list_versions(root):
+        mark = "*" if production(root, v.name) == v.version else " "
+        cv = json.loads((v.path / "metrics.json").read_text())["cv"] if (v.path / "metrics.json").is_file() else {}
+        typer.echo(f"{mark} {v.ref}\t{v.manifest.get('created', '')}\t{v.manifest.get('backend', '')}\t"
+                   f"stance {fmt(cv.get('stance', {}).get('macro_f1'))}\t"
+                   f"themes {fmt(cv.get('themes', {}).get('macro_f1'))}")
+
+
+@models_app.command("show")
+def models_show(ref: Annotated[Optional[str], typer.Argument(help="NAME@vN [default: the promoted one].")] = None,
+                models_dir: ModelsDirOpt = None) -> None:
+    """Print a version's manifest as JSON."""
+    from ..registry import resolve
+
+    typer.echo(json.dumps(resolve(models_root(models_dir), ref).manifest, indent=2))
+
+
+@models_app.command("verify")
+def models_verify(ref: Annotated[Optional[str], typer.Argument(help="NAME@vN [default: the promoted one].")] = None,
+                  models_dir: ModelsDirOpt = None) -> None:
+    """Check every file of a version against the sha256 in its manifest."""
+    from ..registry import resolve, verify
+
+    version = resolve(models_root(models_dir), ref)
+    verify(version)
+    ui.good(f"{version.ref}: all {len(version.manifest['files'])} files match their sha256")
+
+
+@models_app.command("promote")
+def models_promote(ref: Annotated[str, typer.Argument(help="NAME@vN to promote.")],
+                   models_dir: ModelsDirOpt = None) -> None:
+    """Make a version the default for classify and evaluate."""
+    from ..registry import promote
+
+    version = promote(models_root(models_dir), ref)
+    ui.good(f"promoted {version.ref}")
+
+
+@models_app.command("diff")
+def models_diff(a: Annotated[str, typer.Argument(help="First NAME@vN.")],
+                b: Annotated[str, typer.Argument(help="Second NAME@vN.")],
+                models_dir: ModelsDirOpt = None) -> None:
+    """Compare two versions: settings, training data and per-label scores side by side."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..registry import resolve
+
+    root = models_root(models_dir)
+    va, vb = resolve(root, a), resolve(root, b)
+    table = Table(show_lines=False)
+    table.add_column("")
+    table.add_column(va.ref)
+    table.add_column(vb.ref)
+    flat = lambda v: {**{f"config.{k}": x for k, x in v.manifest["config"].items()},  # noqa: E731
+                      "backend": v.manifest["backend"], "base_model": v.manifest.get("base_model"),
+                      "codebook": v.manifest["codebook"]["version"],
+                      "data.sha256": v.manifest["training_data"]["sha256"][:12],
+                      "data.n": v.manifest["training_data"]["n"]}
+    fa, fb = flat(va), flat(vb)
+    for key in sorted(set(fa) | set(fb)):
+        if fa.get(key) != fb.get(key):
+            table.add_row(key, str(fa.get(key)), str(fb.get(key)), style="bold")
+    ma = json.loads((va.path / "metrics.json").read_text())["cv"]
+    mb = json.loads((vb.path / "metrics.json").read_text())["cv"]
+    for head in ("stance", "themes"):
+        for lab in ma[head]["per_label"]:
+            x, y = ma[head]["per_label"][lab]["f1"], mb[head]["per_label"].get(lab, {}).get("f1", float("nan"))
+            table.add_row(f"{head}:{lab} F1", f"{x:.3f}", f"{y:.3f} ({y - x:+.3f})")
+        x, y = ma[head]["macro_f1"], mb[head]["macro_f1"]
+        if x is not None and y is not None:
+            table.add_row(f"{head} macro-F1", f"{x:.3f}", f"{y:.3f} ({y - x:+.3f})", style="bold")
+    Console(highlight=False).print(table)

@@ -1,0 +1,180 @@
+"""Commands that use a model: classify and evaluate."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ._app import CodebookOpt, CommentaryError, ForceOpt, ModelsDirOpt, app, fmt, models_root, ui
+
+
+@app.command()
+def classify(
+    source: Annotated[str, typer.Argument(
+        help="Comments to score: a copied page, any format ingest reads, plain text with one "
+        "comment per paragraph, or - for stdin.")],
+    model: Annotated[Optional[str], typer.Option(
+        "--model", "-m", help="NAME@vN [default: the promoted version of 'commentary'].")] = None,
+    out_format: Annotated[Optional[str], typer.Option(
+        "--format", help="table, jsonl, json or csv [default: table on a terminal, else jsonl, "
+        "or from the -o file's extension].")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    per_line: Annotated[bool, typer.Option("--per-line", help="Plain text: one comment per line.")] = False,
+    input_format: Annotated[Optional[str], typer.Option(
+        help="Force the input format (as ingest --format).")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Column holding the comment text.")] = None,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Add the sentence behind each label.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Comments scored per batch.")] = 1000,
+    force: ForceOpt = False,
+    models_dir: ModelsDirOpt = None,
+) -> None:
+    """Score comments with a trained model: stance, themes, probabilities, abstain flags."""
+    import csv as csv_mod
+
+    from ..classify import CSV_FIELDS, Summary, read_items, score, write_csv_row
+    from ..dataset import atomic_file
+    from ..ingest import ReadOptions
+    from ..training import load_model
+
+    fmt = out_format or (output.suffix.lstrip(".").lower() if output and output.suffix else None)
+    fmt = fmt or ("table" if output is None and sys.stdout.isatty() else "jsonl")
+    if fmt not in ("table", "jsonl", "json", "csv"):
+        raise CommentaryError(f"unknown output format {fmt!r}", fix="use table, jsonl, json or csv")
+    trained, version = load_model(models_root(models_dir), model)
+    dec = trained.decisions
+    items = read_items(source, fmt=input_format, per_line=per_line,
+                       options=ReadOptions(text_column=text_column))
+    summary = Summary(dec.stance_labels, dec.theme_labels)
+    rows_for_table: list[dict] = []
+
+    def emit(out) -> None:
+        writer = None
+        if fmt == "csv":
+            writer = csv_mod.writer(out)
+            writer.writerow(CSV_FIELDS + [f"p_{s}" for s in dec.stance_labels] + [f"p_{t}" for t in dec.theme_labels])
+        if fmt == "json":
+            out.write("[")
+        with ui.progress("classifying") as advance:
+            for k, pred in enumerate(score(trained, items, model_ref=version.ref, batch_size=batch_size,
+                                           explain=explain, progress=advance)):
+                summary.add(pred)
+                if fmt == "jsonl":
+                    out.write(json.dumps(pred, ensure_ascii=False) + "\n")
+                elif fmt == "json":
+                    out.write(("," if k else "") + "\n" + json.dumps(pred, ensure_ascii=False))
+                elif fmt == "csv":
+                    write_csv_row(writer, pred, dec.stance_labels, dec.theme_labels)
+                else:
+                    rows_for_table.append(pred)
+        if fmt == "json":
+            out.write("\n]\n")
+        if summary.n == 0:
+            raise CommentaryError(f"found no comments in {source}",
+                                  fix="pass a file with comment text (use --per-line for one per line)")
+
+    if output is not None:
+        with atomic_file(output, force=force) as fh:
+            emit(fh)
+    else:
+        emit(sys.stdout)
+    if fmt == "table":
+        _print_predictions(rows_for_table, explain)
+    _print_summary_shares(summary, version.ref)
+    if output is not None:
+        ui.good(f"wrote {summary.n:,} predictions to {output}")
+
+
+def _print_predictions(rows: list[dict], explain: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=True)
+    for col in ("comment", "stance", "themes"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        who = f"{r['author']}: " if r.get("author") else ""
+        text = r["text"] if len(r["text"]) <= 240 else r["text"][:237] + "..."
+        stance = f"{r['stance']} {r['stance_probs'][r['stance']]:.2f}" + (" (unsure)" if r["abstain"] else "")
+        themes = ", ".join(f"{t} {r['theme_probs'][t]:.2f}" for t in r["themes"]) or "-"
+        if explain and r.get("evidence"):
+            themes += "\n" + "\n".join(f"{k}: \u201c{v[:120]}\u201d" for k, v in r["evidence"].items())
+        table.add_row(who + text, stance, themes)
+    Console(highlight=False).print(table)
+
+
+def _print_summary_shares(summary, ref: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{summary.n:,} comments, model {ref}"
+                  + (f", {summary.abstained:,} unsure" if summary.abstained else ""), title_justify="left")
+    for col in ("label", "count", "share", "95% interval"):
+        table.add_column(col, justify="left" if col == "label" else "right")
+    for label, k, share, lo, hi in summary.rows():
+        table.add_row(label, f"{k:,}", f"{share:.0%}", f"{lo:.0%}–{hi:.0%}")
+    ui.table(table)
+
+
+@app.command()
+def evaluate(
+    dataset: Annotated[Optional[Path], typer.Argument(
+        help="Gold-labelled dataset [default: the starter corpus' test split].")] = None,
+    model: Annotated[Optional[str], typer.Option(
+        "--model", "-m", help="NAME@vN [default: the promoted version].")] = None,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Folder for metrics.json, report.md, PNG plots and junit.xml "
+        "[default: evaluation/<name>-<version>].")] = None,
+    min_macro_f1: Annotated[Optional[float], typer.Option(
+        help="Fail unless stance and themes macro-F1 are at least this.")] = None,
+    min_f1: Annotated[Optional[list[str]], typer.Option(
+        help="LABEL=X: fail unless that label's F1 is at least X (repeatable).")] = None,
+    baseline: Annotated[Optional[str], typer.Option(
+        help="NAME@vN to compare with on the same gold labels.")] = None,
+    max_drop: Annotated[Optional[float], typer.Option(
+        help="With --baseline: the most macro-F1 may fall below the baseline's.")] = None,
+    codebook_file: CodebookOpt = None,
+    models_dir: ModelsDirOpt = None,
+) -> None:
+    """Measure a model on gold labels; with gates, exit 1 when quality falls (for CI)."""
+    from ..codebook import load_codebook
+    from ..evaluate import check_gates, measure, write_reports
+    from ..paths import home, starter_dir
+    from ..training import load_model
+
+    book = load_codebook(codebook_file)
+    dataset = dataset or starter_dir() / "test"
+    root = models_root(models_dir)
+    trained, version = load_model(root, model)
+    metrics = measure(trained, version.ref, version.manifest["codebook"]["version"], dataset, book)
+    base_metrics = None
+    if baseline:
+        base_model, base_version = load_model(root, baseline)
+        base_metrics = measure(base_model, base_version.ref, base_version.manifest["codebook"]["version"],
+                               dataset, book)
+    limits: dict[str, float] = {}
+    for item in min_f1 or []:
+        label, sep, value = item.partition("=")
+        try:
+            limits[label.strip()] = float(value)
+        except ValueError:
+            raise CommentaryError(f"--min-f1 {item!r} is not LABEL=NUMBER", fix="write e.g. --min-f1 listening=0.5") from None
+    gates = check_gates(metrics, min_macro_f1=min_macro_f1, min_f1=limits, baseline=base_metrics,
+                        max_drop=max_drop)
+    folder = output or home() / "evaluation" / f"{version.name}-{version.version}"
+    write_reports(metrics, gates, folder)
+    typer.echo(json.dumps({"model": version.ref, "stance_macro_f1": metrics["stance"]["macro_f1"],
+                           "themes_macro_f1": metrics["themes"]["macro_f1"],
+                           "gates_failed": sum(not g.passed for g in gates)}))
+    ui.info(f"stance macro-F1 {metrics['stance']['macro_f1']:.3f}, themes macro-F1 "
+            f"{fmt(metrics['themes']['macro_f1'])} on {metrics['n']} comments; report in {folder}")
+    failed = [g for g in gates if not g.passed]
+    if failed:
+        raise CommentaryError(f"{len(failed)} of {len(gates)} gates failed: "
+                              + "; ".join(g.describe() for g in failed),
+                              fix=f"see {folder / 'report.md'}")
+    if gates:
+        ui.good(f"all {len(gates)} gates passed")
