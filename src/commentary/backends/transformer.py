@@ -8,6 +8,7 @@ from typing import Any
 from ..errors import CommentaryError
 from .base import Inputs
 from .encoder import (
+    MINILM,
     EmbeddingCache,
     Encoder,
     cache_dir,
@@ -109,6 +110,8 @@ class EmbeddingsBackend:
 class FinetuneBackend:
     """Fine-tune a sequence classifier: softmax stance logits and sigmoid theme logits on one encoder.
 
+    The default base model is all-MiniLM-L6-v2: small enough to fine-tune on a CPU.
+
     With articles, each comment is paired with its article (cross-encoder style) and
     truncation cuts the longer of the two first (in practice the article).
     """
@@ -120,7 +123,7 @@ class FinetuneBackend:
                  n_stance: int | None = None, n_themes: int | None = None, **_: Any) -> None:
         self.seed, self.use_article, self.max_length = seed, use_article, max_length
         self.batch_size, self.epochs, self.learning_rate = batch_size, epochs, learning_rate
-        self.base_model_id, self.location = (resolve_base_model(base_model) if base_model != _SAVED
+        self.base_model_id, self.location = (resolve_base_model(base_model or MINILM) if base_model != _SAVED
                                              else (None, None))
         self.n_stance, self.n_themes = n_stance, n_themes
         self.model = self.tokenizer = None
