@@ -32,8 +32,11 @@ class Backend(Protocol):
 
     name: str
 
-    def fit(self, inputs: Inputs, stance, themes) -> None:
-        """Train on ``stance`` (n ints) and ``themes`` (n x T 0/1 array)."""
+    def fit(self, inputs: Inputs, stance, themes, unlabelled: Inputs | None = None) -> None:
+        """Train on ``stance`` (n ints) and ``themes`` (n x T 0/1 array).
+
+        ``unlabelled`` comments may shape the features (``--adapt``), never the heads.
+        """
 
     def predict_proba(self, inputs: Inputs):
         """Return (n x S stance probabilities, n x T theme probabilities)."""
