@@ -52,6 +52,8 @@ def test_plain_paragraphs_and_per_line(cli, models, tmp_path):
     assert len(res.stdout.splitlines()) == 3
     res = run(cli, models, "-", "--per-line", input="one comment\n\nanother\n")
     assert len(res.stdout.splitlines()) == 2
+    res = run(cli, models, "-", input=(FIXTURES / "disqus.xml").read_text())  # markup on stdin, read once
+    assert res.exit_code == 0 and len(res.stdout.splitlines()) == 2
 
 
 def test_ingest_formats_json_output_and_explain(cli, models, tmp_path):
@@ -78,6 +80,10 @@ def test_bad_input_and_missing_model(cli, models, tmp_path):
     blank = tmp_path / "blank.txt"
     blank.write_text("\n\n   \n")
     res = run(cli, models, blank)
+    assert res.exit_code == 1 and "blank.txt is empty" in res.stderr
+    lone = tmp_path / "lone.jsonl"
+    lone.write_text('{"text": ""}\n')
+    res = run(cli, models, lone)
     assert res.exit_code == 1 and "found no comments" in res.stderr
     res = run(cli, models, tmp_path / "nope.txt")
     assert res.exit_code == 1 and "does not exist" in res.stderr

@@ -134,9 +134,9 @@ def _stream_table(path: Path, opts) -> Iterator[Item]:
 
 def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, options=None) -> Iterator[Item]:
     """Yield the comments in *spec* (a path or ``-``), with their article when the source has one."""
-    from .ingest import ReadOptions, read_source
+    from .ingest import ReadOptions, read_opened, read_source
     from .ingest.pagetext import read_page_text
-    from .ingest.source import Source, decode
+    from .ingest.source import decode, open_source
 
     opts = options or ReadOptions()
     path = Path(spec) if spec != "-" else None
@@ -147,23 +147,17 @@ def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, opt
         return
     is_text = fmt in (None, "text") and (path is None or path.suffix.lower() in ("", ".txt", ".text", ".md"))
     if is_text and not per_line:
-        data = sys.stdin.buffer.read() if path is None else path.read_bytes()
-        name = "<stdin>" if path is None else spec
-        head = data[:1 << 20].decode("utf-8", "replace")
-        if head.lstrip().startswith(("<", "{", "[")) and fmt is None:
-            pass  # markup or JSON on stdin: let ingest detect it below
+        src = open_source(spec)  # refuses empty and binary input; reads stdin once
+        head = src.data[:1 << 20].decode("utf-8", "replace")
+        if fmt is None and head.lstrip().startswith(("<", "{", "[")):
+            result, _ = read_opened(src, None, opts)  # markup or JSON: let ingest tell which
         elif _PAGE_LABEL.search(head):
-            import hashlib
-
-            src = Source(name, data, hashlib.sha256(data).hexdigest(), path)
-            if not data.strip():
-                raise InputError(f"{name} is empty", fix="pass a file of comments")
             result = read_page_text(src, decode(src))
-            yield from _from_records(result.articles, result.comments)
-            return
         else:
-            yield from _plain(_text_lines(io.BytesIO(data), name), name, per_line)
+            yield from _plain(_text_lines(io.BytesIO(src.data), src.name), src.name, per_line)
             return
+        yield from _from_records(result.articles, result.comments)
+        return
     if is_text and per_line:
         stream = sys.stdin.buffer if path is None else open(path, "rb")  # noqa: SIM115
         try:

@@ -17,7 +17,7 @@ from ..records import Article, Comment
 from .base import ReadOptions, ReadResult
 from .source import Source, decode, open_source
 
-__all__ = ["FORMATS", "IngestResult", "ReadOptions", "detect_format", "read_source", "ingest",
+__all__ = ["FORMATS", "IngestResult", "ReadOptions", "detect_format", "read_source", "read_opened", "ingest",
            "pseudonymise", "summarise"]
 
 FORMATS = ("text", "html", "wxr", "disqus", "csv", "tsv", "jsonl", "json", "parquet", "hf")
@@ -85,7 +85,6 @@ def detect_format(src: Source) -> str:
 
 def read_source(spec: str, fmt: str | None, opts: ReadOptions, progress=None) -> tuple[ReadResult, dict]:
     """Read one source (a path, ``-``, or ``hf:NAME``) with its reader."""
-    from . import html, pagetext, tabular, xmlexports
     from .hf import is_saved_dataset, read_hf
 
     if fmt is not None and fmt not in FORMATS:
@@ -95,7 +94,13 @@ def read_source(spec: str, fmt: str | None, opts: ReadOptions, progress=None) ->
         name = hub.group("name") if hub else spec
         result = read_hf(name, opts, progress)
         return result, {"path": spec, "format": "hf", "sha256": None}
-    src = open_source(spec)
+    return read_opened(open_source(spec), fmt, opts, progress)
+
+
+def read_opened(src: Source, fmt: str | None, opts: ReadOptions, progress=None) -> tuple[ReadResult, dict]:
+    """Read a source whose bytes are already loaded (so stdin is read only once)."""
+    from . import html, pagetext, tabular, xmlexports
+
     fmt = fmt or detect_format(src)
     if fmt == "parquet":
         result = tabular.read_parquet(src, opts, progress)
@@ -116,7 +121,8 @@ def read_source(spec: str, fmt: str | None, opts: ReadOptions, progress=None) ->
         else:
             result = tabular.read_json(src, text, opts, progress)
     result.warnings[:0] = src.warnings
-    info = {"path": spec, "format": fmt, "sha256": src.sha256, "control_chars": src.control_chars}
+    info = {"path": src.name if src.path else "-", "format": fmt, "sha256": src.sha256,
+            "control_chars": src.control_chars}
     return result, info
 
 
