@@ -81,6 +81,10 @@ def test_bad_input_and_missing_model(cli, models, tmp_path):
     blank.write_text("\n\n   \n")
     res = run(cli, models, blank)
     assert res.exit_code == 1 and "blank.txt is empty" in res.stderr
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "fine comment here"}\n{"text": "not closed\n')
+    res = run(cli, models, broken)
+    assert res.exit_code == 1 and "broken.jsonl: line 2 is not valid JSON" in res.stderr
     lone = tmp_path / "lone.jsonl"
     lone.write_text('{"text": ""}\n')
     res = run(cli, models, lone)

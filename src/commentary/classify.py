@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import re
 import sys
@@ -95,14 +94,14 @@ def _stream_table(path: Path, opts) -> Iterator[Item]:
     """Rows of a CSV or JSONL file, read one at a time, columns found as ingest finds them."""
     from .ingest.base import ReadResult
     from .ingest.source import Source
-    from .ingest.tabular import resolve_columns
+    from .ingest.tabular import jsonl_objects, resolve_columns
     from .records import stable_id
 
     src = Source(str(path), b"", "", path)
     with open(path, "rb") as fh:
         lines = _text_lines(fh, str(path))
         if path.suffix.lower() in (".jsonl", ".ndjson"):
-            rows = ((n, json.loads(line)) for n, line in lines if line.strip())
+            rows = jsonl_objects(lines, str(path))
         else:
             text_lines = (line + "\n" for _, line in lines)
             reader = csv.DictReader(text_lines, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")

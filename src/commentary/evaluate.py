@@ -12,7 +12,7 @@ from xml.sax.saxutils import quoteattr
 from .codebook import Codebook
 from .errors import CommentaryError
 from .model import expected_calibration_error
-from .train import load_training_data, score, theme_decisions
+from .train import load_training_data, predict_and_score
 
 __all__ = ["Gate", "measure", "check_gates", "write_reports"]
 
@@ -48,10 +48,8 @@ def measure(model, model_ref: str, model_codebook: str, dataset: Path, codebook:
     if data.stance_labels != model.decisions.stance_labels or data.theme_labels != model.decisions.theme_labels:
         raise CommentaryError(f"the codebook's labels differ from those of {model_ref}",
                               fix="pass --codebook with the codebook the model was trained on")
-    cs, ct = model.probabilities(data.inputs)
+    out, cs = predict_and_score(model, data)
     pred = cs.argmax(axis=1)
-    out = score(data.stance, pred, data.themes, theme_decisions(ct, model.decisions),
-                data.stance_labels, data.theme_labels)
     conf = cs.max(axis=1)
     correct = pred == data.stance
     edges = np.linspace(0, 1, 11)

@@ -211,7 +211,7 @@ def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = 
                               data.theme_labels, abstain_rate=config.abstain_rate)
     cs, ct = decisions.calibrate(oof_s, oof_t)
     pred_t = theme_decisions(ct, decisions)
-    cv = score(data.stance, cs.argmax(axis=1), data.themes, pred_t.astype(int),
+    cv = score(data.stance, cs.argmax(axis=1), data.themes, pred_t,
                data.stance_labels, data.theme_labels)
     conf = cs.max(axis=1)
     kept = conf >= decisions.abstain_below
@@ -258,6 +258,14 @@ def _self_train(model: TrainedModel, data: TrainingData, config: TrainConfig, un
     backend = _backend(config, data)
     backend.fit(inputs, stance, themes)
     return TrainedModel(backend, model.decisions), {"self_training": {"pseudo_labelled": len(chosen)}}
+
+
+def predict_and_score(model: TrainedModel, data: TrainingData):
+    """Score *model* on labelled *data*; return the scores and the calibrated stance probabilities."""
+    cs, ct = model.probabilities(data.inputs)
+    scores = score(data.stance, cs.argmax(axis=1), data.themes, theme_decisions(ct, model.decisions),
+                   data.stance_labels, data.theme_labels)
+    return scores, cs
 
 
 def theme_decisions(ct, decisions):

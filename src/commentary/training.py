@@ -14,7 +14,7 @@ from .codebook import Codebook
 from .dataset import read_dataset
 from .model import TrainedModel
 from .registry import Version, package_versions, production, promote, resolve, verify, write_version
-from .train import TrainConfig, fit, load_training_data, score, theme_decisions
+from .train import TrainConfig, fit, load_training_data, predict_and_score
 
 __all__ = ["TrainOutcome", "train_version", "load_model", "evaluate_on"]
 
@@ -30,10 +30,7 @@ def evaluate_on(model: TrainedModel, dataset_path: Path, codebook: Codebook) -> 
     """Score a model on a labelled dataset (its labels.parquet)."""
 
     data = load_training_data(dataset_path, codebook, min_examples=0)
-    cs, ct = model.probabilities(data.inputs)
-    dec = model.decisions
-    out = score(data.stance, cs.argmax(axis=1), data.themes, theme_decisions(ct, dec),
-                data.stance_labels, data.theme_labels)
+    out, _ = predict_and_score(model, data)
     out.update(source=str(dataset_path), n=len(data.ids))
     return out
 

@@ -17,7 +17,7 @@ from .base import ReadOptions, ReadResult, article_id, comment_id, provenance
 from .dates import parse_date
 from .source import Source, check_line_lengths
 
-__all__ = ["read_csv", "read_jsonl", "read_json", "read_parquet", "read_rows", "ROLES"]
+__all__ = ["jsonl_objects", "read_csv", "read_jsonl", "read_json", "read_parquet", "read_rows", "ROLES"]
 
 # Column names each role is detected from, after lower-casing and dropping non-letters.
 ROLES: dict[str, tuple[str, ...]] = {
@@ -207,22 +207,28 @@ def read_csv(src: Source, text: str, opts: ReadOptions, delimiter: str | None = 
     return read_rows(rows(), columns, src, opts, "row", progress)
 
 
-def read_jsonl(src: Source, text: str, opts: ReadOptions, progress=None) -> ReadResult:
-    """Read JSON Lines: one object per line."""
-    check_line_lengths(src, text)
-    columns: dict[str, None] = {}
-    records: list[dict] = []
-    for n, line in enumerate(text.split("\n"), 1):
+def jsonl_objects(lines: Iterable[tuple[int, str]], name: str) -> Iterator[tuple[int, dict]]:
+    """Parse numbered JSON Lines one at a time, naming the line of any that is not an object."""
+    for n, line in lines:
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except ValueError as exc:
-            raise FormatError(f"{src.name}: line {n} is not valid JSON ({exc})",
+            raise FormatError(f"{name}: line {n} is not valid JSON ({exc})",
                               fix="fix or remove that line") from exc
         if not isinstance(obj, dict):
-            raise FormatError(f"{src.name}: line {n} is a JSON {type(obj).__name__}, not an object",
+            raise FormatError(f"{name}: line {n} is a JSON {type(obj).__name__}, not an object",
                               fix="write one JSON object per line")
+        yield n, obj
+
+
+def read_jsonl(src: Source, text: str, opts: ReadOptions, progress=None) -> ReadResult:
+    """Read JSON Lines: one object per line."""
+    check_line_lengths(src, text)
+    columns: dict[str, None] = {}
+    records: list[dict] = []
+    for _, obj in jsonl_objects(enumerate(text.split("\n"), 1), src.name):
         records.append(obj)
         for k in obj:
             columns.setdefault(k, None)
