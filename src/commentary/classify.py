@@ -22,7 +22,7 @@ from .backends.base import Inputs
 from .errors import InputError
 from .ingest.source import MAX_LINE_CHARS
 
-__all__ = ["Item", "read_items", "score", "Summary", "write_csv_row", "neutralise"]
+__all__ = ["Item", "read_items", "score", "evidence", "Summary", "write_csv_row", "neutralise"]
 
 _PAGE_LABEL = re.compile(r"^\s*(?:comment(?:ed)?\s+(?:date|on)|posted\s+on)\b", re.IGNORECASE | re.MULTILINE)
 _STREAMED = {".jsonl", ".ndjson", ".csv", ".tsv"}
@@ -141,6 +141,12 @@ def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, opt
     path = Path(spec) if spec != "-" else None
     if path is not None and not path.exists() and not spec.startswith("hf:"):
         raise InputError(f"{spec} does not exist", fix="check the path")
+    if fmt is None and path is not None and path.is_dir() and (path / "manifest.json").exists():
+        from .dataset import read_dataset
+
+        data = read_dataset(path)  # a dataset written by `commentary ingest`
+        yield from _from_records(data.articles, data.comments)
+        return
     if fmt is None and path is not None and path.is_file() and path.suffix.lower() in _STREAMED:
         yield from _stream_table(path, opts)
         return
@@ -185,7 +191,7 @@ def _sentences(text: str) -> list[str]:
     return parts or [text]
 
 
-def _explain(model, item: Item, pred: dict[str, Any]) -> dict[str, str]:
+def evidence(model, item: Item, pred: dict[str, Any]) -> dict[str, str]:
     """The sentence that most supports each predicted label (scored on its own)."""
     sents = _sentences(item.text)
     if len(sents) == 1:
@@ -199,8 +205,8 @@ def _explain(model, item: Item, pred: dict[str, Any]) -> dict[str, str]:
 
 
 def score(model, items: Iterable[Item], *, model_ref: str, batch_size: int = 1000,
-          explain: bool = False, progress=None) -> Iterator[dict[str, Any]]:
-    """Yield one prediction per item, scoring a batch at a time."""
+          explain: bool = False, with_items: bool = False, progress=None) -> Iterator[dict[str, Any]]:
+    """Yield one prediction per item, scoring a batch at a time (``with_items`` adds the Item as ``_item``)."""
     thresholds = {t: round(v, 4) for t, v in model.decisions.thresholds.items()}
     for batch in _batches(items, batch_size):
         preds = model.predict(Inputs([i.text for i in batch], [i.article for i in batch]))
@@ -208,7 +214,9 @@ def score(model, items: Iterable[Item], *, model_ref: str, batch_size: int = 100
             row = {"id": item.id, "article_id": item.article_id, "author": item.author, "text": item.text,
                    **pred, "thresholds": thresholds, "model": model_ref}
             if explain:
-                row["evidence"] = _explain(model, item, pred)
+                row["evidence"] = evidence(model, item, pred)
+            if with_items:
+                row["_item"] = item
             yield row
         if progress:
             progress(len(batch))

@@ -103,11 +103,18 @@ def atomic_file(target: Path, *, mode: str = "w", force: bool = True) -> Iterato
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
             yield fh
+        os.chmod(name, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         os.replace(name, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(name)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_jsonl(articles: Iterable[Article], comments: Iterable[Comment], out: IO[str]) -> None:

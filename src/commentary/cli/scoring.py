@@ -1,4 +1,4 @@
-"""Commands that use a model: classify and evaluate."""
+"""Commands that use a model: classify, report and evaluate."""
 
 from __future__ import annotations
 
@@ -117,6 +117,51 @@ def _print_summary_shares(summary, ref: str) -> None:
     for label, k, share, lo, hi in summary.rows():
         table.add_row(label, f"{k:,}", f"{share:.0%}", f"{lo:.0%}–{hi:.0%}")
     ui.table(table)
+
+
+@app.command()
+def report(
+    source: Annotated[str, typer.Argument(
+        help="Comments to report on: a copied page, any format ingest reads, plain text, or - for stdin.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")],
+    model: Annotated[Optional[str], typer.Option(
+        "--model", "-m", help="NAME@vN [default: the promoted version of 'commentary'].")] = None,
+    examples: Annotated[int, typer.Option(help="Example comments shown per label.")] = 3,
+    per_line: Annotated[bool, typer.Option("--per-line", help="Plain text: one comment per line.")] = False,
+    input_format: Annotated[Optional[str], typer.Option(
+        help="Force the input format (as ingest --format).")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Column holding the comment text.")] = None,
+    codebook_file: CodebookOpt = None,
+    force: ForceOpt = False,
+    models_dir: ModelsDirOpt = None,
+) -> None:
+    """Write one self-contained HTML page: stance and theme charts, examples, the model's quality."""
+    from ..classify import read_items
+    from ..codebook import load_codebook
+    from ..dataset import atomic_file
+    from ..ingest import ReadOptions
+    from ..report import collect, model_quality, render_html
+    from ..training import load_model
+
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise CommentaryError(f"{output}: the report is HTML", fix="name the output file *.html")
+    if output.exists() and not force:  # fail before the scoring, not after
+        raise CommentaryError(f"{output} already exists", fix="pass --force to replace it")
+    trained, version = load_model(models_root(models_dir), model)
+    items = read_items(source, fmt=input_format, per_line=per_line, options=ReadOptions(text_column=text_column))
+    with ui.progress("scoring") as advance:
+        data = collect(trained, items, model_ref=version.ref, per_label=examples, progress=advance)
+    if data.summary.n == 0:
+        raise CommentaryError(f"found no comments in {source}",
+                              fix="pass a file with comment text (use --per-line for one per line)")
+    metrics_file = version.path / "metrics.json"
+    data.quality = model_quality(version.manifest, json.loads(metrics_file.read_text()) if metrics_file.exists() else {})
+    book = load_codebook(codebook_file)
+    data.descriptions = {t.id: t.description for t in book.themes}
+    html = render_html(data)
+    with atomic_file(output, force=force) as fh:
+        fh.write(html)
+    ui.good(f"wrote the report on {data.summary.n:,} comments to {output}")
 
 
 @app.command()
