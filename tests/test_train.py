@@ -176,3 +176,51 @@ def test_models_commands(small, tmp_path, cli, monkeypatch):
     assert res.exit_code == 1 and "metrics.json does not match" in res.stderr
     res = cli("models", "show", "commentary@v9")
     assert res.exit_code == 1 and "commentary@v9 does not exist" in res.stderr
+
+
+@pytest.fixture(scope="module")
+def tfidf_version(small, tmp_path_factory):
+    root = tmp_path_factory.mktemp("plain") / "models"
+    return root, train_version(small, load_codebook(), TrainConfig(cv_folds=2), root).version
+
+
+def test_plain_scorer_gives_scikit_learns_probabilities(tfidf_version):
+    """A loaded tfidf version scores from plain arrays; the fitted sklearn objects must agree with it."""
+    import numpy as np
+
+    from commentary.backends.base import Inputs
+    from commentary.classify import read_items
+
+    root, version = tfidf_version
+    model, _ = load_model(root, version.ref)
+    assert model.backend.scorer is not None
+    items = list(read_items(str(STARTER / "test")))
+    inputs = Inputs([i.text for i in items] + ["", "Ünïcode  café\tnaïve\n\nwords", "ok"],
+                    [i.article for i in items] + [None, None, "An article"])
+    plain = model.backend.predict_proba(inputs)
+    model.backend.audit(version.path)  # the skops archive, through the type audit
+    model.backend.scorer = None
+    fitted = model.backend.predict_proba(inputs)
+    assert np.abs(plain[0] - fitted[0]).max() < 1e-9 and np.abs(plain[1] - fitted[1]).max() < 1e-9
+
+
+def test_loading_a_tfidf_version_imports_neither_sklearn_nor_skops(tfidf_version):
+    root, version = tfidf_version
+    code = ("import sys; from pathlib import Path; from commentary.training import load_model; "
+            f"load_model(Path({str(root)!r}), {version.ref!r}); "
+            "print(sorted(m for m in ('sklearn', 'skops', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_fast_char_ngrams_match_scikit_learn():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from commentary.backends._charwb import CharWbTransform
+
+    texts = [c.text for c in read_dataset(STARTER / "dev").comments]
+    texts += ["", "a", "  spaced   out\ttext\n\nhere ", "Ünïcode café naïve", "x" * 7, "ab cd"]
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True).fit(texts[:80])
+    fast = CharWbTransform(vec)
+    for _ in range(2):  # the second pass reads the per-word cache
+        assert abs(fast(texts) - vec.transform(texts)).max() < 1e-12

@@ -1,5 +1,8 @@
 """TF-IDF word and character n-grams with linear heads (scikit-learn), saved with skops.
 
+Scoring a loaded version uses the plain scorer beside the archive (``_tfidf_scorer``),
+which needs neither scikit-learn nor skops.
+
 Stance can use the article: the comment's word vector multiplied element-wise with
 the article's, so the model sees which of the article's own words the commenter
 takes up, beside the comment's words.
@@ -10,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ._charwb import CharWbTransform
+from ._tfidf_scorer import SCORER_ARRAYS, SCORER_JSON, TfidfScorer
 from .base import Inputs
 
 __all__ = ["TfidfBackend", "TRUSTED_TYPES"]
@@ -46,6 +51,8 @@ class TfidfBackend:
         self.c_stance = c_stance
         self.c_themes = c_themes
         self.parts: dict[str, Any] = {}
+        self._chars: CharWbTransform | None = None  # fast char n-grams, built from the fitted vectorizer
+        self.scorer: TfidfScorer | None = None  # set when loaded: scores without scikit-learn
 
     def _features(self, inputs: Inputs):
         """Return (stance features, theme features); themes use the comment alone."""
@@ -53,7 +60,9 @@ class TfidfBackend:
         from scipy import sparse
 
         words = self.parts["word"].transform(inputs.texts)
-        chars = self.parts["char"].transform(inputs.texts)
+        if self._chars is None or self._chars.vocabulary is not self.parts["char"].vocabulary_:
+            self._chars = CharWbTransform(self.parts["char"])
+        chars = self._chars(inputs.texts)
         base = sparse.hstack([words, chars]).tocsr()
         if not self.use_article:
             return base, base
@@ -90,11 +99,15 @@ class TfidfBackend:
 
     @property
     def stance_classes(self):
+        if self.scorer is not None:
+            return self.scorer.stance_classes
         return self.parts["stance"].classes_
 
     def predict_proba(self, inputs: Inputs):
         import numpy as np
 
+        if self.scorer is not None:
+            return self.scorer.predict_proba(inputs)
         xs, xt = self._features(inputs)
         ps = self.parts["stance"].predict_proba(xs)
         heads = self.parts["themes"]
@@ -110,6 +123,7 @@ class TfidfBackend:
             vec = self.parts[key]
             vec.vocabulary_ = {term: int(k) for term, k in vec.vocabulary_.items()}
         sio.dump(self.parts, folder / MODEL_FILE)
+        TfidfScorer.from_parts(self.parts, self.use_article).save(folder)
         return {"use_article": self.use_article, "c_stance": self.c_stance, "c_themes": self.c_themes,
                 "seed": self.seed}
 
@@ -118,5 +132,14 @@ class TfidfBackend:
         from .safety import load_skops
 
         backend = cls(**settings)
-        backend.parts = load_skops(folder / MODEL_FILE, TRUSTED_TYPES)
+        if (folder / SCORER_JSON).exists() and (folder / SCORER_ARRAYS).exists():
+            backend.scorer = TfidfScorer.load(folder)  # fast: no scikit-learn or skops import
+        else:  # versions saved before the plain scorer existed
+            backend.parts = load_skops(folder / MODEL_FILE, TRUSTED_TYPES)
         return backend
+
+    def audit(self, folder: Path) -> None:
+        """Load the scikit-learn archive through the skops type audit (``models verify``)."""
+        from .safety import load_skops
+
+        self.parts = load_skops(folder / MODEL_FILE, TRUSTED_TYPES)

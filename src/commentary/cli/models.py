@@ -113,12 +113,17 @@ def models_show(ref: Annotated[Optional[str], typer.Argument(help="NAME@vN [defa
 @models_app.command("verify")
 def models_verify(ref: Annotated[Optional[str], typer.Argument(help="NAME@vN [default: the promoted one].")] = None,
                   models_dir: ModelsDirOpt = None) -> None:
-    """Check every file of a version against the sha256 in its manifest."""
+    """Check every file of a version against its sha256, then load it (skops archives through the type audit)."""
     from ..registry import resolve, verify
+    from ..training import load_model
 
     version = resolve(models_root(models_dir), ref)
     verify(version)
-    ui.good(f"{version.ref}: all {len(version.manifest['files'])} files match their sha256")
+    model, _ = load_model(models_root(models_dir), version.ref)
+    audit = getattr(model.backend, "audit", None)
+    if audit is not None:
+        audit(version.path)
+    ui.good(f"{version.ref}: all {len(version.manifest['files'])} files match their sha256, and it loads")
 
 
 @models_app.command("promote")

@@ -1,0 +1,214 @@
+"""Score with a trained tfidf model using NumPy and SciPy alone.
+
+The fitted scikit-learn objects stay the model of record (``tfidf.skops``).
+Beside them a version holds the same numbers in plain form, vocabularies and
+settings in JSON and the arrays in safetensors, so ``classify`` can score
+without importing scikit-learn or skops: start-up falls from seconds to a
+fraction of one (figures in docs/performance.md). Nothing here is code or
+pickled objects, so there is nothing to audit beyond the files' sha256.
+The arithmetic is scikit-learn's own (TF-IDF with sublinear tf and l2 norm,
+a softmax or logistic link); the tests check the two agree on real comments.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from ..errors import CommentaryError
+from ._charwb import CharWbTransform
+from .base import Inputs
+
+__all__ = ["TfidfScorer", "SCORER_JSON", "SCORER_ARRAYS"]
+
+SCORER_JSON = "tfidf-scorer.json"
+SCORER_ARRAYS = "tfidf-scorer.safetensors"
+FORMAT = 1
+
+
+def _strip_accents(text: str) -> str:
+    """As scikit-learn's strip_accents_unicode."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+class _Idf:
+    """The parts of a fitted TfidfTransformer that transform uses."""
+
+    def __init__(self, idf, sublinear: bool) -> None:
+        self.idf = idf
+        self.sublinear = sublinear
+
+    def transform(self, counts, copy: bool = False):
+        import numpy as np
+
+        x = counts.astype(np.float64, copy=copy)
+        if self.sublinear:
+            np.log(x.data, x.data)
+            x.data += 1.0
+        x.data *= self.idf[x.indices]
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        x.data /= np.repeat(norms, np.diff(x.indptr))
+        return x
+
+
+class _CharVectorizer:
+    """Just enough of a fitted char_wb TfidfVectorizer for CharWbTransform."""
+
+    analyzer, binary, input = "char_wb", False, "content"
+
+    def __init__(self, vocabulary: dict[str, int], ngram_range, lowercase: bool, idf: _Idf) -> None:
+        import numpy as np
+
+        self.vocabulary_ = vocabulary
+        self.ngram_range = tuple(ngram_range)
+        self._lower = lowercase
+        self._tfidf = idf
+        self.dtype = np.float64
+
+    def build_preprocessor(self):
+        return str.lower if self._lower else (lambda s: s)
+
+
+class _WordVectorizer:
+    """A fitted word TfidfVectorizer's transform: token regex, n-grams, vocabulary, idf."""
+
+    def __init__(self, vocabulary: dict[str, int], ngram_range, token_pattern: str, lowercase: bool,
+                 strip_accents: bool, idf: _Idf) -> None:
+        self.vocabulary = vocabulary
+        self.min_n, self.max_n = ngram_range
+        self.tokens = re.compile(token_pattern)
+        self.lowercase = lowercase
+        self.strip = strip_accents
+        self.idf = idf
+
+    def __call__(self, texts):
+        import numpy as np
+        from scipy import sparse
+
+        vocab = self.vocabulary
+        indptr, indices = [0], []
+        for text in texts:
+            if self.lowercase:
+                text = text.lower()
+            if self.strip:
+                text = _strip_accents(text)
+            toks = self.tokens.findall(text)
+            for n in range(self.min_n, self.max_n + 1):
+                grams = toks if n == 1 else [" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1)]
+                indices.extend(k for k in map(vocab.get, grams) if k is not None)
+            indptr.append(len(indices))
+        counts = sparse.csr_matrix((np.ones(len(indices)), np.asarray(indices, dtype=np.int64),
+                                    np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, len(vocab)))
+        counts.sum_duplicates()
+        return self.idf.transform(counts)
+
+
+class TfidfScorer:
+    """predict_proba for a tfidf backend, from plain arrays."""
+
+    def __init__(self, meta: dict[str, Any], arrays: dict[str, Any]) -> None:
+        self.meta = meta
+        self.arrays = arrays
+        w, c = meta["word"], meta["char"]
+        self.words = _WordVectorizer(w["vocabulary"], w["ngram_range"], w["token_pattern"], w["lowercase"],
+                                     w["strip_accents"], _Idf(arrays["word_idf"], w["sublinear_tf"]))
+        self.chars = CharWbTransform(_CharVectorizer(c["vocabulary"], c["ngram_range"], c["lowercase"],
+                                                     _Idf(arrays["char_idf"], c["sublinear_tf"])))
+        self.use_article = meta["use_article"]
+        self.stance_classes = meta["stance_classes"]
+
+    # -- building from the fitted scikit-learn objects -------------------------------------------
+    @classmethod
+    def from_parts(cls, parts: dict[str, Any], use_article: bool) -> TfidfScorer:
+        import numpy as np
+
+        def vec_meta(vec) -> dict[str, Any]:
+            tf = vec._tfidf
+            if vec.norm != "l2" or not vec.use_idf or vec.binary or vec.stop_words or vec.tokenizer \
+                    or vec.preprocessor or vec.strip_accents not in (None, "unicode"):
+                raise ValueError("the plain scorer covers l2-normalised idf vectorizers with default analysis")
+            return {"vocabulary": {t: int(k) for t, k in vec.vocabulary_.items()},
+                    "ngram_range": list(vec.ngram_range), "lowercase": bool(vec.lowercase),
+                    "token_pattern": vec.token_pattern, "strip_accents": vec.strip_accents == "unicode",
+                    "sublinear_tf": bool(tf.sublinear_tf)}
+
+        stance = parts["stance"]
+        heads = parts["themes"]
+        meta = {"format": FORMAT, "use_article": use_article, "word": vec_meta(parts["word"]),
+                "char": vec_meta(parts["char"]), "stance_classes": [int(c) for c in stance.classes_],
+                "themes": len(heads)}
+        arrays = {
+            "word_idf": np.ascontiguousarray(parts["word"].idf_, dtype=np.float64),
+            "char_idf": np.ascontiguousarray(parts["char"].idf_, dtype=np.float64),
+            "stance_coef": np.ascontiguousarray(stance.coef_, dtype=np.float64),
+            "stance_intercept": np.ascontiguousarray(stance.intercept_, dtype=np.float64),
+        }
+        if heads:
+            arrays["themes_coef"] = np.ascontiguousarray(np.vstack([h.coef_ for h in heads]), dtype=np.float64)
+            arrays["themes_intercept"] = np.ascontiguousarray(
+                np.concatenate([h.intercept_ for h in heads]), dtype=np.float64)
+        return cls(meta, arrays)
+
+    def save(self, folder: Path) -> None:
+        from safetensors.numpy import save_file
+
+        save_file(self.arrays, str(folder / SCORER_ARRAYS))
+        (folder / SCORER_JSON).write_text(json.dumps(self.meta, ensure_ascii=False, separators=(",", ":")) + "\n",
+                                          encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> TfidfScorer:
+        from safetensors.numpy import load_file
+
+        try:
+            meta = json.loads((folder / SCORER_JSON).read_text(encoding="utf-8"))
+            arrays = load_file(str(folder / SCORER_ARRAYS))
+        except (OSError, ValueError) as exc:
+            raise CommentaryError(f"{folder}: cannot read the tfidf scorer ({exc})",
+                                  fix="retrain the model or restore its files") from exc
+        if meta.get("format") != FORMAT:
+            raise CommentaryError(f"{folder / SCORER_JSON}: scorer format {meta.get('format')!r} is not {FORMAT}",
+                                  fix="retrain the model with this version of commentary")
+        return cls(meta, arrays)
+
+    # -- scoring ------------------------------------------------------------------------------------
+    def _features(self, inputs: Inputs):
+        import numpy as np
+        from scipy import sparse
+
+        words = self.words(inputs.texts)
+        base = sparse.hstack([words, self.chars(inputs.texts)]).tocsr()
+        if not self.use_article:
+            return base, base
+        distinct = sorted({a or "" for a in inputs.articles})
+        rows = {a: k for k, a in enumerate(distinct)}
+        arts = self.words(distinct)[[rows[a or ""] for a in inputs.articles]]
+        overlap = words.multiply(arts).tocsr()
+        sim = np.asarray(overlap.sum(axis=1)).reshape(-1, 1)
+        return sparse.hstack([base, overlap * 3.0, sparse.csr_matrix(sim)]).tocsr(), base
+
+    def predict_proba(self, inputs: Inputs):
+        import numpy as np
+
+        xs, xt = self._features(inputs)
+        a = self.arrays
+        d = np.asarray(xs @ a["stance_coef"].T) + a["stance_intercept"]
+        if d.shape[1] == 1:  # two stance classes: scikit-learn's logistic link
+            p1 = 1.0 / (1.0 + np.exp(-d[:, 0]))
+            ps = np.column_stack([1.0 - p1, p1])
+        else:
+            d -= d.max(axis=1, keepdims=True)
+            np.exp(d, d)
+            ps = d / d.sum(axis=1, keepdims=True)
+        if self.meta["themes"]:
+            z = np.asarray(xt @ a["themes_coef"].T) + a["themes_intercept"]
+            pt = 1.0 / (1.0 + np.exp(-z))
+        else:
+            pt = np.zeros((len(inputs), 0))
+        return ps, pt
