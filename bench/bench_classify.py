@@ -1,9 +1,15 @@
-"""Classify throughput, file in to file out, with the default tfidf model.
+"""Classify benchmarks: throughput, memory, embeddings against the bare encoder, start-up.
 
-    python bench/bench_classify.py [--n 20000]
+    python bench/bench_classify.py throughput [--sizes 20000 100000]
+    python bench/bench_classify.py memory [--sizes 10000 1000000]
+    python bench/bench_classify.py embeddings [--n 2000]
+    python bench/bench_classify.py startup
 
-Trains the default model in a temporary home (not timed), then times
-`commentary classify comments.jsonl -o predictions.jsonl`.
+Every run trains its model in a temporary home first (not timed). The comments are
+made from sentences of the starter corpus, recombined at random (1 to 6 sentences
+each), so their words and lengths are those of real comments without repeating any
+comment whole. Each figure is a whole `commentary classify FILE -o OUT` process,
+file in to file out, start-up included. Figures go into docs/performance.md.
 """
 
 from __future__ import annotations
@@ -12,34 +18,146 @@ import argparse
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-WORDS = ("the staff ward council listen managers patients budget evidence waiting list team "
-         "leaders top down reform funding nurses doctors housing bus school never again agree").split()
+REPO = Path(__file__).resolve().parents[1]
+EXE = [sys.executable, "-m", "commentary", "-q"]
+
+
+def sentences() -> list[str]:
+    out = []
+    for part in sorted((REPO / "data" / "starter" / "source").glob("part*.jsonl")):
+        for line in part.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row["kind"] == "comment":
+                out += [s for s in re.split(r"(?<=[.!?])\s+", row["text"]) if s.strip()]
+    return out
+
+
+def write_comments(path: Path, n: int, seed: int = 0) -> None:
+    pool = sentences()
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            text = " ".join(rng.choice(pool) for _ in range(rng.randint(1, 6)))
+            fh.write(json.dumps({"id": f"b{i}", "text": text}) + "\n")
+
+
+def train(home: str, *extra: str) -> dict[str, str]:
+    env = {**os.environ, "COMMENTARY_HOME": home}
+    subprocess.run(EXE + ["train", *extra], check=True, env=env, capture_output=True)
+    return env
+
+
+def run_classify(env, src: Path, out: Path, *extra: str) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one classify process."""
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "subprocess.run(sys.argv[1:], check=True); "
+             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    res = subprocess.run([sys.executable, "-c", probe, *EXE, "classify", str(src), "-o", str(out), "--force",
+                          *extra], check=True, env=env, capture_output=True, text=True)
+    secs, rss = res.stdout.split()
+    return float(secs), int(rss)
+
+
+def throughput(args) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = train(tmp)
+        for n in args.sizes:
+            src = Path(tmp) / f"c{n}.jsonl"
+            write_comments(src, n)
+            best = min(run_classify(env, src, Path(tmp) / "p.jsonl")[0] for _ in range(args.repeat))
+            print(f"tfidf classify {n:,} comments: {best:.1f} s, {n / best:,.0f} comments/s end to end")
+
+
+def memory(args) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = train(tmp)
+        peaks = {}
+        for n in args.sizes:
+            src = Path(tmp) / f"c{n}.jsonl"
+            write_comments(src, n)
+            secs, rss = run_classify(env, src, Path(tmp) / "p.jsonl")
+            src.unlink()
+            peaks[n] = rss
+            print(f"tfidf classify {n:,} comments: {secs:.1f} s, peak RSS {rss / 1024:,.0f} MiB")
+        lo, hi = min(args.sizes), max(args.sizes)
+        print(f"peak RSS ratio {hi:,} / {lo:,}: {peaks[hi] / peaks[lo]:.2f} (target <= 1.2)")
+
+
+def embeddings(args) -> None:
+    """The embeddings model through classify against the bare encoder on the same texts."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = train(tmp, "--backend", "embeddings", "--cv-folds", "2")
+        src = Path(tmp) / "c.jsonl"
+        write_comments(src, args.n, seed=1)
+        texts = [json.loads(line)["text"] for line in src.read_text(encoding="utf-8").splitlines()]
+        secs, _ = run_classify(env, src, Path(tmp) / "p.jsonl")
+        bare_code = (
+            "import json, sys, time\n"
+            "from commentary.backends.encoder import Encoder, resolve_base_model\n"
+            "texts = json.load(sys.stdin)\n"
+            "enc = Encoder(resolve_base_model(None)[1], max_length=256, batch_size=32)\n"
+            "enc.encode(texts[:32])\n"  # warm-up, as classify's own first batch pays it too
+            "t = time.perf_counter(); enc.encode(texts); print(time.perf_counter() - t)\n")
+        bare = subprocess.run([sys.executable, "-c", bare_code], input=json.dumps(texts), check=True, env=env,
+                              capture_output=True, text=True)
+        bare_secs = float(bare.stdout.split()[-1])
+        print(f"bare encoder: {args.n / bare_secs:,.1f} texts/s ({bare_secs:.1f} s, model loaded and warm)")
+        print(f"embeddings classify end to end: {args.n / secs:,.1f} comments/s ({secs:.1f} s, start-up included)")
+        print(f"ratio: {bare_secs / secs:.2f} (target >= 0.8)")
+
+
+def startup(args) -> None:
+    """Wall time of classifying one short comment, and where the time goes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = train(tmp)
+        src = Path(tmp) / "one.txt"
+        src.write_text("Leaders should listen to the nurses on the ward.\n", encoding="utf-8")
+        best = min(run_classify(env, src, Path(tmp) / "p.jsonl")[0] for _ in range(args.repeat))
+        print(f"classify one comment: {best:.2f} s wall")
+        res = subprocess.run([sys.executable, "-X", "importtime", *EXE[1:], "classify", str(src), "-o",
+                              str(Path(tmp) / "p2.jsonl")], env=env, capture_output=True, text=True, check=True)
+        top: dict[str, int] = {}
+        for line in res.stderr.splitlines():
+            m = re.match(r"import time:\s+\d+ \|\s+(\d+) \|( *)(\S+)", line)
+            if m and len(m.group(2)) <= 1:  # top-level imports only
+                top[m.group(3)] = int(m.group(1))
+        total = sum(top.values()) / 1e6
+        print(f"imports: {total:.2f} s in all; largest: "
+              + ", ".join(f"{k} {v / 1e6:.2f} s" for k, v in sorted(top.items(), key=lambda kv: -kv[1])[:6]))
+        code = ("import time; t = time.perf_counter(); from pathlib import Path; "
+                "from commentary.training import load_model; "
+                f"m, v = load_model(Path({tmp!r}) / 'models'); t1 = time.perf_counter(); "
+                "from commentary.backends.base import Inputs; m.predict(Inputs(['Leaders should listen.'])); "
+                "t2 = time.perf_counter(); print(t1 - t, t2 - t1)")
+        load_s, predict_s = map(float, subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                                      capture_output=True, text=True).stdout.split())
+        print(f"load and verify the model: {load_s:.2f} s (imports included); predict one comment: "
+              f"{predict_s * 1000:.1f} ms")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=20000)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("throughput")
+    p.add_argument("--sizes", type=int, nargs="+", default=[20000, 100000])
+    p.add_argument("--repeat", type=int, default=2)
+    p = sub.add_parser("memory")
+    p.add_argument("--sizes", type=int, nargs="+", default=[10000, 1000000])
+    p = sub.add_parser("embeddings")
+    p.add_argument("--n", type=int, default=2000)
+    p = sub.add_parser("startup")
+    p.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    rng = random.Random(0)
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "COMMENTARY_HOME": tmp}
-        exe = [sys.executable, "-m", "commentary", "-q"]
-        subprocess.run(exe + ["train"], check=True, env=env, capture_output=True)
-        src = Path(tmp) / "comments.jsonl"
-        with open(src, "w") as fh:
-            for i in range(args.n):
-                text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 80)))
-                fh.write(json.dumps({"id": str(i), "text": text}) + "\n")
-        start = time.perf_counter()
-        subprocess.run(exe + ["classify", str(src), "-o", str(Path(tmp) / "p.jsonl")], check=True, env=env)
-        secs = time.perf_counter() - start
-    print(f"classify {args.n:,} comments: {secs:.1f} s, {args.n / secs:,.0f} comments/s end to end")
+    start = time.perf_counter()
+    {"throughput": throughput, "memory": memory, "embeddings": embeddings, "startup": startup}[args.what](args)
+    print(f"(benchmark took {time.perf_counter() - start:.0f} s)", file=sys.stderr)
 
 
 if __name__ == "__main__":

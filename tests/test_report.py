@@ -96,8 +96,8 @@ def test_bad_output_and_empty_input_write_nothing(cli, models, tmp_path):
 def _chromium() -> str:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
-        if os.environ.get("COMMENTARY_REQUIRE_BROWSER"):
-            pytest.fail("chromium is not installed but COMMENTARY_REQUIRE_BROWSER is set")
+        if os.environ.get("COMMENTARY_REQUIRE_TEST_TOOLS"):
+            pytest.fail("chromium is not installed but COMMENTARY_REQUIRE_TEST_TOOLS is set")
         pytest.skip("chromium is not installed (apt-get install chromium)")
     return exe
 

@@ -22,7 +22,7 @@ from .backends.base import Inputs
 from .errors import InputError
 from .ingest.source import MAX_LINE_CHARS
 
-__all__ = ["Item", "read_items", "score", "evidence", "Summary", "write_csv_row", "neutralise"]
+__all__ = ["Item", "read_items", "items_from_records", "score", "evidence", "Summary", "write_csv_row", "neutralise"]
 
 _PAGE_LABEL = re.compile(r"^\s*(?:comment(?:ed)?\s+(?:date|on)|posted\s+on)\b", re.IGNORECASE | re.MULTILINE)
 _STREAMED = {".jsonl", ".ndjson", ".csv", ".tsv"}
@@ -43,7 +43,7 @@ def _article_text(art) -> str | None:
     return "\n\n".join(x for x in (art.title, art.text) if x) or None if art else None
 
 
-def _from_records(articles, comments) -> Iterator[Item]:
+def items_from_records(articles, comments) -> Iterator[Item]:
     arts = {a.id: a for a in articles}
     for c in comments:
         art = arts.get(c.article_id)
@@ -145,7 +145,7 @@ def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, opt
         from .dataset import read_dataset
 
         data = read_dataset(path)  # a dataset written by `commentary ingest`
-        yield from _from_records(data.articles, data.comments)
+        yield from items_from_records(data.articles, data.comments)
         return
     if fmt is None and path is not None and path.is_file() and path.suffix.lower() in _STREAMED:
         yield from _stream_table(path, opts)
@@ -161,7 +161,7 @@ def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, opt
         else:
             yield from _plain(_text_lines(io.BytesIO(src.data), src.name), src.name, per_line)
             return
-        yield from _from_records(result.articles, result.comments)
+        yield from items_from_records(result.articles, result.comments)
         return
     if is_text and per_line:
         stream = sys.stdin.buffer if path is None else open(path, "rb")  # noqa: SIM115
@@ -172,7 +172,7 @@ def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, opt
                 stream.close()
         return
     result, _ = read_source(spec, fmt, opts)
-    yield from _from_records(result.articles, result.comments)
+    yield from items_from_records(result.articles, result.comments)
 
 
 def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:

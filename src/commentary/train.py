@@ -19,7 +19,7 @@ from .errors import CommentaryError, InputError
 from .model import TrainedModel, expected_calibration_error, fit_decisions
 from .records import Labels
 
-__all__ = ["TrainConfig", "TrainingData", "load_training_data", "fit", "FitResult", "score"]
+__all__ = ["TrainConfig", "TrainingData", "load_training_data", "cross_val_proba", "fit", "FitResult", "score"]
 
 
 @dataclass
@@ -191,9 +191,9 @@ class FitResult:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = None,
-        progress: Callable[[str], None] | None = None) -> FitResult:
-    """Cross-validate, fit the decisions on out-of-fold probabilities, then fit on all the data."""
+def cross_val_proba(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = None,
+                    progress: Callable[[str], None] | None = None):
+    """Out-of-fold stance and theme probabilities (folds grouped by article), and the folds."""
     import numpy as np
 
     say = progress or (lambda _msg: None)
@@ -207,6 +207,16 @@ def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = 
                     unlabelled=unlabelled if config.adapt_method == "vocabulary" else None)
         ps, pt = backend.predict_proba(data.inputs.subset(te))
         oof_s[te], oof_t[te] = _align(ps, backend, n_s), pt
+    return oof_s, oof_t, folds
+
+
+def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = None,
+        progress: Callable[[str], None] | None = None) -> FitResult:
+    """Cross-validate, fit the decisions on out-of-fold probabilities, then fit on all the data."""
+
+    say = progress or (lambda _msg: None)
+    n = len(data.ids)
+    oof_s, oof_t, folds = cross_val_proba(data, config, unlabelled=unlabelled, progress=say)
     decisions = fit_decisions(oof_s, oof_t, data.stance, data.themes, data.stance_labels,
                               data.theme_labels, abstain_rate=config.abstain_rate)
     cs, ct = decisions.calibrate(oof_s, oof_t)

@@ -17,7 +17,7 @@ from typing import Any
 __all__ = ["CharWbTransform"]
 
 _WHITE_SPACES = re.compile(r"\s\s+")  # as scikit-learn's _char_wb_ngrams normalises spaces
-_CACHE_LIMIT = 300_000  # distinct words kept; beyond it, words are analysed each time
+_CACHE_LIMIT = 50_000  # distinct words kept (bounded memory); rarer words are analysed each time
 
 
 class CharWbTransform:

@@ -41,6 +41,11 @@ class EmbeddingsBackend:
         self.expected_sha = base_model_sha256
         self._encoder: Encoder | None = None
         self.parts: dict[str, Any] = {}
+        # Training keeps embeddings on disk by text hash; a loaded model scoring new comments does
+        # not (the cache would grow with every comment ever classified, in memory and on disk).
+        self.cache_embeddings = True
+        self._cache: EmbeddingCache | None = None
+        self._articles: dict[str, Any] = {}  # the last few articles' embeddings, while scoring
 
     @property
     def encoder(self) -> Encoder:
@@ -53,17 +58,35 @@ class EmbeddingsBackend:
                     f"base model {self.base_model_id} at {self.location} is not the one this model was "
                     "trained with (its files' sha256 differs)",
                     fix="install the same encoder version, or retrain the model")
-            self._cache = EmbeddingCache(cache_dir(self.base_model_sha256, self.max_length))
+            if self.cache_embeddings:
+                self._cache = EmbeddingCache(cache_dir(self.base_model_sha256, self.max_length))
         return self._encoder
+
+    def _embed_articles(self, articles: list[str]):
+        """Each distinct article once; a stream of comments under one article encodes it once."""
+        import numpy as np
+
+        todo = sorted({a for a in articles if a not in self._articles})
+        if todo:
+            if len(self._articles) + len(todo) > 256:
+                self._articles.clear()
+            self._articles.update(zip(todo, self.encoder.encode(todo)))
+        return np.stack([self._articles[a] for a in articles])
 
     def _features(self, inputs: Inputs):
         import numpy as np
 
         enc = self.encoder
-        c = self._cache.embed(enc, inputs.texts)
-        if not self.use_article:
-            return c, c
-        a = self._cache.embed(enc, [x or "" for x in inputs.articles])
+        if self._cache is not None:
+            c = self._cache.embed(enc, inputs.texts)
+            if not self.use_article:
+                return c, c
+            a = self._cache.embed(enc, [x or "" for x in inputs.articles])
+        else:
+            c = enc.encode(inputs.texts)
+            if not self.use_article:
+                return c, c
+            a = self._embed_articles([x or "" for x in inputs.articles])
         return np.hstack([c, a, c * a, np.abs(c - a)]), c
 
     @property
@@ -103,6 +126,7 @@ class EmbeddingsBackend:
         from .safety import load_skops
 
         backend = cls(**settings)
+        backend.cache_embeddings = False
         backend.parts = load_skops(folder / HEADS_FILE, TRUSTED_TYPES)
         return backend
 

@@ -4,7 +4,7 @@
 other module registers its commands, in pipeline order, when imported here.
 """
 
-from . import data, models, scoring  # noqa: F401  (registers the commands)
+from . import data, labels, models, scoring  # noqa: F401  (registers the commands)
 from ._app import app, main
 
 __all__ = ["app", "main"]

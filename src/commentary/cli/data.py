@@ -1,4 +1,4 @@
-"""Commands over data: ingest, the codebook, labels."""
+"""Commands over data: ingest and the codebook."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._app import CodebookOpt, CommentaryError, ForceOpt, FormatOpt, app, group, ui
+from ._app import CodebookOpt, CommentaryError, ForceOpt, FormatOpt, app, ui
 
 
 @app.command()
@@ -105,7 +105,6 @@ def codebook(
     force: ForceOpt = False,
 ) -> None:
     """Show the codebook (stance labels and themes) or write a copy to edit."""
-    import json
 
     from ..codebook import load_codebook
     from ..dataset import atomic_file
@@ -137,49 +136,3 @@ def _print_codebook(book) -> None:
         for lab in labels:
             table.add_row(lab.id, lab.description, "; ".join(lab.counts), "; ".join(lab.not_))
         out.print(table)
-
-
-
-label_app = group("label", "Work with labels: agreement between annotators.")
-
-
-def _labels_from(path: Path, book):
-    from ..dataset import read_dataset
-    from ..label.io import read_labels_file
-
-    if path.is_dir():
-        labels = read_dataset(path).labels
-        if not labels:
-            raise CommentaryError(f"{path} has no labels", fix="pass a labels file or a labelled dataset")
-        return labels
-    return read_labels_file(path, book)
-
-
-@label_app.command("agreement")
-def label_agreement(
-    first: Annotated[Path, typer.Argument(help="Labels of the first annotator (file or labelled dataset).")],
-    second: Annotated[Path, typer.Argument(help="Labels of the second annotator.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
-    codebook_file: CodebookOpt = None,
-) -> None:
-    """Cohen's kappa between two annotators, for stance and each theme, with the disagreements."""
-    from rich.table import Table
-
-    from ..codebook import load_codebook
-    from ..label.agreement import pairwise_agreement
-
-    book = load_codebook(codebook_file)
-    result = pairwise_agreement(_labels_from(first, book), _labels_from(second, book), book)
-    if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2))
-        return
-    table = Table(title=f"agreement on {result.n} comments", title_justify="left")
-    for col in ("label", "kappa", "agreement"):
-        table.add_column(col, justify="left" if col == "label" else "right")
-    table.add_row("stance", f"{result.stance_kappa:.3f}", f"{result.stance_agreement:.1%}", style="bold")
-    for theme, m in result.themes.items():
-        table.add_row(theme, f"{m['kappa']:.3f}", f"{m['agreement']:.1%}")
-    from rich.console import Console
-
-    Console(highlight=False).print(table)
-    ui.info(f"{len(result.disagreements)} comments differ; --json lists them for adjudication")

@@ -1,4 +1,4 @@
-"""Agreement between annotators: Cohen's kappa for stance and for each theme."""
+"""Agreement between annotators: Cohen's kappa for two, Krippendorff's alpha for any number."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from ..codebook import Codebook
 from ..errors import CommentaryError
 from ..records import Labels
 
-__all__ = ["Agreement", "pairwise_agreement"]
+__all__ = ["Agreement", "pairwise_agreement", "MultiAgreement", "multi_agreement"]
 
 
 @dataclass
@@ -63,4 +63,84 @@ def pairwise_agreement(first: Sequence[Labels], second: Sequence[Labels], codebo
                 "comment_id": x.comment_id, "first": {"stance": x.stance, "themes": sorted(x.themes)},
                 "second": {"stance": y.stance, "themes": sorted(y.themes)},
             })
+    return result
+
+
+@dataclass
+class MultiAgreement:
+    """Krippendorff's alpha (nominal) across any number of annotators, over comments two or more labelled."""
+
+    annotators: list[str]
+    n: int
+    stance_alpha: float
+    stance_agreement: float
+    themes: dict[str, dict[str, float]] = field(default_factory=dict)
+    disagreements: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"annotators": self.annotators, "n": self.n,
+                "stance": {"alpha": self.stance_alpha, "agreement": self.stance_agreement},
+                "themes": self.themes, "disagreements": self.disagreements}
+
+
+def _alpha(matrix) -> float:
+    """Nominal alpha of an annotators x comments matrix of codes (NaN where not labelled)."""
+    import krippendorff
+    import numpy as np
+
+    values = matrix[~np.isnan(matrix)]
+    if len(np.unique(values)) < 2:
+        return 1.0  # everyone gave the same single label: perfect, not undefined
+    return float(krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"))
+
+
+def multi_agreement(label_sets: Sequence[Sequence[Labels]], names: Sequence[str],
+                    codebook: Codebook) -> MultiAgreement:
+    """Compare any number of annotators on the comments at least two of them labelled."""
+    import numpy as np
+
+    maps = [{lab.comment_id: lab for lab in labels} for labels in label_sets]
+    for name, m in zip(names, maps):
+        for lab in m.values():
+            codebook.check(lab.stance, lab.themes, where=f"{name}: comment {lab.comment_id}")
+    counts: dict[str, int] = {}
+    for m in maps:
+        for cid in m:
+            counts[cid] = counts.get(cid, 0) + 1
+    units = sorted(cid for cid, k in counts.items() if k >= 2)
+    if not units:
+        raise CommentaryError("no comment was labelled by two or more of the annotators",
+                              fix="label the same comments in several files, joined by comment id")
+    stances = codebook.stance_ids
+    stance = np.full((len(maps), len(units)), np.nan)
+    for a, m in enumerate(maps):
+        for u, cid in enumerate(units):
+            if cid in m and m[cid].stance is not None:
+                stance[a, u] = stances.index(m[cid].stance)
+
+    def observed(matrix) -> float:
+        """Share of annotator pairs, over all comments, that gave the same label."""
+        same = total = 0
+        for col in matrix.T:
+            vals = col[~np.isnan(col)]
+            for i in range(len(vals)):
+                for j in range(i + 1, len(vals)):
+                    total += 1
+                    same += vals[i] == vals[j]
+        return same / total if total else 1.0
+
+    result = MultiAgreement(list(names), len(units), _alpha(stance), observed(stance))
+    for theme in codebook.theme_ids:
+        mat = np.full((len(maps), len(units)), np.nan)
+        for a, m in enumerate(maps):
+            for u, cid in enumerate(units):
+                if cid in m:
+                    mat[a, u] = float(theme in m[cid].themes)
+        result.themes[theme] = {"alpha": _alpha(mat), "agreement": observed(mat),
+                                "positives": {n: int(np.nansum(mat[a])) for a, n in enumerate(names)}}
+    for cid in units:
+        given = {n: m[cid] for n, m in zip(names, maps) if cid in m}
+        if len({lab.stance for lab in given.values()}) > 1 or len({frozenset(lab.themes) for lab in given.values()}) > 1:
+            result.disagreements.append({"comment_id": cid, "labels": {
+                n: {"stance": lab.stance, "themes": sorted(lab.themes)} for n, lab in given.items()}})
     return result

@@ -28,8 +28,12 @@ def _themes(value) -> list[str]:
     return [text]
 
 
-def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = None) -> list[Labels]:
-    """Read labels from JSONL or CSV (columns comment_id or id, stance, themes) and check them."""
+def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = None,
+                     per_annotator: bool = False) -> list[Labels]:
+    """Read labels from JSONL or CSV (columns comment_id or id, stance, themes) and check them.
+
+    One label per comment, unless *per_annotator*: then one per comment and annotator.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path} does not exist", fix="check the path of the labels file")
@@ -47,15 +51,16 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
         reader = csv.DictReader(io.StringIO(text, newline=""))
         rows = [(f"row {n}", row) for n, row in enumerate(reader, 1)]
     out: list[Labels] = []
-    seen: dict[str, str] = {}
+    seen: dict[tuple, str] = {}
     for where, row in rows:
         cid = row.get("comment_id") or row.get("id")
         if not cid:
             raise InputError(f"{path}: {where} has no comment_id", fix="add the comment id to every label")
-        if cid in seen:
-            raise CommentaryError(f"{path}: {where} labels comment {cid} again (first at {seen[cid]})",
+        key = (cid, row.get("annotator") or annotator) if per_annotator else (cid,)
+        if key in seen:
+            raise CommentaryError(f"{path}: {where} labels comment {cid} again (first at {seen[key]})",
                                   fix="keep one label per comment, or adjudicate the two")
-        seen[cid] = where
+        seen[key] = where
         stance = (row.get("stance") or "").strip() or None
         themes = _themes(row.get("themes"))
         codebook.check(stance, themes, where=f"{path}: {where}")

@@ -1,0 +1,320 @@
+"""Commands over labels: annotate, and label rules, export, import, agreement, issues."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ._app import CodebookOpt, CommentaryError, ForceOpt, ModelsDirOpt, app, fmt, group, models_root, ui
+
+label_app = group("label", "Labels: rules, annotation-tool export and import, agreement, likely errors.")
+
+ModelOpt = Annotated[Optional[str], typer.Option(
+    "--model", "-m", help="NAME@vN for suggestions [default: the promoted version, if any].")]
+NoModelOpt = Annotated[bool, typer.Option("--no-model", help="No model suggestions.")]
+
+
+def _console():
+    """Tables on stdout, wide enough for their columns even when piped."""
+    import sys
+
+    from rich.console import Console
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+def _labels_from(path: Path, book, *, per_annotator: bool = False):
+    from ..dataset import read_dataset
+    from ..label.io import read_labels_file
+
+    if path.is_dir():
+        labels = read_dataset(path).labels
+        if not labels:
+            raise CommentaryError(f"{path} has no labels", fix="pass a labels file or a labelled dataset")
+        return labels
+    return read_labels_file(path, book, per_annotator=per_annotator)
+
+
+def _suggestions(dataset, models_dir, model: str | None, no_model: bool) -> tuple[dict[str, dict], str | None]:
+    """The model's prediction for every comment of *dataset*, or nothing when there is no model."""
+    from ..classify import items_from_records, score
+    from ..registry import production
+    from ..training import load_model
+
+    if no_model:
+        return {}, None
+    root = models_root(models_dir)
+    if model is None and production(root, "commentary") is None:
+        ui.info("no promoted model, so no suggestions (train one with `commentary train --promote`)")
+        return {}, None
+    trained, version = load_model(root, model)
+    items = items_from_records(dataset.articles, dataset.comments)
+    return {p["id"]: p for p in score(trained, items, model_ref=version.ref)}, version.ref
+
+
+@app.command()
+def annotate(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder to label (from `commentary ingest`).")],
+    annotator: Annotated[Optional[str], typer.Option(
+        "--annotator", "-a", help="Your name, saved with every label [default: $USER].")] = None,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Labels file, appended to as you go [default: "
+        "$COMMENTARY_HOME/labels/<dataset>.<annotator>.jsonl].")] = None,
+    order: Annotated[str, typer.Option(help="shuffle (seeded) or uncertainty (least sure first).")] = "shuffle",
+    seed: Annotated[int, typer.Option(help="Seed of the shuffle.")] = 0,
+    model: ModelOpt = None,
+    no_model: NoModelOpt = False,
+    codebook_file: CodebookOpt = None,
+    models_dir: ModelsDirOpt = None,
+) -> None:
+    """Label comments one keystroke at a time, with the model's suggestion preselected; resumes where you stopped."""
+    from ..annotate import Session, build_items, main_loop, order_queue, read_done
+    from ..codebook import load_codebook
+    from ..dataset import read_dataset
+    from ..paths import home
+
+    book = load_codebook(codebook_file)
+    ds = read_dataset(dataset)
+    who = annotator or os.environ.get("USER") or "annotator"
+    out = output or home() / "labels" / f"{Path(dataset).resolve().name}.{who}.jsonl"
+    done = read_done(out, who, book)
+    suggestions, ref = _suggestions(ds, models_dir, model, no_model)
+    items = order_queue(build_items(ds.articles, ds.comments, suggestions), order, seed)
+    session = Session(items, book, who, out, done=done)
+    if not session.queue:
+        ui.good(f"all {len(items)} comments are already labelled by {who} in {out}")
+        return
+    ui.info(f"{len(done)} of {len(items)} already labelled by {who}; saving to {out}"
+            + (f"; suggestions from {ref}" if ref else ""))
+    try:
+        main_loop(session)
+    finally:
+        ui.good(f"saved {session.saved} labels this session ({len(session.done)} of {len(items)} in all) to {out}")
+
+
+@label_app.command("rules")
+def label_rules(
+    dataset: Annotated[Optional[Path], typer.Argument(help="Dataset folder to apply the rules to.")] = None,
+    rules_file: Annotated[Optional[Path], typer.Option(
+        "--rules", "-r", help="Rules file [default: the one shipped with commentary].")] = None,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Write the combined weak labels here (JSONL), for `train --labels`.")] = None,
+    combine_with: Annotated[str, typer.Option(
+        "--combine", help="majority or label-model.")] = "label-model",
+    gold: Annotated[Optional[Path], typer.Option(
+        help="Gold labels to measure each rule against [default: the dataset's own labels, if any].")] = None,
+    write: Annotated[Optional[Path], typer.Option(
+        "--write", help="Write a copy of the rules file to edit, and stop.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    codebook_file: CodebookOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Apply labelling rules: weak labels, and each rule's coverage, overlaps, conflicts and accuracy."""
+    from ..codebook import load_codebook
+    from ..dataset import atomic_file, read_dataset
+    from ..label.io import write_labels_jsonl
+    from ..label.rules import apply_rules, combine, default_rules_path, load_rules, rule_report
+
+    if write is not None:
+        with atomic_file(write, force=force) as fh:
+            fh.write(default_rules_path().read_text(encoding="utf-8"))
+        ui.good(f"wrote {write}; edit it and pass --rules {write}")
+        return
+    if dataset is None:
+        raise CommentaryError("give a dataset folder to apply the rules to", fix="commentary label rules data/my-comments")
+    book = load_codebook(codebook_file)
+    rules = load_rules(rules_file, book)
+    if rules.codebook_version and rules.codebook_version != book.version:
+        ui.warn(f"{rules.path} was written for codebook {rules.codebook_version}; this is {book.version}")
+    ds = read_dataset(dataset)
+    gold_labels = _labels_from(gold, book) if gold else ds.labels
+    gold_map = {lab.comment_id: lab for lab in gold_labels}
+    votes = apply_rules(rules, ds.comments)
+    report = rule_report(votes, gold_map or None)
+    combined = combine(votes, book, combine_with, gold=gold_map or None)
+    summary: dict[str, Any] = {"comments": len(ds.comments), "weak_labels": len(combined.labels),
+                               "no_stance": combined.no_stance, "themes": combined.themes_given,
+                               "combine": combine_with}
+    scored = [lab for lab in combined.labels if lab.comment_id in gold_map]
+    if scored:
+        summary["stance_accuracy_on_gold"] = sum(gold_map[lab.comment_id].stance == lab.stance
+                                                 for lab in scored) / len(scored)
+        tp = sum(len(set(lab.themes) & set(gold_map[lab.comment_id].themes)) for lab in scored)
+        fp = sum(len(set(lab.themes) - set(gold_map[lab.comment_id].themes)) for lab in scored)
+        summary["theme_precision_on_gold"] = tp / (tp + fp) if tp + fp else None
+    if output is not None:
+        with atomic_file(output, force=force) as fh:
+            write_labels_jsonl(combined.labels, fh)
+    if as_json:
+        typer.echo(json.dumps({"rules": report, "summary": summary}, indent=2))
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"{len(rules.rules)} rules on {len(ds.comments):,} comments ({rules.path})",
+                      title_justify="left")
+        for col in ("rule", "label", "fired", "coverage", "overlaps", "conflicts", "accuracy"):
+            table.add_column(col, justify="left" if col in ("rule", "label") else "right")
+        for r in report:
+            acc = "n/a" if r["accuracy"] is None else f"{r['accuracy']:.0%} of {r['gold_fired']}"
+            table.add_row(r["rule"], r["label"], f"{r['fired']:,}", f"{r['coverage']:.1%}",
+                          f"{r['overlaps']:.1%}", f"{r['conflicts']:.1%}", acc)
+        _console().print(table)
+    ui.info(f"{combine_with}: {len(combined.labels):,} comments get a weak label; {combined.no_stance:,} get "
+            "none (no stance rule fired or the vote was split)"
+            + (f"; stance right on {summary['stance_accuracy_on_gold']:.0%} of {len(scored)} with gold labels"
+               if scored else ""))
+    if output is not None:
+        ui.good(f"wrote {len(combined.labels):,} weak labels to {output}; train on them with "
+                f"`commentary train {dataset} --labels {output}`")
+
+
+@label_app.command("export")
+def label_export(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder whose comments are to be labelled.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File (or folder, for argilla) to write.")],
+    to: Annotated[str, typer.Option("--to", help="label-studio, argilla or csv.")] = "label-studio",
+    labels: Annotated[Optional[Path], typer.Option(
+        help="Labels already given, exported as annotations [default: the dataset's own].")] = None,
+    model: ModelOpt = None,
+    no_model: NoModelOpt = False,
+    codebook_file: CodebookOpt = None,
+    models_dir: ModelsDirOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Export comments as annotation tasks, with the model's predictions as pre-annotations."""
+    from ..codebook import load_codebook
+    from ..dataset import read_dataset
+    from ..label.tools import export_tasks, tasks_from
+
+    book = load_codebook(codebook_file)
+    ds = read_dataset(dataset)
+    given = _labels_from(labels, book, per_annotator=True) if labels else ds.labels
+    suggestions, ref = _suggestions(ds, models_dir, model, no_model)
+    written = export_tasks(tasks_from(ds.articles, ds.comments, given, suggestions), to, output, book, force=force)
+    ui.good(f"wrote {len(ds.comments):,} tasks for {to} ({len(given):,} existing labels"
+            + (f", suggestions from {ref}" if ref else "") + f") to {', '.join(map(str, written))}")
+
+
+@label_app.command("import")
+def label_import(
+    source: Annotated[Path, typer.Argument(help="The tool's export: Label Studio JSON, an Argilla folder or CSV.")],
+    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="The dataset the tasks came from.")],
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Labels file (JSONL) to add the labels to; existing labels are kept.")],
+    from_tool: Annotated[str, typer.Option("--from", help="label-studio, argilla or csv.")] = "label-studio",
+    annotator: Annotated[Optional[str], typer.Option(help="Annotator name where the export has none.")] = None,
+    codebook_file: CodebookOpt = None,
+) -> None:
+    """Import finished annotations, checked against the codebook and the dataset; never overwrites a label."""
+    from ..codebook import load_codebook
+    from ..dataset import atomic_file, read_dataset
+    from ..label.io import read_labels_file, write_labels_jsonl
+    from ..label.tools import import_labels, merge_labels
+
+    book = load_codebook(codebook_file)
+    ds = read_dataset(dataset)
+    new = import_labels(source, from_tool, book, dataset_ids={c.id for c in ds.comments}, annotator=annotator)
+    existing = read_labels_file(output, book, per_annotator=True) if output.exists() else []
+    merged = merge_labels(existing, new, str(output))
+    with atomic_file(output, force=True) as fh:
+        write_labels_jsonl(merged, fh)
+    people = sorted({lab.annotator or "?" for lab in new})
+    ui.good(f"imported {len(new):,} labels ({len(merged) - len(existing):,} new) from {len(people)} annotator(s) "
+            f"({', '.join(people[:5])}) into {output}")
+
+
+@label_app.command("agreement")
+def label_agreement(
+    files: Annotated[list[Path], typer.Argument(
+        help="Two or more annotators' labels (files or labelled datasets), or one file holding several annotators.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures and the disagreements as JSON.")] = False,
+    codebook_file: CodebookOpt = None,
+) -> None:
+    """Agreement for stance and each theme: Cohen's kappa for two annotators, Krippendorff's alpha for more."""
+    from rich.table import Table
+
+    from ..codebook import load_codebook
+    from ..label.agreement import multi_agreement, pairwise_agreement
+
+    book = load_codebook(codebook_file)
+    sets = [_labels_from(p, book, per_annotator=True) for p in files]
+    names = [p.stem for p in files]
+    if len(files) == 1:  # one file with several annotators in it
+        by: dict[str, list] = {}
+        for lab in sets[0]:
+            by.setdefault(lab.annotator or "?", []).append(lab)
+        names, sets = list(by), list(by.values())
+    if len(sets) < 2:
+        raise CommentaryError("agreement needs two or more annotators", fix="pass two or more label files")
+    for name, labels in zip(names, sets):
+        if len({lab.comment_id for lab in labels}) != len(labels):
+            raise CommentaryError(f"{name} labels some comments twice", fix="one label per comment per annotator")
+    multi = multi_agreement(sets, names, book)
+    pair = pairwise_agreement(sets[0], sets[1], book) if len(sets) == 2 else None
+    if as_json:
+        out = multi.to_dict()
+        if pair:
+            out["cohen"] = {"stance": pair.stance_kappa, "themes": {t: m["kappa"] for t, m in pair.themes.items()}}
+        typer.echo(json.dumps(out, indent=2))
+        return
+    stat = "Cohen's kappa" if pair else "Krippendorff's alpha"
+    table = Table(title=f"{len(sets)} annotators ({', '.join(names)}) on {multi.n} shared comments",
+                  title_justify="left")
+    for col in ("label", stat, "agreement"):
+        table.add_column(col, justify="left" if col == "label" else "right")
+    table.add_row("stance", fmt(pair.stance_kappa if pair else multi.stance_alpha),
+                  f"{multi.stance_agreement:.1%}", style="bold")
+    for theme, m in multi.themes.items():
+        table.add_row(theme, fmt(pair.themes[theme]["kappa"] if pair else m["alpha"]), f"{m['agreement']:.1%}")
+    _console().print(table)
+    ui.info(f"{len(multi.disagreements)} comments differ; --json lists them for adjudication")
+
+
+@label_app.command("issues")
+def label_issues(
+    dataset: Annotated[Optional[Path], typer.Argument(
+        help="Labelled dataset [default: the starter corpus' train split].")] = None,
+    labels: Annotated[Optional[Path], typer.Option(help="Labels file joined by comment id.")] = None,
+    top: Annotated[int, typer.Option(help="How many to list (worst first).")] = 20,
+    backend: Annotated[str, typer.Option(help="Backend for the cross-validated probabilities.")] = "tfidf",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write all of them as JSONL.")] = None,
+    codebook_file: CodebookOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Likely mislabelled comments, by confident learning on cross-validated probabilities, for review."""
+    from rich.table import Table
+
+    from ..codebook import load_codebook
+    from ..dataset import atomic_file
+    from ..label.io import read_labels_file
+    from ..label.issues import find_label_issues
+    from ..paths import starter_dir
+    from ..train import TrainConfig, load_training_data
+
+    book = load_codebook(codebook_file)
+    dataset = dataset or starter_dir() / "train"
+    given = read_labels_file(labels, book) if labels else None
+    data = load_training_data(dataset, book, labels=given)
+    ui.info(f"cross-validating a {backend} model on {len(data.ids):,} comments")
+    issues = find_label_issues(data, TrainConfig(backend=backend), progress=ui.debug)
+    if output is not None:
+        with atomic_file(output, force=force) as fh:
+            for issue in issues:
+                fh.write(json.dumps(issue.to_dict(), ensure_ascii=False) + "\n")
+    for kind in ("stance", "themes"):
+        mine = [i for i in issues if i.kind == kind]
+        table = Table(title=f"{len(mine)} likely {kind} label errors in {len(data.ids)} comments "
+                      f"(worst {min(top, len(mine))})", title_justify="left", show_lines=True)
+        for col in ("comment", "given", "model says", "quality"):
+            table.add_column(col, overflow="fold")
+        for issue in mine[:top]:
+            text = issue.text if len(issue.text) <= 200 else issue.text[:197] + "..."
+            show = (lambda v: ", ".join(v) or "none") if kind == "themes" else str
+            table.add_row(f"{issue.comment_id}: {text}", show(issue.given), show(issue.suggested), f"{issue.quality:.3f}")
+        _console().print(table)
+    if output is not None:
+        ui.good(f"wrote {len(issues)} to {output}")

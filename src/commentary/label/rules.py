@@ -1,0 +1,314 @@
+"""Labelling rules: phrases, regular expressions and simple conditions that give weak labels.
+
+A rules file sits beside the codebook (``data/rules.yaml`` ships with commentary;
+``commentary label rules --write`` copies it to edit). Applying the rules to a
+dataset gives a vote matrix (which rule fired on which comment); a report per
+rule (coverage, overlaps, conflicts, accuracy against gold labels where there
+are any); and training labels combined from the votes, by majority vote or by a
+label model, marked weak.
+
+For stance, the label model is a one-coin Dawid-Skene model: each rule that
+fires is right with its own accuracy, measured on whatever gold labels there are
+(a few dozen labelled comments are enough to rank the rules), so a conflict is
+settled in favour of the more accurate rules. Themes are
+multi-label: each theme is its own yes/no question, marked when any of its rules
+fires (theme rules only ever vote "present").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..codebook import Codebook, _Doc
+from ..errors import CodebookError, CommentaryError
+from ..records import Comment, Labels
+
+__all__ = ["Rule", "RuleSet", "load_rules", "default_rules_path", "apply_rules", "Votes", "rule_report",
+           "combine", "COMBINERS"]
+
+COMBINERS = ("majority", "label-model")
+_RULE_KEYS = {"name", "label", "phrases", "regex", "unless", "min_words", "max_words", "reply", "question"}
+_TOP_KEYS = {"version", "codebook", "rules"}
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def default_rules_path() -> Path:
+    return Path(__file__).resolve().parents[1] / "data" / "rules.yaml"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One labelling function: when it fires, it votes for its label."""
+
+    name: str
+    label: str  # a theme id, or "stance:<id>"
+    pattern: re.Pattern | None = None
+    unless: re.Pattern | None = None
+    min_words: int | None = None
+    max_words: int | None = None
+    reply: bool | None = None
+    question: bool | None = None
+
+    @property
+    def kind(self) -> str:
+        return "stance" if self.label.startswith("stance:") else "theme"
+
+    @property
+    def target(self) -> str:
+        return self.label.split(":", 1)[1] if self.kind == "stance" else self.label
+
+    def fires(self, text: str, words: int, is_reply: bool) -> bool:
+        if self.min_words is not None and words < self.min_words:
+            return False
+        if self.max_words is not None and words > self.max_words:
+            return False
+        if self.reply is not None and self.reply != is_reply:
+            return False
+        if self.question is not None and self.question != ("?" in text):
+            return False
+        if self.pattern is not None and not self.pattern.search(text):
+            return False
+        return not (self.unless is not None and self.unless.search(text))
+
+
+@dataclass
+class RuleSet:
+    version: str
+    codebook_version: str | None
+    rules: list[Rule]
+    path: str
+
+
+def _phrase_regex(phrases: Sequence[str]) -> str:
+    parts = [r"\s+".join(re.escape(w) for w in p.translate(_APOSTROPHES).lower().split()) for p in phrases]
+    return r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)"
+
+
+def load_rules(path: str | Path | None, codebook: Codebook) -> RuleSet:
+    """Read and check a rules file; every mistake names its line."""
+    path = Path(path) if path else default_rules_path()
+    if not path.is_file():
+        raise CodebookError(f"rules file {path} does not exist",
+                            fix="write one with `commentary label rules --write FILE`")
+    doc = _Doc(path.read_text(encoding="utf-8"), str(path))
+    top = doc.mapping(doc.root, _TOP_KEYS, "the rules file")
+    if "rules" not in top:
+        raise doc.fail(doc.root, "the rules file has no 'rules'", "add `rules:` with a list of rules")
+    import yaml
+
+    if not isinstance(top["rules"], yaml.SequenceNode) or not top["rules"].value:
+        raise doc.fail(top["rules"], "rules must be a non-empty list", "write each rule as `- name: ...`")
+    known = set(codebook.theme_ids) | {f"stance:{s}" for s in codebook.stance_ids}
+    rules: list[Rule] = []
+    names: set[str] = set()
+    for node in top["rules"].value:
+        f = doc.mapping(node, _RULE_KEYS, "a rule")
+        for key in ("name", "label"):
+            if key not in f:
+                raise doc.fail(node, f"a rule has no {key!r}", f"add `{key}: ...`")
+        name = doc.text(f["name"], "name")
+        if name in names:
+            raise doc.fail(f["name"], f"rule {name!r} is defined twice", "give each rule its own name")
+        names.add(name)
+        label = doc.text(f["label"], f"{name}.label")
+        if label not in known:
+            raise doc.fail(f["label"], f"rule {name!r}: label {label!r} is not in codebook {codebook.version}",
+                           f"use a theme ({', '.join(codebook.theme_ids)}) or stance:<{'|'.join(codebook.stance_ids)}>")
+        alternatives = []
+        if "phrases" in f:
+            alternatives.append(_phrase_regex(doc.texts(f["phrases"], f"{name}.phrases")))
+        for key in ("regex", "unless"):
+            for item in f[key].value if key in f and isinstance(f[key], yaml.SequenceNode) else []:
+                try:
+                    re.compile(item.value)
+                except re.error as exc:
+                    raise doc.fail(item, f"rule {name!r}: bad regular expression ({exc})",
+                                   "fix the pattern (remember to escape . ( ) [ ] ?)") from exc
+        if "regex" in f:
+            alternatives += [f"(?:{r})" for r in doc.texts(f["regex"], f"{name}.regex")]
+        unless = doc.texts(f["unless"], f"{name}.unless") if "unless" in f else ()
+        numbers: dict[str, Any] = {}
+        for key in ("min_words", "max_words"):
+            if key in f:
+                value = doc.text(f[key], f"{name}.{key}")
+                if not value.isdigit():
+                    raise doc.fail(f[key], f"rule {name!r}: {key} must be a whole number", "write e.g. 5")
+                numbers[key] = int(value)
+        for key in ("reply", "question"):
+            if key in f:
+                value = doc.text(f[key], f"{name}.{key}").lower()
+                if value not in ("true", "false"):
+                    raise doc.fail(f[key], f"rule {name!r}: {key} must be true or false", "write true or false")
+                numbers[key] = value == "true"
+        if not alternatives and not numbers:
+            raise doc.fail(node, f"rule {name!r} has nothing to test",
+                           "add phrases, regex, or a condition such as max_words")
+        rules.append(Rule(
+            name=name, label=label,
+            pattern=re.compile("|".join(alternatives), re.IGNORECASE) if alternatives else None,
+            unless=re.compile("|".join(f"(?:{u})" for u in unless), re.IGNORECASE) if unless else None,
+            **numbers))
+    version = doc.text(top["version"], "version") if "version" in top else "0"
+    written_for = doc.text(top["codebook"], "codebook") if "codebook" in top else None
+    return RuleSet(version, written_for, rules, str(path))
+
+
+@dataclass
+class Votes:
+    """Which rule fired on which comment."""
+
+    comment_ids: list[str]
+    rules: list[Rule]
+    fired: Any  # n x R bool array
+
+
+def apply_rules(rules: RuleSet, comments: Sequence[Comment]) -> Votes:
+    import numpy as np
+
+    fired = np.zeros((len(comments), len(rules.rules)), dtype=bool)
+    for i, c in enumerate(comments):
+        text = c.text.translate(_APOSTROPHES)
+        words = len(text.split())
+        for j, rule in enumerate(rules.rules):
+            fired[i, j] = rule.fires(text, words, bool(c.parent_id))
+    return Votes([c.id for c in comments], list(rules.rules), fired)
+
+
+def rule_report(votes: Votes, gold: dict[str, Labels] | None = None) -> list[dict[str, Any]]:
+    """Per rule: coverage, overlaps and conflicts with the other rules, and accuracy on gold labels."""
+    import numpy as np
+
+    f = votes.fired
+    n = max(len(votes.comment_ids), 1)
+    out = []
+    for j, rule in enumerate(votes.rules):
+        mine = f[:, j]
+        same = [k for k, r in enumerate(votes.rules) if k != j and r.kind == rule.kind
+                and (r.kind == "stance" or r.target == rule.target)]
+        other_stances = [k for k, r in enumerate(votes.rules) if r.kind == "stance" and r.target != rule.target]
+        row: dict[str, Any] = {
+            "rule": rule.name, "label": rule.label, "fired": int(mine.sum()), "coverage": float(mine.sum() / n),
+            "overlaps": float((mine & f[:, same].any(axis=1)).sum() / n) if same else 0.0,
+            "conflicts": float((mine & f[:, other_stances].any(axis=1)).sum() / n)
+            if rule.kind == "stance" and other_stances else 0.0,
+            "accuracy": None, "gold_fired": 0,
+        }
+        if gold:
+            hits = [i for i in np.flatnonzero(mine) if votes.comment_ids[i] in gold]
+            row["gold_fired"] = len(hits)
+            if hits:
+                right = [(gold[votes.comment_ids[i]].stance == rule.target) if rule.kind == "stance"
+                         else (rule.target in gold[votes.comment_ids[i]].themes) for i in hits]
+                row["accuracy"] = float(np.mean(right))
+        out.append(row)
+    return out
+
+
+def _label_model(fired, rule_class, n_classes: int, correct=None, prior_accuracy: float = 0.7,
+                 strength: float = 4.0):
+    """A one-coin label model: posteriors (n x C) and each rule's accuracy.
+
+    Each rule that fires votes for its class and is right with its own accuracy
+    ``a_j``, spreading its errors evenly over the other classes (Dawid and Skene's
+    one-coin model); the posterior weighs every vote by its rule's log-odds. The
+    accuracies come from gold labels where there are some (*correct*: n x R, True
+    where the rule fired and was right, None without gold), shrunk towards
+    *prior_accuracy* with the weight of *strength* votes; without gold every rule
+    gets the prior, and the model reduces to a majority vote that abstains on ties.
+    (Votes alone cannot estimate the accuracies here: a lone vote fits any accuracy
+    equally well, and rules of different labels only ever conflict.) The class
+    prior is uniform, since rules fire on a biased sample of comments.
+    """
+    import numpy as np
+
+    n, r = fired.shape
+    cls = np.asarray(rule_class)
+    onehot = np.zeros((r, n_classes))
+    onehot[np.arange(r), cls] = 1.0
+    x = fired.astype(float)
+    if correct is None:
+        acc = np.full(r, prior_accuracy)
+    else:
+        judged = correct.judged  # n x R: fired on a comment with a gold label
+        acc = (correct.right.sum(axis=0) + prior_accuracy * strength) / (judged.sum(axis=0) + strength)
+    acc = np.clip(acc, 1e-3, 1 - 1e-3)
+    right = np.log(acc)[:, None] * onehot
+    wrong = np.log((1 - acc) / max(n_classes - 1, 1))[:, None] * (1 - onehot)
+    log = x @ (right + wrong)
+    log -= log.max(axis=1, keepdims=True)
+    post = np.exp(log)
+    post /= post.sum(axis=1, keepdims=True)
+    ties = (np.isclose(post, post.max(axis=1, keepdims=True))).sum(axis=1) > 1
+    post[ties] = 1.0 / n_classes  # a split vote says nothing
+    return post, acc
+
+
+@dataclass
+class _Correct:
+    judged: Any
+    right: Any
+
+
+@dataclass
+class Combined:
+    labels: list[Labels]
+    no_stance: int
+    stance_covered: int
+    themes_given: dict[str, int] = field(default_factory=dict)
+
+
+def combine(votes: Votes, codebook: Codebook, method: str = "majority", *, min_confidence: float = 0.5,
+            gold: dict[str, Labels] | None = None, created: str | None = None) -> Combined:
+    """Weak training labels from the votes. Comments no stance rule fired on get no label.
+
+    With ``label-model``, gold labels (where given) set how much each rule's vote weighs.
+    """
+    import numpy as np
+
+    if method not in COMBINERS:
+        raise CommentaryError(f"unknown way to combine votes {method!r}", fix=f"use one of {', '.join(COMBINERS)}")
+    stances = codebook.stance_ids
+    f = votes.fired
+    n = len(votes.comment_ids)
+    s_cols = [j for j, r in enumerate(votes.rules) if r.kind == "stance"]
+    counts = np.zeros((n, len(stances)))
+    for j in s_cols:
+        counts[:, stances.index(votes.rules[j].target)] += f[:, j]
+    covered = counts.sum(axis=1) > 0
+    if method == "majority":
+        top = counts.max(axis=1, keepdims=True)
+        winners = (counts == top) & covered[:, None]
+        stance_of = [stances[int(np.argmax(w))] if w.sum() == 1 else None for w in winners]
+    elif s_cols:
+        correct = None
+        if gold:
+            has = np.array([cid in gold for cid in votes.comment_ids])
+            truth = np.array([gold[cid].stance if cid in gold else "" for cid in votes.comment_ids])
+            judged = f[:, s_cols] & has[:, None]
+            right = judged & (truth[:, None] == np.array([votes.rules[j].target for j in s_cols])[None, :])
+            correct = _Correct(judged, right)
+        post, _ = _label_model(f[:, s_cols], [stances.index(votes.rules[j].target) for j in s_cols], len(stances),
+                               correct)
+        stance_of = [stances[int(post[i].argmax())] if covered[i] and post[i].max() >= min_confidence else None
+                     for i in range(n)]
+    else:
+        stance_of = [None] * n
+    themes_of: list[list[str]] = [[] for _ in range(n)]
+    for theme in codebook.theme_ids:
+        cols = [j for j, r in enumerate(votes.rules) if r.kind == "theme" and r.target == theme]
+        if not cols:
+            continue
+        # Theme rules only ever vote "present", so each theme is its own yes/no question and
+        # both methods mark it when any of its rules fires.
+        present = f[:, cols].any(axis=1)
+        for i in np.flatnonzero(present):
+            themes_of[i].append(theme)
+    labels = [Labels(comment_id=cid, stance=stance_of[i], themes=themes_of[i], annotator=f"rules:{method}",
+                     created=created, codebook_version=codebook.version, weak=True)
+              for i, cid in enumerate(votes.comment_ids) if stance_of[i] is not None]
+    given = {t: sum(t in lab.themes for lab in labels) for t in codebook.theme_ids}
+    return Combined(labels, no_stance=n - len(labels), stance_covered=int(covered.sum()), themes_given=given)

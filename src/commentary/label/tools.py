@@ -1,0 +1,395 @@
+"""Annotation tools' formats: export tasks (with model pre-annotations) and import finished labels.
+
+- Label Studio: a JSON list of tasks (``data``, ``predictions``, ``annotations``), with
+  a labelling config beside it (``<name>.label_config.xml``): stance as single choice,
+  themes as multiple choice.
+- Argilla: its Hugging Face dataset layout (``data/train-*.parquet`` and
+  ``.argilla/settings.json``), records flattened as Argilla 2 writes them:
+  ``stance.suggestion``, ``stance.suggestion.score``, ``stance.suggestion.agent``,
+  ``stance.responses``, ``stance.responses.users``, ``stance.responses.status``, the
+  same for ``themes``.
+- CSV: one row per comment; ``stance`` and ``themes`` (``;``-separated) for people
+  to fill in, the model's suggestions beside them. Cells are spreadsheet-safe.
+
+Export then import loses nothing: stance, themes, annotator, time, codebook version
+and the weak flag come back as they went out.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+from ..codebook import Codebook
+from ..errors import CommentaryError, InputError
+from ..records import Article, Comment, Labels
+
+__all__ = ["TOOLS", "Task", "tasks_from", "export_tasks", "import_labels", "merge_labels"]
+
+TOOLS = ("label-studio", "argilla", "csv")
+_RISKY = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class Task:
+    """One comment to label, with its context, a model's suggestion and labels already given."""
+
+    comment: Comment
+    article_title: str | None
+    suggestion: dict[str, Any] | None = None  # a classify prediction
+    labels: list[Labels] | None = None
+
+
+def tasks_from(articles: Sequence[Article], comments: Sequence[Comment], labels: Iterable[Labels] = (),
+               suggestions: dict[str, dict[str, Any]] | None = None) -> list[Task]:
+    titles = {a.id: a.title for a in articles}
+    given: dict[str, list[Labels]] = {}
+    for lab in labels:
+        given.setdefault(lab.comment_id, []).append(lab)
+    return [Task(c, titles.get(c.article_id), (suggestions or {}).get(c.id), given.get(c.id)) for c in comments]
+
+
+def _meta(lab: Labels) -> dict[str, Any]:
+    return {"created": lab.created, "codebook_version": lab.codebook_version, "weak": lab.weak}
+
+
+# --- Label Studio -------------------------------------------------------------------------------------
+def _ls_result(stance: str | None, themes: Sequence[str]) -> list[dict[str, Any]]:
+    result = []
+    if stance:
+        result.append({"id": "stance", "from_name": "stance", "to_name": "text", "type": "choices",
+                       "value": {"choices": [stance]}})
+    result.append({"id": "themes", "from_name": "themes", "to_name": "text", "type": "choices",
+                   "value": {"choices": list(themes)}})
+    return result
+
+
+def label_studio_config(codebook: Codebook) -> str:
+    def choices(labels) -> str:
+        return "\n".join(f"    <Choice value={quoteattr(lab.id)} hint={quoteattr(lab.description)}/>" for lab in labels)
+
+    return ("<View>\n  <Header value=\"$article_title\"/>\n  <Text name=\"text\" value=\"$text\"/>\n"
+            "  <Choices name=\"stance\" toName=\"text\" choice=\"single-radio\" required=\"true\" showInline=\"true\">\n"
+            f"{choices(codebook.stances)}\n  </Choices>\n"
+            "  <Choices name=\"themes\" toName=\"text\" choice=\"multiple\" showInline=\"true\">\n"
+            f"{choices(codebook.themes)}\n  </Choices>\n</View>\n")
+
+
+def _label_studio(tasks: Sequence[Task], codebook: Codebook) -> list[dict[str, Any]]:
+    out = []
+    for n, t in enumerate(tasks, 1):
+        c = t.comment
+        task: dict[str, Any] = {"id": n, "data": {
+            "comment_id": c.id, "text": c.text, "article_id": c.article_id, "article_title": t.article_title or "",
+            "author": c.author or "", "codebook_version": codebook.version}}
+        if t.suggestion:
+            s = t.suggestion
+            task["predictions"] = [{"model_version": s.get("model", ""),
+                                    "score": s["stance_probs"][s["stance"]],
+                                    "result": _ls_result(s["stance"], s["themes"])}]
+        if t.labels:
+            task["annotations"] = [{"completed_by": {"email": lab.annotator or ""}, "created_at": lab.created,
+                                    "was_cancelled": False, "result": _ls_result(lab.stance, lab.themes),
+                                    "meta": _meta(lab)} for lab in t.labels]
+        out.append(task)
+    return out
+
+
+def _from_label_studio(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    try:
+        tasks = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InputError(f"{path} is not valid JSON ({exc})", fix="pass Label Studio's JSON export") from exc
+    if isinstance(tasks, dict):
+        tasks = [tasks]
+    if not isinstance(tasks, list):
+        raise InputError(f"{path}: expected a list of Label Studio tasks", fix="export from Label Studio as JSON")
+    rows = []
+    for n, task in enumerate(tasks, 1):
+        data = task.get("data") or {}
+        cid = data.get("comment_id")
+        if not cid:
+            raise InputError(f"{path}: task {n} has no data.comment_id",
+                             fix="export tasks with `commentary label export --to label-studio` so each keeps its id")
+        for a, ann in enumerate(task.get("annotations") or [], 1):
+            if ann.get("was_cancelled"):
+                continue
+            who = ann.get("completed_by")
+            if isinstance(who, dict):
+                who = who.get("email") or who.get("username") or who.get("id")
+            stance, themes = None, []
+            for r in ann.get("result") or []:
+                picked = (r.get("value") or {}).get("choices") or []
+                if r.get("from_name") == "stance":
+                    if len(picked) > 1:
+                        raise InputError(f"{path}: task {n}, annotation {a} picks {len(picked)} stances",
+                                         fix="make stance a single choice in the labelling config")
+                    stance = picked[0] if picked else None
+                elif r.get("from_name") == "themes":
+                    themes = list(picked)
+            meta = ann.get("meta") or {}
+            rows.append((f"task {n}, annotation {a}", {
+                "comment_id": cid, "stance": stance, "themes": themes,
+                "annotator": str(who) if who not in (None, "") else None,
+                "created": meta.get("created") or ann.get("created_at"),
+                "codebook_version": meta.get("codebook_version") or data.get("codebook_version"),
+                "weak": bool(meta.get("weak", False))}))
+    return rows
+
+
+# --- Argilla --------------------------------------------------------------------------------------------
+def _argilla_settings(codebook: Codebook) -> dict[str, Any]:
+    return {
+        "guidelines": codebook.description,
+        "fields": [{"name": "text", "title": "Comment", "type": "text", "required": True},
+                   {"name": "article_title", "title": "Article", "type": "text", "required": False}],
+        "questions": [
+            {"name": "stance", "title": "Stance toward the article", "type": "label_selection",
+             "required": True, "labels": codebook.stance_ids},
+            {"name": "themes", "title": "Themes", "type": "multi_label_selection", "required": False,
+             "labels": codebook.theme_ids}],
+        "metadata": [{"name": n, "type": "terms"} for n in ("comment_id", "article_id", "author",
+                                                            "codebook_version", "commentary_labels")],
+    }
+
+
+def _argilla_rows(tasks: Sequence[Task], codebook: Codebook) -> list[dict[str, Any]]:
+    rows = []
+    for t in tasks:
+        c, s, labs = t.comment, t.suggestion, t.labels or []
+        rows.append({
+            "id": c.id, "status": "completed" if labs else "pending",
+            "text": c.text, "article_title": t.article_title or "",
+            "comment_id": c.id, "article_id": c.article_id, "author": c.author or "",
+            "codebook_version": codebook.version,
+            "commentary_labels": json.dumps({lab.annotator or "": _meta(lab) for lab in labs}),
+            "stance.suggestion": s["stance"] if s else None,
+            "stance.suggestion.score": s["stance_probs"][s["stance"]] if s else None,
+            "stance.suggestion.agent": s.get("model") if s else None,
+            "themes.suggestion": list(s["themes"]) if s else None,
+            "themes.suggestion.score": [s["theme_probs"][x] for x in s["themes"]] if s else None,
+            "themes.suggestion.agent": s.get("model") if s else None,
+            "stance.responses": [lab.stance for lab in labs],
+            "stance.responses.users": [lab.annotator or "" for lab in labs],
+            "stance.responses.status": ["submitted"] * len(labs),
+            "themes.responses": [list(lab.themes) for lab in labs],
+            "themes.responses.users": [lab.annotator or "" for lab in labs],
+            "themes.responses.status": ["submitted"] * len(labs),
+        })
+    return rows
+
+
+def _write_argilla(folder: Path, tasks: Sequence[Task], codebook: Codebook) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ..dataset import atomic_dir
+
+    table = pa.Table.from_pylist(_argilla_rows(tasks, codebook), schema=_argilla_schema())
+    with atomic_dir(folder, force=True) as tmp:
+        (tmp / "data").mkdir()
+        pq.write_table(table, tmp / "data" / "train-00000-of-00001.parquet")
+        (tmp / ".argilla").mkdir()
+        (tmp / ".argilla" / "settings.json").write_text(json.dumps(_argilla_settings(codebook), indent=2) + "\n")
+        (tmp / "README.md").write_text(
+            "# Comments to label\n\nExported by commentary in Argilla's Hugging Face dataset layout. Load it with "
+            "`rg.Dataset.from_hub(...)` after pushing it to the Hub, or read `data/*.parquet` directly.\n")
+
+
+def _argilla_schema():
+    import pyarrow as pa
+
+    s, ls = pa.string(), pa.list_(pa.string())
+    return pa.schema([
+        ("id", s), ("status", s), ("text", s), ("article_title", s), ("comment_id", s), ("article_id", s),
+        ("author", s), ("codebook_version", s), ("commentary_labels", s),
+        ("stance.suggestion", s), ("stance.suggestion.score", pa.float64()), ("stance.suggestion.agent", s),
+        ("themes.suggestion", ls), ("themes.suggestion.score", pa.list_(pa.float64())), ("themes.suggestion.agent", s),
+        ("stance.responses", ls), ("stance.responses.users", ls), ("stance.responses.status", ls),
+        ("themes.responses", pa.list_(ls)), ("themes.responses.users", ls), ("themes.responses.status", ls),
+    ])
+
+
+def _from_argilla(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    from datasets import load_dataset, load_from_disk
+
+    try:
+        if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
+            ds = load_from_disk(str(path))
+        else:
+            files = sorted(str(p) for p in path.rglob("*.parquet"))
+            if not files:
+                raise InputError(f"{path} holds no parquet files", fix="pass the folder of an Argilla export")
+            ds = load_dataset("parquet", data_files=files, split="train")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path} is not a readable Argilla dataset ({exc})", fix="pass the exported folder") from exc
+    if hasattr(ds, "keys") and not hasattr(ds, "column_names"):
+        ds = ds[next(iter(ds.keys()))]
+    need = {"stance.responses", "stance.responses.users"}
+    if not need <= set(ds.column_names):
+        raise InputError(f"{path} has no {', '.join(sorted(need - set(ds.column_names)))} column",
+                         fix="export the Argilla dataset with its responses (with_records=True)")
+    rows = []
+    for n, rec in enumerate(ds, 1):
+        cid = rec.get("comment_id") or rec.get("id")
+        extra = json.loads(rec.get("commentary_labels") or "{}")
+        stance_by = dict(zip(rec.get("stance.responses.users") or [], zip(rec.get("stance.responses") or [],
+                                                                          rec.get("stance.responses.status") or [])))
+        themes_by = dict(zip(rec.get("themes.responses.users") or [], zip(rec.get("themes.responses") or [],
+                                                                          rec.get("themes.responses.status") or [])))
+        for user in dict.fromkeys(list(stance_by) + list(themes_by)):
+            stance, s_status = stance_by.get(user, (None, None))
+            themes, t_status = themes_by.get(user, ([], None))
+            if "discarded" in (s_status, t_status) or "draft" in (s_status, t_status):
+                continue
+            meta = extra.get(user, {})
+            rows.append((f"record {n} ({cid}), user {user}", {
+                "comment_id": cid, "stance": stance, "themes": list(themes or []), "annotator": user or None,
+                "created": meta.get("created"),
+                "codebook_version": meta.get("codebook_version") or rec.get("codebook_version"),
+                "weak": bool(meta.get("weak", False))}))
+    return rows
+
+
+# --- CSV ------------------------------------------------------------------------------------------------
+CSV_COLUMNS = ["comment_id", "article_id", "article_title", "author", "text", "suggested_stance",
+               "suggested_stance_probability", "suggested_themes", "stance", "themes", "annotator", "created",
+               "codebook_version", "weak"]
+
+
+def _safe(value: Any) -> Any:
+    return "'" + value if isinstance(value, str) and value.startswith(_RISKY) else value
+
+
+def _unsafe(value: str | None) -> str | None:
+    if value and value.startswith("'") and value[1:2] and value[1:2] in _RISKY:
+        return value[1:]
+    return value
+
+
+def _csv_rows(tasks: Sequence[Task], codebook: Codebook):
+    for t in tasks:
+        c, s = t.comment, t.suggestion
+        base = [c.id, c.article_id, t.article_title or "", c.author or "", c.text,
+                s["stance"] if s else "", f"{s['stance_probs'][s['stance']]:.4f}" if s else "",
+                ";".join(s["themes"]) if s else ""]
+        for lab in t.labels or [None]:
+            if lab is None:
+                yield base + ["", "", "", "", codebook.version, ""]
+            else:
+                yield base + [lab.stance or "", ";".join(lab.themes), lab.annotator or "", lab.created or "",
+                              lab.codebook_version or codebook.version, "true" if lab.weak else ""]
+
+
+def _from_csv(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8", fix="save the sheet as CSV UTF-8") from exc
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames or "comment_id" not in reader.fieldnames or "stance" not in reader.fieldnames:
+        raise InputError(f"{path} has no comment_id and stance columns",
+                         fix="start from `commentary label export --to csv` and fill in stance and themes")
+    rows = []
+    for n, row in enumerate(reader, 2):
+        row = {k: _unsafe(v) for k, v in row.items() if k}
+        if not (row.get("stance") or "").strip() and not (row.get("themes") or "").strip():
+            continue  # not labelled yet
+        rows.append((f"line {n}", {
+            "comment_id": row["comment_id"], "stance": (row.get("stance") or "").strip() or None,
+            "themes": [x.strip() for x in (row.get("themes") or "").replace("|", ";").split(";") if x.strip()],
+            "annotator": (row.get("annotator") or "").strip() or None, "created": row.get("created") or None,
+            "codebook_version": (row.get("codebook_version") or "").strip() or None,
+            "weak": (row.get("weak") or "").strip().lower() in ("true", "1", "yes")}))
+    return rows
+
+
+# --- the two entry points ---------------------------------------------------------------------------
+def export_tasks(tasks: Sequence[Task], tool: str, output: Path, codebook: Codebook, *, force: bool = False) -> list[Path]:
+    """Write *tasks* for *tool*; returns the paths written."""
+    from ..dataset import atomic_file
+
+    if tool not in TOOLS:
+        raise CommentaryError(f"unknown annotation tool {tool!r}", fix=f"use one of {', '.join(TOOLS)}")
+    if output.exists() and not force:
+        raise CommentaryError(f"{output} already exists", fix="pass --force to replace it")
+    if tool == "argilla":
+        _write_argilla(output, tasks, codebook)
+        return [output]
+    if tool == "label-studio":
+        with atomic_file(output, force=True) as fh:
+            json.dump(_label_studio(tasks, codebook), fh, ensure_ascii=False, indent=1)
+            fh.write("\n")
+        config = output.with_suffix(".label_config.xml")
+        with atomic_file(config, force=True) as fh:
+            fh.write(label_studio_config(codebook))
+        return [output, config]
+    with atomic_file(output, force=True) as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+        for row in _csv_rows(tasks, codebook):
+            writer.writerow([_safe(v) for v in row])
+    return [output]
+
+
+def import_labels(path: Path, tool: str, codebook: Codebook, *, dataset_ids: set[str] | None = None,
+                  annotator: str | None = None) -> list[Labels]:
+    """Read finished labels from *tool*'s export and check every one of them."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path} does not exist", fix="check the path")
+    readers = {"label-studio": _from_label_studio, "argilla": _from_argilla, "csv": _from_csv}
+    if tool not in readers:
+        raise CommentaryError(f"unknown annotation tool {tool!r}", fix=f"use one of {', '.join(TOOLS)}")
+    rows = readers[tool](path)
+    out: list[Labels] = []
+    seen: dict[tuple[str, str | None], str] = {}
+    unknown: list[str] = []
+    for where, row in rows:
+        who = row["annotator"] or annotator
+        key = (str(row["comment_id"]), who)
+        if key in seen:
+            raise CommentaryError(f"{path}: {where} labels comment {key[0]} again for annotator {who!r} "
+                                  f"(first at {seen[key]})", fix="keep one annotation per comment and annotator")
+        seen[key] = where
+        version = row["codebook_version"]
+        if version and version != codebook.version:
+            raise CommentaryError(f"{path}: {where} was labelled with codebook {version}, this is {codebook.version}",
+                                  fix="pass --codebook with the codebook those labels used, or relabel")
+        if row["stance"] is None:
+            raise CommentaryError(f"{path}: {where} has themes but no stance",
+                                  fix="give every labelled comment a stance")
+        codebook.check(row["stance"], row["themes"], where=f"{path}: {where}")
+        if dataset_ids is not None and key[0] not in dataset_ids:
+            unknown.append(key[0])
+        out.append(Labels(comment_id=key[0], stance=row["stance"], themes=row["themes"], annotator=who,
+                          created=row["created"], codebook_version=version or codebook.version, weak=row["weak"]))
+    if unknown:
+        raise CommentaryError(f"{path}: {len(unknown)} labelled comment ids are not in the dataset "
+                              f"(first: {', '.join(unknown[:3])})", fix="import into the dataset the tasks came from")
+    if not out:
+        raise InputError(f"{path} holds no finished annotations", fix="label some comments in the tool first")
+    return out
+
+
+def merge_labels(existing: Sequence[Labels], new: Sequence[Labels], where: str) -> list[Labels]:
+    """Add *new* to *existing*; the same comment and annotator labelled differently is refused, never overwritten."""
+    have = {(lab.comment_id, lab.annotator): lab for lab in existing}
+    out = list(existing)
+    for lab in new:
+        old = have.get((lab.comment_id, lab.annotator))
+        if old is None:
+            out.append(lab)
+            have[(lab.comment_id, lab.annotator)] = lab
+        elif (old.stance, sorted(old.themes)) != (lab.stance, sorted(lab.themes)):
+            raise CommentaryError(
+                f"{where} already has {lab.annotator!r}'s label for comment {lab.comment_id} "
+                f"({old.stance}; {', '.join(old.themes) or 'no themes'}) and the import differs "
+                f"({lab.stance}; {', '.join(lab.themes) or 'no themes'})",
+                fix="adjudicate it, or import into a new file with -o")
+    return out

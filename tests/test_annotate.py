@@ -1,0 +1,119 @@
+"""Annotation in the terminal: keystrokes, saving each answer at once, resuming, ordering, a real TTY."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from commentary.codebook import load_codebook
+from commentary.records import Labels
+
+from conftest import REPO
+
+TEST_SPLIT = REPO / "data" / "starter" / "test"
+
+
+def _labels(path):
+    return [Labels.from_dict(json.loads(line)) for line in path.read_text().splitlines()]
+
+
+def test_keys_label_save_and_skip_then_a_rerun_resumes(cli, tmp_path):
+    out = tmp_path / "ana.jsonl"
+    # first comment: disagree with themes 1 and 3; second: skipped; third: neutral, no themes; then quit
+    res = cli("annotate", TEST_SPLIT, "-a", "ana", "-o", out, "--no-model", input="d13\ns n\nq")
+    assert res.exit_code == 0, res.stderr
+    got = _labels(out)
+    book = load_codebook()
+    assert [(g.stance, g.themes) for g in got] == [("disagree", [book.theme_ids[0], book.theme_ids[2]]),
+                                                  ("neutral", [])]
+    assert all(g.annotator == "ana" and g.created and g.codebook_version == "1.0" for g in got)
+    assert "saved 2 labels this session (2 of 127 in all)" in res.stderr
+    # the rerun starts after what was saved: the skipped comment comes back, the saved ones do not
+    res = cli("annotate", TEST_SPLIT, "-a", "ana", "-o", out, "--no-model", input="a\nq")
+    assert res.exit_code == 0 and "2 of 127 already labelled" in res.stderr
+    again = _labels(out)
+    assert len(again) == 3 and len({g.comment_id for g in again}) == 3
+    # another annotator in the same file starts from the beginning of the same seeded queue
+    res = cli("annotate", TEST_SPLIT, "-a", "bob", "-o", out, "--no-model", input="a\nq")
+    assert _labels(out)[-1].comment_id == got[0].comment_id
+
+
+def test_enter_accepts_the_models_suggestion_and_uncertainty_orders_the_queue(cli, small, tmp_path):
+    assert cli("train", small, "--cv-folds", "2", "--promote").exit_code == 0
+    out = tmp_path / "a.jsonl"
+    res = cli("annotate", TEST_SPLIT, "-o", out, "-a", "ana", "--order", "uncertainty", input="\n\nq")
+    assert res.exit_code == 0, res.stderr
+    first = _labels(out)
+    preds = {p["id"]: p for p in map(json.loads, cli("classify", TEST_SPLIT, "--format", "jsonl").stdout.splitlines())}
+    for lab in first:  # Enter saved exactly what the model suggested
+        assert lab.stance == preds[lab.comment_id]["stance"]
+        assert sorted(lab.themes) == sorted(preds[lab.comment_id]["themes"])
+    from commentary.annotate import uncertainty
+
+    ranked = sorted(preds.values(), key=lambda p: -uncertainty(p))
+    assert [lab.comment_id for lab in first] == [p["id"] for p in ranked[:2]]
+
+
+def test_a_file_from_another_codebook_is_refused(cli, tmp_path):
+    out = tmp_path / "old.jsonl"
+    out.write_text(json.dumps(Labels("x", "agree", [], annotator="ana", codebook_version="0.9").to_dict()) + "\n")
+    res = cli("annotate", TEST_SPLIT, "-a", "ana", "-o", out, "--no-model", input="q")
+    assert res.exit_code == 1 and "codebook 0.9" in res.stderr
+
+
+def _tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+
+
+def _wait_for(session: str, text: str, timeout: float = 60) -> str:
+    end = time.time() + timeout
+    screen = ""
+    while time.time() < end:
+        screen = _tmux("capture-pane", "-p", "-t", session)
+        if text in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared; screen was:\n{screen}")
+
+
+def test_annotate_in_a_real_terminal_through_tmux(tmp_path, home):
+    if shutil.which("tmux") is None:
+        if os.environ.get("COMMENTARY_REQUIRE_TEST_TOOLS"):
+            pytest.fail("tmux is not installed but the test tools are required here")
+        pytest.skip("tmux is not installed")
+    out = tmp_path / "tty.jsonl"
+    session = f"commentary-test-{os.getpid()}"
+    cmd = (f"COMMENTARY_HOME={home} {sys.executable} -m commentary annotate {TEST_SPLIT} -a tia -o {out} "
+           "--no-model; echo EXITED $?; sleep 30")
+    _tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", cmd)
+    try:
+        screen = _wait_for(session, "Stance:")
+        assert "Article:" in screen and "comment p" in screen and "0 of 127 labelled" in screen
+        _tmux("send-keys", "-t", session, "a")  # single keys, no Enter: the terminal is in cbreak mode
+        _wait_for(session, "Selected: agree")
+        _tmux("send-keys", "-t", session, "2", "Enter")
+        _wait_for(session, "1 of 127 labelled")
+        _tmux("send-keys", "-t", session, "n", "Enter")
+        _wait_for(session, "2 of 127 labelled")
+        _tmux("send-keys", "-t", session, "d")
+        _tmux("send-keys", "-t", session, "C-c")  # interrupted mid-comment: what was saved stays saved
+        screen = _wait_for(session, "EXITED")
+        assert "EXITED 130" in screen and "saved 2 labels" in screen
+        book = load_codebook()
+        assert [(g.stance, g.themes) for g in _labels(out)] == [("agree", [book.theme_ids[1]]), ("neutral", [])]
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    # and a new run picks up where that one stopped
+    _tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", cmd)
+    try:
+        _wait_for(session, "2 of 127 labelled")
+        _tmux("send-keys", "-t", session, "q")
+        _wait_for(session, "EXITED 0")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

@@ -1,0 +1,254 @@
+"""The labelling workflow: rules and weak labels, annotation tools' formats, agreement, label issues."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from commentary.codebook import load_codebook
+from commentary.dataset import read_dataset, write_dataset
+from commentary.records import Labels
+
+from conftest import REPO
+
+TEST_SPLIT = REPO / "data" / "starter" / "test"
+
+STANCE_RULES = r"""version: "1.0"
+codebook: "1.0"
+rules:
+  - name: agree-words
+    label: stance:agree
+    regex: ['\b(agree|spot on|exactly|right|thank|good|brilliant)\b']
+    unless: ['\bbut\b']
+  - name: disagree-words
+    label: stance:disagree
+    regex: ['\b(wrong|nonsense|disagree|won''t|rubbish|no)\b']
+  - name: mixed-but
+    label: stance:mixed
+    regex: ['\b(agree|right|yes)\b.*\bbut\b']
+  - name: neutral-question
+    label: stance:neutral
+    question: true
+  - name: listening
+    label: listening
+    phrases: [listen, listened, listening]
+"""
+
+
+def test_default_rules_report_coverage_and_accuracy_on_gold(cli):
+    res = cli("label", "rules", TEST_SPLIT, "--json")
+    assert res.exit_code == 0, res.stderr
+    report = json.loads(res.stdout)
+    rows = {r["rule"]: r for r in report["rules"]}
+    assert rows["nothing-new-said-so"]["label"] == "nothing_new"
+    fired = [r for r in rows.values() if r["fired"]]
+    assert len(fired) >= 8
+    for r in fired:  # measured against the split's own gold labels
+        assert r["gold_fired"] == r["fired"] and 0 <= r["accuracy"] <= 1
+        assert r["coverage"] == pytest.approx(r["fired"] / 127)
+    assert report["summary"]["stance_accuracy_on_gold"] >= 0.7
+
+
+def test_weak_labels_train_a_model_marked_weak(cli, tmp_path, home):
+    train_split = REPO / "data" / "starter" / "train"
+    from commentary.label.rules import default_rules_path
+
+    shipped = default_rules_path().read_text(encoding="utf-8")
+    theme_rules = shipped[shipped.index("  # --- themes"):shipped.index("  # --- stance")]
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(STANCE_RULES.replace("  - name: listening\n    label: listening\n"
+                                          "    phrases: [listen, listened, listening]\n", theme_rules),
+                     encoding="utf-8")
+    weak = tmp_path / "weak.jsonl"
+    res = cli("label", "rules", train_split, "--rules", rules, "-o", weak, "--combine", "majority", "--json")
+    assert res.exit_code == 0, res.stderr
+    majority = json.loads(res.stdout)["summary"]
+    labels = [json.loads(line) for line in weak.read_text().splitlines()]
+    assert labels and all(lab["weak"] and lab["annotator"] == "rules:majority" for lab in labels)
+    assert {lab["stance"] for lab in labels} == {"agree", "disagree", "mixed", "neutral"}
+    assert 0.5 < majority["stance_accuracy_on_gold"] < 1
+    res = cli("train", train_split, "--labels", weak, "--cv-folds", "2", "--name", "weakly")
+    assert res.exit_code == 0, res.stderr
+    manifest = json.loads((home / "models" / "weakly" / "v1" / "manifest.json").read_text())
+    assert manifest["training_data"]["weak"] == len(labels)
+
+
+def test_label_model_settles_conflicts_by_each_rules_gold_accuracy():
+    from commentary.label.rules import apply_rules, combine, load_rules
+    from commentary.records import Comment
+
+    book = load_codebook()
+    texts = ["great but wrong"] * 4 + ["great stuff"] * 10 + ["wrong again"] * 10
+    comments = [Comment(id=f"c{i}", article_id="a", text=t) for i, t in enumerate(texts)]
+    # gold: "great" comments are mostly agree; "wrong" ones are mostly neutral, so the disagree rule is poor
+    gold = {f"c{i}": Labels(f"c{i}", "agree" if i < 13 else ("disagree" if i < 16 else "neutral"), [])
+            for i in range(4, 24)}
+    path = REPO / "build" / "test-rules.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text('version: "1"\nrules:\n  - {name: great, label: "stance:agree", phrases: [great]}\n'
+                    '  - {name: wrong, label: "stance:disagree", phrases: [wrong]}\n', encoding="utf-8")
+    votes = apply_rules(load_rules(path, book), comments)
+    majority = {lab.comment_id: lab.stance for lab in combine(votes, book, "majority").labels}
+    model = {lab.comment_id: lab.stance for lab in combine(votes, book, "label-model", gold=gold).labels}
+    assert "c0" not in majority  # one vote each way: majority cannot say
+    assert model["c0"] == "agree"  # the rule that is right 9 times in 10 outweighs the one right 3 in 10
+    assert "c20" not in model  # a lone vote of a rule right 3 times in 10 is not a label
+
+
+def test_a_bad_rules_file_names_the_line(cli, tmp_path):
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(STANCE_RULES.replace("label: listening", "label: listenin"), encoding="utf-8")
+    res = cli("label", "rules", TEST_SPLIT, "--rules", bad)
+    assert res.exit_code == 1 and "line 18" in res.stderr and "'listenin'" in res.stderr
+    bad.write_text(STANCE_RULES.replace("(wrong|", "(wrong|("), encoding="utf-8")
+    res = cli("label", "rules", TEST_SPLIT, "--rules", bad)
+    assert res.exit_code == 1 and "line 10" in res.stderr and "bad regular expression" in res.stderr
+
+
+def test_rules_write_gives_an_editable_copy_that_loads(cli, tmp_path):
+    out = tmp_path / "mine.yaml"
+    assert cli("label", "rules", "--write", out).exit_code == 0
+    res = cli("label", "rules", TEST_SPLIT, "--rules", out, "--json")
+    assert res.exit_code == 0 and len(json.loads(res.stdout)["rules"]) >= 10
+
+
+@pytest.mark.parametrize("tool,name", [("label-studio", "tasks.json"), ("argilla", "argilla"),
+                                        ("csv", "tasks.csv")])
+def test_export_then_import_loses_nothing(cli, tool, name, tmp_path):
+    out = tmp_path / name
+    res = cli("label", "export", TEST_SPLIT, "--to", tool, "-o", out, "--no-model")
+    assert res.exit_code == 0, res.stderr
+    back = tmp_path / "back.jsonl"
+    res = cli("label", "import", out, "--from", tool, "-d", TEST_SPLIT, "-o", back)
+    assert res.exit_code == 0, res.stderr
+    got = [json.loads(line) for line in back.read_text().splitlines()]
+    assert got == [lab.to_dict() for lab in read_dataset(TEST_SPLIT).labels]
+
+
+def test_exports_carry_the_models_suggestions(cli, small, tmp_path, home):
+    assert cli("train", small, "--cv-folds", "2", "--promote").exit_code == 0
+    ls = tmp_path / "t.json"
+    assert cli("label", "export", TEST_SPLIT, "-o", ls).exit_code == 0
+    tasks = json.loads(ls.read_text())
+    pred = tasks[0]["predictions"][0]
+    assert pred["model_version"] == "commentary@v1"
+    assert [r["from_name"] for r in pred["result"]] == ["stance", "themes"]
+    config = ls.with_suffix(".label_config.xml").read_text()
+    assert 'name="stance"' in config and 'choice="multiple"' in config and 'value="nothing_new"' in config
+    sheet = tmp_path / "t.csv"
+    assert cli("label", "export", TEST_SPLIT, "--to", "csv", "-o", sheet).exit_code == 0
+    import csv
+
+    rows = list(csv.DictReader(sheet.open(encoding="utf-8")))
+    assert len(rows) == 127 and all(r["suggested_stance"] in {"agree", "disagree", "mixed", "neutral"} for r in rows)
+    folder = tmp_path / "ar"
+    assert cli("label", "export", TEST_SPLIT, "--to", "argilla", "-o", folder).exit_code == 0
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(next((folder / "data").glob("*.parquet"))).to_pylist()
+    assert table[0]["stance.suggestion.agent"] == "commentary@v1"
+    assert json.loads((folder / ".argilla" / "settings.json").read_text())["questions"][1]["type"] == \
+        "multi_label_selection"
+
+
+def _ls_tasks(cli, tmp_path):
+    out = tmp_path / "tasks.json"
+    assert cli("label", "export", TEST_SPLIT, "-o", out, "--no-model", "--labels",
+               REPO / "data" / "starter" / "second_pass.jsonl").exit_code == 0
+    tasks = json.loads(out.read_text())
+    for t in tasks:  # as Label Studio gives them back: two annotations by user 7
+        t["annotations"] = [{"completed_by": 7, "created_at": "2026-11-28T10:00:00Z", "was_cancelled": False,
+                             "result": [{"from_name": "stance", "to_name": "text", "type": "choices",
+                                         "value": {"choices": ["agree"]}},
+                                        {"from_name": "themes", "to_name": "text", "type": "choices",
+                                         "value": {"choices": ["listening"]}}]}] if t["id"] <= 2 else []
+    return tasks
+
+
+def test_label_studio_annotations_come_back_with_their_annotator(cli, tmp_path):
+    tasks = _ls_tasks(cli, tmp_path)
+    src = tmp_path / "done.json"
+    src.write_text(json.dumps(tasks))
+    out = tmp_path / "labels.jsonl"
+    res = cli("label", "import", src, "-d", TEST_SPLIT, "-o", out)
+    assert res.exit_code == 0, res.stderr
+    got = [Labels.from_dict(json.loads(line)) for line in out.read_text().splitlines()]
+    assert [(g.stance, g.themes, g.annotator) for g in got] == [("agree", ["listening"], "7")] * 2
+
+
+def test_bad_imports_say_what_and_keep_existing_labels(cli, tmp_path):
+    tasks = _ls_tasks(cli, tmp_path)
+    src = tmp_path / "done.json"
+    out = tmp_path / "labels.jsonl"
+    existing = Labels(tasks[0]["data"]["comment_id"], "disagree", [], annotator="7", codebook_version="1.0")
+    out.write_text(json.dumps(existing.to_dict()) + "\n")
+    before = out.read_text()
+
+    def attempt(mutate, expected):
+        broken = json.loads(json.dumps(tasks))
+        mutate(broken)
+        src.write_text(json.dumps(broken))
+        res = cli("label", "import", src, "-d", TEST_SPLIT, "-o", out)
+        assert res.exit_code == 1 and expected in res.stderr, res.stderr
+        assert out.read_text() == before
+
+    def unknown_label(t):
+        t[1]["annotations"][0]["result"][0]["value"]["choices"] = ["supportive"]
+
+    def foreign_id(t):
+        t[1]["data"]["comment_id"] = "not-a-comment"
+
+    def duplicate(t):
+        t[1]["annotations"].append(t[1]["annotations"][0])
+
+    def other_codebook(t):
+        t[1]["data"]["codebook_version"] = "0.9"
+
+    attempt(unknown_label, "unknown stance 'supportive'")
+    attempt(foreign_id, "1 labelled comment ids are not in the dataset")
+    attempt(duplicate, "again for annotator '7'")
+    attempt(other_codebook, "labelled with codebook 0.9, this is 1.0")
+    attempt(lambda t: None, "already has '7''s label")  # the import differs from a label already there
+
+
+def test_agreement_kappa_for_two_and_alpha_for_three(cli, tmp_path):
+    ids = ["c1", "c2", "c3", "c4"]
+    # Krippendorff's nominal alpha by hand for these: D_o = 4/12, D_e = 72/132, alpha = 1 - D_o/D_e = 0.3889
+    votes = {"ann": "aada", "bob": "aadd", "cat": "adddd"[:4]}
+    files = []
+    for who, v in votes.items():
+        f = tmp_path / f"{who}.jsonl"
+        f.write_text("".join(json.dumps({"comment_id": c, "stance": "agree" if x == "a" else "disagree",
+                                         "themes": [], "annotator": who}) + "\n" for c, x in zip(ids, v)))
+        files.append(f)
+    res = cli("label", "agreement", *files, "--json")
+    assert res.exit_code == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["stance"]["alpha"] == pytest.approx(1 - (4 / 12) / (72 / 132), abs=1e-4)
+    assert {d["comment_id"] for d in out["disagreements"]} == {"c2", "c4"}
+    two = json.loads(cli("label", "agreement", *files[:2], "--json").stdout)
+    assert "cohen" in two and two["n"] == 4
+    table = cli("label", "agreement", *files)
+    assert "Krippendorff's alpha" in table.stdout and "2 comments differ" in table.stderr
+
+
+def test_label_issues_rank_planted_errors_first(cli, tmp_path):
+    train_split = REPO / "data" / "starter" / "train"
+    ds = read_dataset(train_split)
+    flip = {"agree": "disagree", "disagree": "agree"}
+    planted = {lab.comment_id for lab in [lab for lab in ds.labels if lab.stance in flip][::10]}
+    labels = [Labels(lab.comment_id, flip[lab.stance], lab.themes) if lab.comment_id in planted else lab
+              for lab in ds.labels]
+    noisy = tmp_path / "noisy"
+    write_dataset(noisy, ds.articles, ds.comments, labels=labels)
+    out = tmp_path / "issues.jsonl"
+    res = cli("label", "issues", noisy, "-o", out, "--top", "5")
+    assert res.exit_code == 0, res.stderr
+    assert "likely stance label errors" in res.stdout and "likely themes label errors" in res.stdout
+    found = [json.loads(line) for line in out.read_text().splitlines()]
+    stance = [f["comment_id"] for f in found if f["kind"] == "stance"]
+    worst = stance[:60]
+    base_rate = len(planted) / len(ds.labels)  # about 7%
+    assert sum(c in planted for c in worst) / len(worst) >= 3 * base_rate
+    assert all(f["given"] != f["suggested"] for f in found if f["kind"] == "stance")
