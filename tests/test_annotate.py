@@ -12,11 +12,13 @@ import time
 import pytest
 
 from commentary.codebook import load_codebook
+from commentary.dataset import read_dataset
 from commentary.records import Labels
 
 from conftest import REPO
 
 TEST_SPLIT = REPO / "data" / "starter" / "test"
+N_TEST = len(read_dataset(TEST_SPLIT).comments)
 
 
 def _labels(path):
@@ -33,10 +35,10 @@ def test_keys_label_save_and_skip_then_a_rerun_resumes(cli, tmp_path):
     assert [(g.stance, g.themes) for g in got] == [("disagree", [book.theme_ids[0], book.theme_ids[2]]),
                                                   ("neutral", [])]
     assert all(g.annotator == "ana" and g.created and g.codebook_version == "1.0" for g in got)
-    assert "saved 2 labels this session (2 of 127 in all)" in res.stderr
+    assert f"saved 2 labels this session (2 of {N_TEST} in all)" in res.stderr
     # the rerun starts after what was saved: the skipped comment comes back, the saved ones do not
     res = cli("annotate", TEST_SPLIT, "-a", "ana", "-o", out, "--no-model", input="a\nq")
-    assert res.exit_code == 0 and "2 of 127 already labelled" in res.stderr
+    assert res.exit_code == 0 and f"2 of {N_TEST} already labelled" in res.stderr
     again = _labels(out)
     assert len(again) == 3 and len({g.comment_id for g in again}) == 3
     # another annotator in the same file starts from the beginning of the same seeded queue
@@ -94,13 +96,13 @@ def test_annotate_in_a_real_terminal_through_tmux(tmp_path, home):
     _tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", cmd)
     try:
         screen = _wait_for(session, "Stance:")
-        assert "Article:" in screen and "comment p" in screen and "0 of 127 labelled" in screen
+        assert "Article:" in screen and "comment p" in screen and f"0 of {N_TEST} labelled" in screen
         _tmux("send-keys", "-t", session, "a")  # single keys, no Enter: the terminal is in cbreak mode
         _wait_for(session, "Selected: agree")
         _tmux("send-keys", "-t", session, "2", "Enter")
-        _wait_for(session, "1 of 127 labelled")
+        _wait_for(session, f"1 of {N_TEST} labelled")
         _tmux("send-keys", "-t", session, "n", "Enter")
-        _wait_for(session, "2 of 127 labelled")
+        _wait_for(session, f"2 of {N_TEST} labelled")
         _tmux("send-keys", "-t", session, "d")
         _tmux("send-keys", "-t", session, "C-c")  # interrupted mid-comment: what was saved stays saved
         screen = _wait_for(session, "EXITED")
@@ -112,7 +114,7 @@ def test_annotate_in_a_real_terminal_through_tmux(tmp_path, home):
     # and a new run picks up where that one stopped
     _tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", cmd)
     try:
-        _wait_for(session, "2 of 127 labelled")
+        _wait_for(session, f"2 of {N_TEST} labelled")
         _tmux("send-keys", "-t", session, "q")
         _wait_for(session, "EXITED 0")
     finally:

@@ -85,7 +85,7 @@ def test_lengths(corpus):
     assert sum(x > 120 for x in lengths) / n >= 0.10
     for d in data.values():
         for a in d.articles:
-            assert 150 <= words(a.text) <= 300, a.id
+            assert 150 <= words(a.text) <= 450, a.id  # blog-post length (the seed article runs to about 600)
 
 
 def test_no_near_duplicates(corpus):

@@ -93,8 +93,9 @@ class TfidfBackend:
         heads = []
         for j in range(themes.shape[1]):
             y = np.asarray(themes[:, j])
-            heads.append(LogisticRegression(C=self.c_themes, class_weight="balanced", max_iter=3000,
-                                            random_state=self.seed).fit(xt, y))
+            # liblinear: same model, solved in the dual, several times faster than lbfgs on sparse text
+            heads.append(LogisticRegression(C=self.c_themes, class_weight="balanced", solver="liblinear",
+                                            intercept_scaling=10.0, random_state=self.seed).fit(xt, y))
         self.parts["themes"] = heads
 
     @property
