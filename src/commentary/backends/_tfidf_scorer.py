@@ -22,7 +22,7 @@ from ..errors import CommentaryError
 from ._charwb import CharWbTransform
 from .base import Inputs
 
-__all__ = ["TfidfScorer", "SCORER_JSON", "SCORER_ARRAYS"]
+__all__ = ["TfidfScorer", "features", "SCORER_JSON", "SCORER_ARRAYS"]
 
 SCORER_JSON = "tfidf-scorer.json"
 SCORER_ARRAYS = "tfidf-scorer.safetensors"
@@ -109,6 +109,28 @@ class _WordVectorizer:
         return self.idf.transform(counts)
 
 
+def features(inputs: Inputs, words_of, chars_of, use_article: bool):
+    """(stance features, theme features) from word and char transforms; themes use the comment alone.
+
+    With the article, stance also sees the comment's word vector multiplied by the
+    article's (which of the article's own words the commenter takes up) and their sum.
+    """
+    import numpy as np
+    from scipy import sparse
+
+    words = words_of(inputs.texts)
+    base = sparse.hstack([words, chars_of(inputs.texts)]).tocsr()
+    if not use_article:
+        return base, base
+    # Many comments share an article: vectorise each distinct article once.
+    distinct = sorted({a or "" for a in inputs.articles})
+    rows = {a: k for k, a in enumerate(distinct)}
+    arts = words_of(distinct)[[rows[a or ""] for a in inputs.articles]]
+    overlap = words.multiply(arts).tocsr()
+    sim = np.asarray(overlap.sum(axis=1)).reshape(-1, 1)
+    return sparse.hstack([base, overlap * 3.0, sparse.csr_matrix(sim)]).tocsr(), base
+
+
 class TfidfScorer:
     """predict_proba for a tfidf backend, from plain arrays."""
 
@@ -179,19 +201,7 @@ class TfidfScorer:
 
     # -- scoring ------------------------------------------------------------------------------------
     def _features(self, inputs: Inputs):
-        import numpy as np
-        from scipy import sparse
-
-        words = self.words(inputs.texts)
-        base = sparse.hstack([words, self.chars(inputs.texts)]).tocsr()
-        if not self.use_article:
-            return base, base
-        distinct = sorted({a or "" for a in inputs.articles})
-        rows = {a: k for k, a in enumerate(distinct)}
-        arts = self.words(distinct)[[rows[a or ""] for a in inputs.articles]]
-        overlap = words.multiply(arts).tocsr()
-        sim = np.asarray(overlap.sum(axis=1)).reshape(-1, 1)
-        return sparse.hstack([base, overlap * 3.0, sparse.csr_matrix(sim)]).tocsr(), base
+        return features(inputs, self.words, self.chars, self.use_article)
 
     def predict_proba(self, inputs: Inputs):
         import numpy as np

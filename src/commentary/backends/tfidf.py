@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ._charwb import CharWbTransform
-from ._tfidf_scorer import SCORER_ARRAYS, SCORER_JSON, TfidfScorer
+from ._tfidf_scorer import SCORER_ARRAYS, SCORER_JSON, TfidfScorer, features
 from .base import Inputs
 
 __all__ = ["TfidfBackend", "TRUSTED_TYPES"]
@@ -56,23 +56,9 @@ class TfidfBackend:
 
     def _features(self, inputs: Inputs):
         """Return (stance features, theme features); themes use the comment alone."""
-        import numpy as np
-        from scipy import sparse
-
-        words = self.parts["word"].transform(inputs.texts)
         if self._chars is None or self._chars.vocabulary is not self.parts["char"].vocabulary_:
             self._chars = CharWbTransform(self.parts["char"])
-        chars = self._chars(inputs.texts)
-        base = sparse.hstack([words, chars]).tocsr()
-        if not self.use_article:
-            return base, base
-        # Many comments share an article: vectorise each distinct article once.
-        distinct = sorted({a or "" for a in inputs.articles})
-        rows = {a: k for k, a in enumerate(distinct)}
-        arts = self.parts["word"].transform(distinct)[[rows[a or ""] for a in inputs.articles]]
-        overlap = words.multiply(arts).tocsr()
-        sim = np.asarray(overlap.sum(axis=1)).reshape(-1, 1)
-        return sparse.hstack([base, overlap * 3.0, sparse.csr_matrix(sim)]).tocsr(), base
+        return features(inputs, self.parts["word"].transform, self._chars, self.use_article)
 
     def fit(self, inputs: Inputs, stance, themes, unlabelled: Inputs | None = None) -> None:
         import numpy as np
