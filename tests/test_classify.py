@@ -100,3 +100,21 @@ def test_bad_input_and_missing_model(cli, models, tmp_path):
     binary.write_bytes(b"\x00\x01\x02\x03" * 100)
     res = run(cli, models, binary)
     assert res.exit_code == 1 and "binary" in res.stderr
+
+
+def test_parallel_scoring_gives_the_same_output_in_the_same_order(cli, models, tmp_path):
+    from commentary.dataset import read_dataset
+
+    from conftest import REPO
+
+    texts = [c.text for c in read_dataset(REPO / "data" / "starter" / "train").comments]
+    src = tmp_path / "many.jsonl"
+    src.write_text("".join(json.dumps({"id": f"x{i}", "text": t}) + "\n" for i, t in enumerate(texts * 2)))
+    outs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"p{jobs}.jsonl"
+        res = run(cli, models, src, "-o", out, "--batch-size", "200", "--jobs", jobs)
+        assert res.exit_code == 0, res.stderr
+        outs.append(out.read_text())
+    assert outs[0] == outs[1] and outs[0].count("\n") == 2 * len(texts)
+    assert [json.loads(line)["id"] for line in outs[1].splitlines()][:3] == ["x0", "x1", "x2"]

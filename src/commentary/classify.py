@@ -22,7 +22,7 @@ from .backends.base import Inputs
 from .errors import InputError
 from .ingest.source import MAX_LINE_CHARS
 
-__all__ = ["Item", "read_items", "items_from_records", "score", "evidence", "Summary", "write_csv_row", "neutralise"]
+__all__ = ["Item", "read_items", "items_from_records", "score", "auto_jobs", "evidence", "Summary", "write_csv_row", "neutralise"]
 
 _PAGE_LABEL = re.compile(r"^\s*(?:comment(?:ed)?\s+(?:date|on)|posted\s+on)\b", re.IGNORECASE | re.MULTILINE)
 _STREAMED = {".jsonl", ".ndjson", ".csv", ".tsv"}
@@ -204,12 +204,75 @@ def evidence(model, item: Item, pred: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def score(model, items: Iterable[Item], *, model_ref: str, batch_size: int = 1000,
-          explain: bool = False, with_items: bool = False, progress=None) -> Iterator[dict[str, Any]]:
-    """Yield one prediction per item, scoring a batch at a time (``with_items`` adds the Item as ``_item``)."""
+_WORKER_MODEL = None  # the model, inherited by forked scoring workers
+
+
+def _predict_in_worker(texts: list[str], articles: list[str | None]) -> list[dict[str, Any]]:
+    return _WORKER_MODEL.predict(Inputs(texts, articles))
+
+
+def auto_jobs(model) -> int:
+    """Worker processes for scoring: the cores (at most 4) for models cheap to copy, else 1."""
+    import os
+
+    if not getattr(model.backend, "parallel_scoring", False):
+        return 1  # torch already spreads one batch over the cores
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def _predictions(model, batches: Iterator[list[Item]], jobs: int) -> Iterator[tuple[list[Item], list]]:
+    """(batch, predictions) in input order; batches after the first go to *jobs* forked workers.
+
+    A short input (one batch) never starts a worker, so one comment costs no more
+    than it did; at most two batches per worker are in flight, so memory stays flat.
+    """
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    def local(batch):
+        return batch, model.predict(Inputs([i.text for i in batch], [i.article for i in batch]))
+
+    first = next(batches, None)
+    if first is None:
+        return
+    yield local(first)
+    second = next(batches, None)
+    if second is None:
+        return
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield local(second)
+        for batch in batches:
+            yield local(batch)
+        return
+    global _WORKER_MODEL
+    _WORKER_MODEL = model
+    pending: deque = deque()
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        for batch in _chain_one(second, batches):
+            pending.append((batch, pool.submit(_predict_in_worker, [i.text for i in batch],
+                                               [i.article for i in batch])))
+            if len(pending) >= 2 * jobs:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+
+
+def _chain_one(first, rest):
+    yield first
+    yield from rest
+
+
+def score(model, items: Iterable[Item], *, model_ref: str, batch_size: int = 1000, explain: bool = False,
+          with_items: bool = False, progress=None, jobs: int = 1) -> Iterator[dict[str, Any]]:
+    """Yield one prediction per item, scoring a batch at a time (``with_items`` adds the Item as ``_item``).
+
+    ``jobs`` > 1 scores batches in that many forked processes (see ``auto_jobs``).
+    """
     thresholds = {t: round(v, 4) for t, v in model.decisions.thresholds.items()}
-    for batch in _batches(items, batch_size):
-        preds = model.predict(Inputs([i.text for i in batch], [i.article for i in batch]))
+    for batch, preds in _predictions(model, _batches(items, batch_size), jobs):
         for item, pred in zip(batch, preds):
             row = {"id": item.id, "article_id": item.article_id, "author": item.author, "text": item.text,
                    **pred, "thresholds": thresholds, "model": model_ref}

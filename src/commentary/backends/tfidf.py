@@ -43,6 +43,7 @@ class TfidfBackend:
     """Word 1-2 grams and character 2-5 grams, logistic regression heads with class weights."""
 
     name = "tfidf"
+    parallel_scoring = True  # small and pure NumPy/SciPy when loaded: cheap to fork for scoring
 
     def __init__(self, *, seed: int = 0, use_article: bool = True, c_stance: float = 4.0,
                  c_themes: float = 4.0, **_: Any) -> None:

@@ -30,13 +30,15 @@ def classify(
     explain: Annotated[bool, typer.Option(
         "--explain", help="Add the sentence behind each label.")] = False,
     batch_size: Annotated[int, typer.Option(help="Comments scored per batch.")] = 1000,
+    jobs: Annotated[int, typer.Option(
+        help="Processes scoring batches [default 0: the cores, for tfidf models; 1 for transformers].")] = 0,
     force: ForceOpt = False,
     models_dir: ModelsDirOpt = None,
 ) -> None:
     """Score comments with a trained model: stance, themes, probabilities, abstain flags."""
     import csv as csv_mod
 
-    from ..classify import CSV_FIELDS, Summary, read_items, score, write_csv_row
+    from ..classify import CSV_FIELDS, Summary, auto_jobs, read_items, score, write_csv_row
     from ..dataset import atomic_file
     from ..ingest import ReadOptions
     from ..training import load_model
@@ -61,7 +63,8 @@ def classify(
             out.write("[")
         with ui.progress("classifying") as advance:
             for k, pred in enumerate(score(trained, items, model_ref=version.ref, batch_size=batch_size,
-                                           explain=explain, progress=advance)):
+                                           explain=explain, progress=advance,
+                                           jobs=jobs if jobs > 0 else auto_jobs(trained))):
                 summary.add(pred)
                 if fmt == "jsonl":
                     out.write(json.dumps(pred, ensure_ascii=False) + "\n")
