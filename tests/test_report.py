@@ -60,6 +60,10 @@ def test_page_has_both_charts_examples_with_evidence_and_model_quality(page):
         assert mark.text() in ex.css_first("p").text()
     shown = {ex.attributes["data-label"] for ex in examples}
     assert len(shown & set(book.theme_ids)) >= 5
+    rows = tree.css("table#by-article tbody tr")  # several articles: a row each, the biggest first
+    assert len(rows) == len(read_dataset(STARTER_TEST).articles)
+    counts = [int(r.css("td")[1].text().replace(",", "")) for r in rows]
+    assert sum(counts) == N_TEST and counts == sorted(counts, reverse=True)
     quality = tree.css_first("section[aria-labelledby=model-h]").text()
     assert "commentary@v1" in quality and "cross-validation" in quality and "stance macro-F1" in quality
 

@@ -46,6 +46,7 @@ class ReportData:
     quality: dict[str, Any] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
     created: str = ""
+    per_article: dict[str, dict[str, int]] = field(default_factory=dict)  # article id -> stance counts
 
 
 def _split_at(text: str, sentence: str) -> tuple[str, str, str]:
@@ -62,10 +63,14 @@ def collect(model, items: Iterable[Item], *, model_ref: str, per_label: int = 3,
     summary = Summary(dec.stance_labels, dec.theme_labels)
     best: dict[str, list[tuple[float, int, Item, dict]]] = {}
     articles: dict[str, str] = dict(titles or {})
+    per_article: dict[str, dict[str, int]] = {}
     for n, pred in enumerate(score(model, _remember(items, articles), model_ref=model_ref, with_items=True,
                                      progress=progress)):
         summary.add(pred)
         item = pred.pop("_item")
+        if item.article_id:
+            counts = per_article.setdefault(item.article_id, {})
+            counts[pred["stance"]] = counts.get(pred["stance"], 0) + 1
         picks = [(pred["stance"], pred["stance_probs"][pred["stance"]])] if not pred["abstain"] else []
         picks += [(t, pred["theme_probs"][t]) for t in pred["themes"]]
         for label, p in picks:
@@ -81,6 +86,7 @@ def collect(model, items: Iterable[Item], *, model_ref: str, per_label: int = 3,
             sentence = evidence(model, item, pred).get(label, item.text)
             examples.setdefault(label, []).append(Example(item.author, p, *_split_at(item.text, sentence)))
     return ReportData(model_ref=model_ref, summary=summary, articles=articles, examples=examples,
+                      per_article=per_article,
                       created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
@@ -123,7 +129,10 @@ def render_html(data: ReportData) -> str:
         colours[extra] = colour
     titles = list(data.articles.values())
     heading = titles[0] if len(titles) == 1 else (f"Comments on {len(titles)} articles" if titles else "Comments")
-    return env.get_template("report.html.j2").render(
+    by_article = [{"title": data.articles.get(aid, aid), "n": sum(c.values()),
+                   "shares": {s_: c.get(s_, 0) / sum(c.values()) for s_, *_ in stance_rows}}
+                  for aid, c in sorted(data.per_article.items(), key=lambda kv: -sum(kv[1].values()))]
+    return env.get_template("report.html.j2").render(by_article=by_article if len(by_article) > 1 else [],
         heading=heading, titles=titles, data=data, n=s.n,
         stance_chart=_bars(stance_rows, colours, "Stance toward the article"),
         theme_chart=_bars(theme_rows, {}, "Share of comments raising each theme"),
