@@ -168,19 +168,25 @@ class Encoder:
         self.batch_size = batch_size
 
     def encode(self, texts: list[str]):
+        """Embeddings in the order of *texts*; batches are formed from texts of similar length,
+        so little of each batch is padding (the order is restored at the end)."""
         import numpy as np
 
         torch = self.torch
-        out = []
+        if not texts:
+            return np.zeros((0, self.model.config.hidden_size), dtype="float32")
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.model.config.hidden_size), dtype="float32")
         with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                batch = self.tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
+            for start in range(0, len(order), self.batch_size):
+                index = order[start:start + self.batch_size]
+                batch = self.tokenizer([texts[i] for i in index], padding=True, truncation=True,
                                        max_length=self.max_length, return_tensors="pt").to(self.device)
                 hidden = self.model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                out.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.model.config.hidden_size), dtype="float32")
+                out[index] = torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
+        return out
 
 
 class EmbeddingCache:
