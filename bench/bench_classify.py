@@ -1,9 +1,9 @@
 """Classify benchmarks: throughput, memory, embeddings against the bare encoder, start-up.
 
-    python bench/bench_classify.py throughput [--sizes 20000 100000]
+    python bench/bench_classify.py throughput [--sizes 20000 100000] [--jobs 0]
     python bench/bench_classify.py memory [--sizes 10000 1000000]
-    python bench/bench_classify.py embeddings [--n 2000]
-    python bench/bench_classify.py startup
+    python bench/bench_classify.py embeddings [--n 2000] [--backend embeddings|hybrid]
+    python bench/bench_classify.py startup [--backend auto|tfidf]
 
 Every run trains its model in a temporary home first (not timed). The comments are
 made from sentences of the starter corpus, recombined at random (1 to 6 sentences
@@ -67,17 +67,19 @@ def run_classify(env, src: Path, out: Path, *extra: str) -> tuple[float, int]:
 
 def throughput(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        env = train(tmp)
+        env = train(tmp, "--backend", "tfidf")
         for n in args.sizes:
             src = Path(tmp) / f"c{n}.jsonl"
             write_comments(src, n)
-            best = min(run_classify(env, src, Path(tmp) / "p.jsonl")[0] for _ in range(args.repeat))
-            print(f"tfidf classify {n:,} comments: {best:.1f} s, {n / best:,.0f} comments/s end to end")
+            best = min(run_classify(env, src, Path(tmp) / "p.jsonl", "--jobs", str(args.jobs))[0]
+                       for _ in range(args.repeat))
+            print(f"tfidf classify {n:,} comments (--jobs {args.jobs}): {best:.1f} s, "
+                  f"{n / best:,.0f} comments/s end to end")
 
 
 def memory(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        env = train(tmp)
+        env = train(tmp, "--backend", "tfidf")
         peaks = {}
         for n in args.sizes:
             src = Path(tmp) / f"c{n}.jsonl"
@@ -91,36 +93,38 @@ def memory(args) -> None:
 
 
 def embeddings(args) -> None:
-    """The embeddings model through classify against the bare encoder on the same texts."""
+    """An encoder-based model through classify against the bare encoder on the same texts."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = train(tmp, "--backend", "embeddings", "--cv-folds", "2")
+        env = train(tmp, "--backend", args.backend, "--cv-folds", "2")
         src = Path(tmp) / "c.jsonl"
         write_comments(src, args.n, seed=1)
         texts = [json.loads(line)["text"] for line in src.read_text(encoding="utf-8").splitlines()]
         secs, _ = run_classify(env, src, Path(tmp) / "p.jsonl")
+        saved = json.loads((Path(tmp) / "models" / "commentary" / "v1" / "backend.json").read_text())["settings"]
+        size, length = saved.get("batch_size", 32), saved.get("max_length", 256)  # as the model encodes
         bare_code = (
             "import json, sys, time\n"
             "from commentary.backends.encoder import Encoder, resolve_base_model\n"
             "texts = json.load(sys.stdin)\n"
-            "enc = Encoder(resolve_base_model(None)[1], max_length=256, batch_size=32)\n"
+            f"enc = Encoder(resolve_base_model(None)[1], max_length={length}, batch_size={size})\n"
             "enc.encode(texts[:32])\n"  # warm-up, as classify's own first batch pays it too
             "t = time.perf_counter(); enc.encode(texts); print(time.perf_counter() - t)\n")
         bare = subprocess.run([sys.executable, "-c", bare_code], input=json.dumps(texts), check=True, env=env,
                               capture_output=True, text=True)
         bare_secs = float(bare.stdout.split()[-1])
         print(f"bare encoder: {args.n / bare_secs:,.1f} texts/s ({bare_secs:.1f} s, model loaded and warm)")
-        print(f"embeddings classify end to end: {args.n / secs:,.1f} comments/s ({secs:.1f} s, start-up included)")
+        print(f"{args.backend} classify end to end: {args.n / secs:,.1f} comments/s ({secs:.1f} s, start-up included)")
         print(f"ratio: {bare_secs / secs:.2f} (target >= 0.8)")
 
 
 def startup(args) -> None:
     """Wall time of classifying one short comment, and where the time goes."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = train(tmp)
+        env = train(tmp, "--backend", args.backend)
         src = Path(tmp) / "one.txt"
         src.write_text("Leaders should listen to the nurses on the ward.\n", encoding="utf-8")
         best = min(run_classify(env, src, Path(tmp) / "p.jsonl")[0] for _ in range(args.repeat))
-        print(f"classify one comment: {best:.2f} s wall")
+        print(f"classify one comment with a {args.backend} model: {best:.2f} s wall")
         res = subprocess.run([sys.executable, "-X", "importtime", *EXE[1:], "classify", str(src), "-o",
                               str(Path(tmp) / "p2.jsonl")], env=env, capture_output=True, text=True, check=True)
         top: dict[str, int] = {}
@@ -148,12 +152,15 @@ def main() -> None:
     p = sub.add_parser("throughput")
     p.add_argument("--sizes", type=int, nargs="+", default=[20000, 100000])
     p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--jobs", type=int, default=0, help="0: the default (one process per core)")
     p = sub.add_parser("memory")
     p.add_argument("--sizes", type=int, nargs="+", default=[10000, 1000000])
     p = sub.add_parser("embeddings")
     p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--backend", default="embeddings", choices=("embeddings", "hybrid"))
     p = sub.add_parser("startup")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--backend", default="auto", help="auto is the default: hybrid where an encoder is installed")
     args = ap.parse_args()
     start = time.perf_counter()
     {"throughput": throughput, "memory": memory, "embeddings": embeddings, "startup": startup}[args.what](args)

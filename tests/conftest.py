@@ -8,6 +8,10 @@ from pathlib import Path
 # Tests never reach a model or dataset hub: the machine has no network to one.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# `--backend auto` means hybrid (tfidf + a sentence encoder) where one is installed; tests train
+# tfidf unless they ask for another backend, so the suite stays fast. tests/test_transformers.py
+# covers hybrid, embeddings and finetune with a tiny model, and the auto choice itself.
+os.environ["COMMENTARY_DEFAULT_BACKEND"] = "tfidf"
 
 import pytest
 from typer.testing import CliRunner

@@ -136,7 +136,7 @@ def _train_cmd(home, dataset):
 
 
 def test_two_trainings_at_once_make_two_versions(small, tmp_path):
-    env = {"COMMENTARY_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    env = {"COMMENTARY_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "COMMENTARY_DEFAULT_BACKEND": "tfidf"}
     procs = [subprocess.Popen(_train_cmd(tmp_path, small), env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
@@ -146,7 +146,7 @@ def test_two_trainings_at_once_make_two_versions(small, tmp_path):
 
 
 def test_killed_training_leaves_nothing_listable(small, tmp_path):
-    env = {"COMMENTARY_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    env = {"COMMENTARY_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "COMMENTARY_DEFAULT_BACKEND": "tfidf"}
     proc = subprocess.Popen(_train_cmd(tmp_path, small), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     time.sleep(4)

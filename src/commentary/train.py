@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .backends.base import BACKENDS, Inputs, get_backend
+from .backends.base import BACKENDS, Inputs, default_backend, get_backend
 from .codebook import Codebook
 from .dataset import Dataset, read_dataset
 from .errors import CommentaryError, InputError
@@ -26,7 +26,7 @@ __all__ = ["TrainConfig", "TrainingData", "load_training_data", "cross_val_proba
 class TrainConfig:
     """Every training setting; the resolved copy is saved with the model version."""
 
-    backend: str = "tfidf"
+    backend: str = "auto"  # hybrid where a sentence encoder is installed, else tfidf
     base_model: str | None = None
     name: str = "commentary"
     seed: int = 13
@@ -41,6 +41,11 @@ class TrainConfig:
     batch_size: int = 16
     learning_rate: float = 5e-5
     max_length: int = 256
+    embedding_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.backend == "auto":
+            self.backend = default_backend()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

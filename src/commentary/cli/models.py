@@ -19,7 +19,8 @@ def train(
         help="Labelled dataset folder [default: the starter corpus' train split].")] = None,
     labels: Annotated[Optional[Path], typer.Option(
         help="Labels file (JSONL or CSV: comment_id, stance, themes) for the dataset.")] = None,
-    backend: Annotated[Optional[str], typer.Option(help="tfidf, embeddings or finetune.")] = None,
+    backend: Annotated[Optional[str], typer.Option(
+        help="auto (hybrid where a sentence encoder is installed, else tfidf), tfidf, hybrid, embeddings or finetune.")] = None,
     base_model: Annotated[Optional[str], typer.Option(
         help="Local folder or hub id of the encoder (embeddings, finetune).")] = None,
     config: Annotated[Optional[Path], typer.Option(

@@ -1,0 +1,96 @@
+"""The hybrid backend: tfidf n-grams and frozen sentence embeddings side by side, one set of linear heads.
+
+tfidf carries the words that mark a theme; sentence embeddings carry what a
+comment means when it says it in words the training comments never used, which
+is what stance on real comments needs. Each comment gets the tfidf features of
+the ``tfidf`` backend (with the article overlap for stance) and its L2-normalised
+embedding; stance also gets the element-wise product of the comment's and the
+article's embeddings. Measured in docs/quality.md: better stance in the corpus
+and on real Reddit replies than either part alone, themes close to tfidf's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .base import Inputs
+from .tfidf import TRUSTED_TYPES, TfidfBackend
+from .transformer import EmbeddingsBackend
+
+__all__ = ["HybridBackend"]
+
+PARTS_FILE = "hybrid.skops"
+
+
+class HybridBackend(TfidfBackend):
+    """TfidfBackend's features plus an embeddings block, weighted by ``embedding_weight``."""
+
+    name = "hybrid"
+    parallel_scoring = False  # the encoder already uses every core
+
+    def __init__(self, *, seed: int = 0, use_article: bool = True, c_stance: float = 4.0, c_themes: float = 4.0,
+                 base_model: str | None = None, base_model_sha256: str | None = None, max_length: int = 256,
+                 embedding_weight: float = 1.0, **_: Any) -> None:
+        super().__init__(seed=seed, use_article=use_article, c_stance=c_stance, c_themes=c_themes)
+        self.embedding_weight = embedding_weight
+        self.embeddings = EmbeddingsBackend(seed=seed, use_article=use_article, base_model=base_model,
+                                            base_model_sha256=base_model_sha256, max_length=max_length)
+
+    @property
+    def base_model_id(self) -> str:
+        return self.embeddings.base_model_id
+
+    @property
+    def base_model_sha256(self) -> str | None:
+        _ = self.embeddings.encoder  # known once the encoder is loaded
+        return self.embeddings.base_model_sha256
+
+    def _features(self, inputs: Inputs):
+        import numpy as np
+        from scipy import sparse
+
+        xs, xt = super()._features(inputs)
+        es, comment = self.embeddings._features(inputs)
+        w = self.embedding_weight
+        if self.use_article:
+            dims = comment.shape[1]
+            article = es[:, dims:2 * dims]
+            block = np.hstack([comment, comment * article])
+        else:
+            block = comment
+        return (sparse.hstack([xs, sparse.csr_matrix(w * block)]).tocsr(),
+                sparse.hstack([xt, sparse.csr_matrix(w * comment)]).tocsr())
+
+    def predict_proba(self, inputs: Inputs):
+        import numpy as np
+
+        xs, xt = self._features(inputs)
+        heads = self.parts["themes"]
+        return (self.parts["stance"].predict_proba(xs),
+                np.column_stack([h.predict_proba(xt)[:, 1] for h in heads]) if heads
+                else np.zeros((len(inputs), 0)))
+
+    def save(self, folder: Path) -> dict[str, Any]:
+        import skops.io as sio
+
+        for key in ("word", "char"):
+            vec = self.parts[key]
+            vec.vocabulary_ = {term: int(k) for term, k in vec.vocabulary_.items()}
+        sio.dump(self.parts, folder / PARTS_FILE)
+        return {"seed": self.seed, "use_article": self.use_article, "c_stance": self.c_stance,
+                "c_themes": self.c_themes, "embedding_weight": self.embedding_weight,
+                "base_model": self.base_model_id, "base_model_sha256": self.base_model_sha256,
+                "max_length": self.embeddings.max_length}
+
+    @classmethod
+    def load(cls, folder: Path, settings: dict[str, Any]) -> HybridBackend:
+        from .safety import load_skops
+
+        backend = cls(**settings)
+        backend.embeddings.cache_embeddings = False
+        backend.parts = load_skops(folder / PARTS_FILE, TRUSTED_TYPES)
+        return backend
+
+    def audit(self, folder: Path) -> None:
+        """The archive was audited when it was loaded."""
