@@ -217,3 +217,20 @@ def test_auto_backend_is_hybrid_where_an_encoder_is_installed(monkeypatch):
     monkeypatch.setenv("COMMENTARY_DEFAULT_BACKEND", "bert")
     with pytest.raises(CommentaryError, match="COMMENTARY_DEFAULT_BACKEND"):
         TrainConfig()
+
+
+def test_base_model_hash_is_remembered_and_redone_when_a_file_changes(tiny, tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    from commentary.backends.encoder import weights_sha256
+
+    monkeypatch.setenv("COMMENTARY_CACHE", str(tmp_path / "cache"))
+    copy = shutil.copytree(tiny, tmp_path / "bert")
+    first = weights_sha256(copy)
+    memo = json.loads((tmp_path / "cache" / "encoders" / "sha256.json").read_text())
+    assert memo[str(copy.resolve())]["sha256"] == first == weights_sha256(copy)
+    cfg = copy / "config.json"
+    cfg.write_text(cfg.read_text().replace('"gelu"', '"relu"'))  # same size, new content and time
+    os.utime(cfg, ns=(1, 1))
+    assert weights_sha256(copy) != first

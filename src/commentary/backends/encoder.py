@@ -20,15 +20,46 @@ __all__ = ["MINILM", "MPNET", "Encoder", "EmbeddingCache", "resolve_base_model",
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 
+def _hashed_files(folder: Path) -> list[str]:
+    return [n for n in sorted(os.listdir(folder)) if n.endswith((".safetensors", ".json", ".txt", ".model"))]
+
+
 def weights_sha256(folder: Path) -> str:
-    """One hash over the weight and config files of a local model folder."""
+    """One hash over the weight and config files of a local model folder.
+
+    Hashing a large encoder takes about a second, so the result is remembered in
+    the cache (``encoders/sha256.json``) against each file's size and modification
+    time, and recomputed whenever any of them changes.
+    """
+    import json
+
+    from ..paths import home
+
+    folder = Path(folder).resolve()
+    names = _hashed_files(folder)
+    stamp = [[n, (folder / n).stat().st_size, (folder / n).stat().st_mtime_ns] for n in names]
+    memo = Path(os.environ.get("COMMENTARY_CACHE", home() / ".cache")) / "encoders" / "sha256.json"
+    try:
+        known = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        known = {}
+    entry = known.get(str(folder))
+    if entry and entry.get("files") == stamp:
+        return entry["sha256"]
     digest = hashlib.sha256()
-    for name in sorted(os.listdir(folder)):
-        if name.endswith((".safetensors", ".json", ".txt", ".model")):
-            digest.update(name.encode())
-            with open(folder / name, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(chunk)
+    for name in names:
+        digest.update(name.encode())
+        with open(folder / name, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    known[str(folder)] = {"files": stamp, "sha256": digest.hexdigest()}
+    try:  # a cache: failing to write it only costs the next load a second
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_name(f".sha256.json.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(known, indent=1))
+        os.replace(tmp, memo)
+    except OSError:
+        pass
     return digest.hexdigest()
 
 
