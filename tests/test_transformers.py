@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import REPO
@@ -202,7 +205,19 @@ def test_hybrid_trains_loads_and_is_reproducible(small, tiny, tmp_path):
     xs, xt = ma.backend._features(inputs)  # tfidf's columns, then the tiny encoder's 32 dimensions
     tf_xs, tf_xt = TfidfBackend._features(ma.backend, inputs)
     assert xs.shape[1] == tf_xs.shape[1] + 2 * 32 and xt.shape[1] == tf_xt.shape[1] + 32
+    # Loaded, it scores from plain arrays; the audited scikit-learn heads give the same probabilities.
+    assert ma.backend.scorer is not None and not ma.backend.parts
+    plain = ma.backend.predict_proba(inputs)
+    ma.backend.audit(a.path)
+    ma.backend.scorer = None
     assert ma.backend.parts["stance"].coef_.shape[1] == xs.shape[1]
+    fitted = ma.backend.predict_proba(inputs)
+    assert np.abs(plain[0] - fitted[0]).max() < 1e-9 and np.abs(plain[1] - fitted[1]).max() < 1e-9
+    code = ("import sys; from pathlib import Path; from commentary.training import load_model; "
+            f"load_model(Path({str(tmp_path / 'm')!r}), {a.ref!r}); "
+            "print(sorted(m for m in ('sklearn', 'skops') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_auto_backend_is_hybrid_where_an_encoder_is_installed(monkeypatch):

@@ -204,9 +204,12 @@ class TfidfScorer:
         return features(inputs, self.words, self.chars, self.use_article)
 
     def predict_proba(self, inputs: Inputs):
+        return self.scores(*self._features(inputs))
+
+    def scores(self, xs, xt):
+        """Stance and theme probabilities from feature rows (the tfidf ones, or a hybrid's wider rows)."""
         import numpy as np
 
-        xs, xt = self._features(inputs)
         a = self.arrays
         d = np.asarray(xs @ a["stance_coef"].T) + a["stance_intercept"]
         if d.shape[1] == 1:  # two stance classes: scikit-learn's logistic link
@@ -220,5 +223,5 @@ class TfidfScorer:
             z = np.asarray(xt @ a["themes_coef"].T) + a["themes_intercept"]
             pt = 1.0 / (1.0 + np.exp(-z))
         else:
-            pt = np.zeros((len(inputs), 0))
+            pt = np.zeros((xt.shape[0], 0))
         return ps, pt

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ._tfidf_scorer import SCORER_ARRAYS, SCORER_JSON, TfidfScorer
 from .base import Inputs
 from .tfidf import TRUSTED_TYPES, TfidfBackend
 from .transformer import EmbeddingsBackend
@@ -62,15 +63,6 @@ class HybridBackend(TfidfBackend):
         return (sparse.hstack([xs, sparse.csr_matrix(w * block)]).tocsr(),
                 sparse.hstack([xt, sparse.csr_matrix(w * comment)]).tocsr())
 
-    def predict_proba(self, inputs: Inputs):
-        import numpy as np
-
-        xs, xt = self._features(inputs)
-        heads = self.parts["themes"]
-        return (self.parts["stance"].predict_proba(xs),
-                np.column_stack([h.predict_proba(xt)[:, 1] for h in heads]) if heads
-                else np.zeros((len(inputs), 0)))
-
     def save(self, folder: Path) -> dict[str, Any]:
         import skops.io as sio
 
@@ -78,6 +70,9 @@ class HybridBackend(TfidfBackend):
             vec = self.parts[key]
             vec.vocabulary_ = {term: int(k) for term, k in vec.vocabulary_.items()}
         sio.dump(self.parts, folder / PARTS_FILE)
+        # The same heads as plain arrays (their rows are the tfidf columns, then the embedding block):
+        # classify scores without importing scikit-learn or skops.
+        TfidfScorer.from_parts(self.parts, self.use_article).save(folder)
         return {"seed": self.seed, "use_article": self.use_article, "c_stance": self.c_stance,
                 "c_themes": self.c_themes, "embedding_weight": self.embedding_weight,
                 "base_model": self.base_model_id, "base_model_sha256": self.base_model_sha256,
@@ -89,8 +84,14 @@ class HybridBackend(TfidfBackend):
 
         backend = cls(**settings)
         backend.embeddings.cache_embeddings = False
-        backend.parts = load_skops(folder / PARTS_FILE, TRUSTED_TYPES)
+        if (folder / SCORER_JSON).exists() and (folder / SCORER_ARRAYS).exists():
+            backend.scorer = TfidfScorer.load(folder)
+        else:  # versions saved before hybrid had the plain scorer
+            backend.parts = load_skops(folder / PARTS_FILE, TRUSTED_TYPES)
         return backend
 
     def audit(self, folder: Path) -> None:
-        """The archive was audited when it was loaded."""
+        """Load the scikit-learn archive through the skops type audit (``models verify``)."""
+        from .safety import load_skops
+
+        self.parts = load_skops(folder / PARTS_FILE, TRUSTED_TYPES)

@@ -57,6 +57,8 @@ class TfidfBackend:
 
     def _features(self, inputs: Inputs):
         """Return (stance features, theme features); themes use the comment alone."""
+        if self.scorer is not None:
+            return self.scorer._features(inputs)
         if self._chars is None or self._chars.vocabulary is not self.parts["char"].vocabulary_:
             self._chars = CharWbTransform(self.parts["char"])
         return features(inputs, self.parts["word"].transform, self._chars, self.use_article)
@@ -92,15 +94,17 @@ class TfidfBackend:
         return self.parts["stance"].classes_
 
     def predict_proba(self, inputs: Inputs):
+        return self._scores(*self._features(inputs))
+
+    def _scores(self, xs, xt):
         import numpy as np
 
         if self.scorer is not None:
-            return self.scorer.predict_proba(inputs)
-        xs, xt = self._features(inputs)
+            return self.scorer.scores(xs, xt)
         ps = self.parts["stance"].predict_proba(xs)
         heads = self.parts["themes"]
         pt = (np.column_stack([h.predict_proba(xt)[:, 1] for h in heads]) if heads
-              else np.zeros((len(inputs), 0)))
+              else np.zeros((xt.shape[0], 0)))
         return ps, pt
 
     def save(self, folder: Path) -> dict[str, Any]:
