@@ -14,9 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ._tfidf_scorer import SCORER_ARRAYS, SCORER_JSON, TfidfScorer
 from .base import Inputs
-from .tfidf import TRUSTED_TYPES, TfidfBackend
+from .tfidf import TfidfBackend
 from .transformer import EmbeddingsBackend
 
 __all__ = ["HybridBackend"]
@@ -28,6 +27,7 @@ class HybridBackend(TfidfBackend):
     """TfidfBackend's features plus an embeddings block, weighted by ``embedding_weight``."""
 
     name = "hybrid"
+    archive = PARTS_FILE
     parallel_scoring = False  # the encoder already uses every core
 
     def __init__(self, *, seed: int = 0, use_article: bool = True, c_stance: float = 4.0, c_themes: float = 4.0,
@@ -64,34 +64,14 @@ class HybridBackend(TfidfBackend):
                 sparse.hstack([xt, sparse.csr_matrix(w * comment)]).tocsr())
 
     def save(self, folder: Path) -> dict[str, Any]:
-        import skops.io as sio
-
-        for key in ("word", "char"):
-            vec = self.parts[key]
-            vec.vocabulary_ = {term: int(k) for term, k in vec.vocabulary_.items()}
-        sio.dump(self.parts, folder / PARTS_FILE)
-        # The same heads as plain arrays (their rows are the tfidf columns, then the embedding block):
-        # classify scores without importing scikit-learn or skops.
-        TfidfScorer.from_parts(self.parts, self.use_article).save(folder)
-        return {"seed": self.seed, "use_article": self.use_article, "c_stance": self.c_stance,
-                "c_themes": self.c_themes, "embedding_weight": self.embedding_weight,
+        # tfidf's save: the archive and its plain arrays, whose head rows here span the tfidf
+        # columns and then the embedding block.
+        return {**super().save(folder), "embedding_weight": self.embedding_weight,
                 "base_model": self.base_model_id, "base_model_sha256": self.base_model_sha256,
                 "max_length": self.embeddings.max_length}
 
     @classmethod
     def load(cls, folder: Path, settings: dict[str, Any]) -> HybridBackend:
-        from .safety import load_skops
-
-        backend = cls(**settings)
+        backend = super().load(folder, settings)
         backend.embeddings.cache_embeddings = False
-        if (folder / SCORER_JSON).exists() and (folder / SCORER_ARRAYS).exists():
-            backend.scorer = TfidfScorer.load(folder)
-        else:  # versions saved before hybrid had the plain scorer
-            backend.parts = load_skops(folder / PARTS_FILE, TRUSTED_TYPES)
         return backend
-
-    def audit(self, folder: Path) -> None:
-        """Load the scikit-learn archive through the skops type audit (``models verify``)."""
-        from .safety import load_skops
-
-        self.parts = load_skops(folder / PARTS_FILE, TRUSTED_TYPES)

@@ -43,6 +43,7 @@ class TfidfBackend:
     """Word 1-2 grams and character 2-5 grams, logistic regression heads with class weights."""
 
     name = "tfidf"
+    archive = MODEL_FILE  # the fitted scikit-learn objects, the model of record
     parallel_scoring = True  # small and pure NumPy/SciPy when loaded: cheap to fork for scoring
 
     def __init__(self, *, seed: int = 0, use_article: bool = True, c_stance: float = 4.0,
@@ -114,7 +115,8 @@ class TfidfBackend:
             # Plain ints keep the archive small and fast (numpy ints become one array each).
             vec = self.parts[key]
             vec.vocabulary_ = {term: int(k) for term, k in vec.vocabulary_.items()}
-        sio.dump(self.parts, folder / MODEL_FILE)
+        sio.dump(self.parts, folder / self.archive)
+        # The same numbers as plain arrays, for scoring without scikit-learn or skops.
         TfidfScorer.from_parts(self.parts, self.use_article).save(folder)
         return {"use_article": self.use_article, "c_stance": self.c_stance, "c_themes": self.c_themes,
                 "seed": self.seed}
@@ -127,11 +129,11 @@ class TfidfBackend:
         if (folder / SCORER_JSON).exists() and (folder / SCORER_ARRAYS).exists():
             backend.scorer = TfidfScorer.load(folder)  # fast: no scikit-learn or skops import
         else:  # versions saved before the plain scorer existed
-            backend.parts = load_skops(folder / MODEL_FILE, TRUSTED_TYPES)
+            backend.parts = load_skops(folder / cls.archive, TRUSTED_TYPES)
         return backend
 
     def audit(self, folder: Path) -> None:
         """Load the scikit-learn archive through the skops type audit (``models verify``)."""
         from .safety import load_skops
 
-        self.parts = load_skops(folder / MODEL_FILE, TRUSTED_TYPES)
+        self.parts = load_skops(folder / self.archive, TRUSTED_TYPES)
