@@ -14,13 +14,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from quality import CORPORA, STARTER, measure, pxtextmining, subreddit
+from quality import CORPORA, STARTER, load_cached, measure, pxtextmining, subreddit
 
 from commentary.codebook import load_codebook
 from commentary.dataset import write_dataset
 from commentary.records import Comment
 from commentary.train import TrainConfig
-from commentary.training import load_model, train_version
+from commentary.training import train_version
 
 
 def unlabelled(folder: Path, name: str, texts: list[str]) -> Path:
@@ -47,7 +47,7 @@ def main() -> int:
         for target, path in [("none", None), *targets.items()]:
             cfg = TrainConfig(backend=args.backend, adapt_method=args.method, name=f"adapt-{target}")
             v = train_version(STARTER / "train", book, cfg, tmp / "models", adapt=path).version
-            model, _ = load_model(tmp / "models", v.ref)
+            model = load_cached(tmp / "models", v.ref)
             row = {"backend": args.backend, "method": args.method, "adapt_to": target, **measure(model)}
             print(json.dumps(row), flush=True)
     return 0

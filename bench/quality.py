@@ -1,6 +1,6 @@
 """Quality figures for docs/quality.md: starter test split and transfer to real comments.
 
-    python bench/quality.py [--backends tfidf,embeddings] [--out docs/quality.json]
+    python bench/quality.py [--backends tfidf,hybrid,embeddings] [--out docs/quality.json]
 
 Every model here is trained on the project's starter corpus only (train split),
 then measured on:
@@ -54,6 +54,19 @@ def pxtextmining():
     return [r["FFT answer"] for r in rows], np.array([int(float(r[col] or 0)) for r in rows])
 
 
+def load_cached(models: Path, ref: str):
+    """load_model, but encoding through the embedding cache.
+
+    A loaded model encodes afresh (classify must not fill a cache with users' text);
+    here the same corpora are scored run after run, so their embeddings are kept.
+    """
+    model, _ = load_model(models, ref)
+    embeddings = getattr(model.backend, "embeddings", model.backend)
+    if hasattr(embeddings, "cache_embeddings"):
+        embeddings.cache_embeddings = True
+    return model
+
+
 def measure(model, use_article_at_test: bool = True) -> dict:
     out = {}
     if (CORPORA / "subreddit_agreement").is_dir():
@@ -76,7 +89,7 @@ def measure(model, use_article_at_test: bool = True) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--backends", default="tfidf,embeddings")
+    ap.add_argument("--backends", default="tfidf,hybrid,embeddings")
     ap.add_argument("--out", default=str(REPO / "docs" / "quality.json"))
     ap.add_argument("--base-model", default=None, help="encoder for the embeddings backend")
     ap.add_argument("--article", choices=("both", "yes", "no"), default="both")
@@ -90,7 +103,7 @@ def main() -> int:
                 start = time.perf_counter()
                 v = train_version(STARTER / "train", book, cfg, Path(tmp)).version
                 secs = time.perf_counter() - start
-                model, _ = load_model(Path(tmp), v.ref)
+                model = load_cached(Path(tmp), v.ref)
                 test = evaluate_on(model, STARTER / "test", book)
                 row = {"backend": backend, "base_model": v.manifest.get("base_model"),
                        "use_article": use_article, "train_seconds": round(secs, 1),

@@ -224,3 +224,34 @@ def test_fast_char_ngrams_match_scikit_learn():
     fast = CharWbTransform(vec)
     for _ in range(2):  # the second pass reads the per-word cache
         assert abs(fast(texts) - vec.transform(texts)).max() < 1e-12
+
+
+def test_adapt_self_trains_on_the_users_comments_or_fits_the_vocabulary_on_them(small, tmp_path):
+    """--adapt: self-training (the default) adds confident pseudo-labels; vocabulary learns the user's words."""
+    from commentary.backends.base import Inputs
+    from commentary.dataset import write_dataset
+    from commentary.records import Comment
+
+    dev = read_dataset(STARTER / "dev")
+    own = [Comment(id=f"u{i}", article_id=None, text=c.text) for i, c in enumerate(dev.comments)]
+    own += [Comment(id=f"w{i}", article_id=None, text=f"The ICB's flibbertigibbet board ignores us again, take {i}.")
+            for i in range(3)]
+    unlabelled = tmp_path / "own"
+    write_dataset(unlabelled, [], own)
+    book = load_codebook()
+    plain = train_version(small, book, config(), tmp_path / "m").version
+    selft = train_version(small, book, config(), tmp_path / "m", adapt=unlabelled).version
+    vocab = train_version(small, book, config(adapt_method="vocabulary"), tmp_path / "m", adapt=unlabelled).version
+
+    assert selft.manifest["config"]["adapt_method"] == "self-training"
+    assert selft.manifest["training_data"]["adapt"] == str(unlabelled)
+    added = json.loads((selft.path / "metrics.json").read_text())["self_training"]["pseudo_labelled"]
+    assert 0 < added <= len(own)
+    inputs = Inputs([c.text for c in dev.comments])
+    p_plain = load_model(tmp_path / "m", plain.ref)[0].probabilities(inputs)[0]
+    p_self = load_model(tmp_path / "m", selft.ref)[0].probabilities(inputs)[0]
+    assert abs(p_plain - p_self).max() > 0.01
+
+    words = lambda v: load_model(tmp_path / "m", v.ref)[0].backend.scorer.meta["word"]["vocabulary"]  # noqa: E731
+    assert "flibbertigibbet" in words(vocab) and "flibbertigibbet" not in words(plain)
+    assert "self_training" not in json.loads((vocab.path / "metrics.json").read_text())

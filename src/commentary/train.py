@@ -34,7 +34,7 @@ class TrainConfig:
     abstain_rate: float = 0.1
     use_article: bool = True
     min_examples: int = 5
-    adapt_method: str = "vocabulary"
+    adapt_method: str = "self-training"
     c_stance: float = 4.0
     c_themes: float = 4.0
     epochs: int = 4

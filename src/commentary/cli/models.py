@@ -33,8 +33,8 @@ def train(
     adapt: Annotated[Optional[Path], typer.Option(
         help="Unlabelled dataset of your own comments to adapt the model to.")] = None,
     adapt_method: Annotated[Optional[str], typer.Option(
-        help="How --adapt uses them: vocabulary (fit the features on them too) or self-training "
-        "(add the comments the model is surest of, with its labels) [default: vocabulary].")] = None,
+        help="How --adapt uses them: self-training (add the comments the model is surest of, with its "
+        "labels) or vocabulary (fit the features on them too) [default: self-training].")] = None,
     promote_it: Annotated[Optional[bool], typer.Option(
         "--promote/--no-promote", help="Promote the new version [default: only if none is promoted yet].")] = None,
     codebook_file: CodebookOpt = None,
