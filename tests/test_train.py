@@ -255,3 +255,18 @@ def test_adapt_self_trains_on_the_users_comments_or_fits_the_vocabulary_on_them(
     words = lambda v: load_model(tmp_path / "m", v.ref)[0].backend.scorer.meta["word"]["vocabulary"]  # noqa: E731
     assert "flibbertigibbet" in words(vocab) and "flibbertigibbet" not in words(plain)
     assert "self_training" not in json.loads((vocab.path / "metrics.json").read_text())
+
+
+def test_cross_validation_in_forked_processes_gives_the_fold_by_fold_probabilities(small):
+    import numpy as np
+
+    from commentary.train import cross_val_proba
+
+    data = load_training_data(small, load_codebook())
+    finals = []
+    one = cross_val_proba(data, config(), jobs=1, meanwhile=lambda: finals.append("one"))
+    two = cross_val_proba(data, config(), jobs=2, meanwhile=lambda: finals.append("two"))
+    assert finals == ["one", "two"]  # the final fit runs either way
+    assert [te.tolist() for _, te in one[2]] == [te.tolist() for _, te in two[2]]
+    assert np.abs(one[0] - two[0]).max() < 1e-9 and np.abs(one[1] - two[1]).max() < 1e-9
+    assert one[0].sum(axis=1) == pytest.approx(1.0) and (one[0].argmax(1) == data.stance).mean() > 0.5

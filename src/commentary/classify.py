@@ -212,12 +212,10 @@ def _predict_in_worker(texts: list[str], articles: list[str | None]) -> list[dic
 
 
 def auto_jobs(model) -> int:
-    """Worker processes for scoring: the cores (at most 4) for models cheap to copy, else 1."""
-    import os
+    """Worker processes for scoring with *model* (see ``backends.base.fork_jobs``)."""
+    from .backends.base import fork_jobs
 
-    if not getattr(model.backend, "parallel_scoring", False):
-        return 1  # torch already spreads one batch over the cores
-    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    return fork_jobs(model.backend)
 
 
 def _predictions(model, batches: Iterator[list[Item]], jobs: int) -> Iterator[tuple[list[Item], list]]:

@@ -89,3 +89,13 @@ def get_backend(name: str) -> type:
             return HybridBackend
         return transformer.EmbeddingsBackend if name == "embeddings" else transformer.FinetuneBackend
     raise CommentaryError(f"unknown backend {name!r}", fix=f"use one of {', '.join(BACKENDS)}")
+
+
+def fork_jobs(backend) -> int:
+    """Processes to spread work over: the cores (at most 4) for a backend (class or instance) that is
+    cheap to fork, marked ``parallel_scoring``; else 1, since torch already uses every core."""
+    import os
+
+    if not getattr(backend, "parallel_scoring", False):
+        return 1
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
