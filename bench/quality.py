@@ -9,7 +9,8 @@ then measured on:
   quotes (agree / neutral / disagree, the quote standing in for the article;
   predicted `mixed` counts as neutral, as in that corpus' guideline);
 - ../shared/corpora/pxtextmining_nhs: the `listening` theme against the
-  "Staff listening, understanding & involving patients" label on NHS feedback.
+  "Staff listening, understanding & involving patients" label on NHS feedback;
+- and, for the record, what it says of each comment on the seed page.
 The corpora are read in place and skipped when absent.
 """
 
@@ -67,6 +68,21 @@ def load_cached(models: Path, ref: str):
     return model
 
 
+SEED = REPO.parent / "shared" / "seeds" / "000_e688575bb1709492.txt"
+
+
+def seed_page(model) -> dict:
+    """What the model says of each comment on the seed page, as `commentary classify` reads it."""
+    from commentary.classify import read_items
+
+    if not SEED.exists():
+        return {}
+    items = list(read_items(str(SEED)))
+    preds = model.predict(Inputs([i.text for i in items], [i.article for i in items]))
+    return {"seed": {i.author: {"stance": p["stance"], "stance_probs": p["stance_probs"], "themes": p["themes"]}
+                     for i, p in zip(items, preds)}}
+
+
 def measure(model, use_article_at_test: bool = True) -> dict:
     out = {}
     if (CORPORA / "subreddit_agreement").is_dir():
@@ -105,10 +121,17 @@ def main() -> int:
                 secs = time.perf_counter() - start
                 model = load_cached(Path(tmp), v.ref)
                 test = evaluate_on(model, STARTER / "test", book)
+                dev = evaluate_on(model, STARTER / "dev", book)
+                cv = json.loads((v.path / "metrics.json").read_text())["cv"]
                 row = {"backend": backend, "base_model": v.manifest.get("base_model"),
                        "use_article": use_article, "train_seconds": round(secs, 1),
+                       "n_train": v.manifest["training_data"]["n"],
+                       "cv_stance_macro_f1": cv["stance"]["macro_f1"], "cv_themes_macro_f1": cv["themes"]["macro_f1"],
+                       "cv_stance_ece": cv["stance"]["ece"], "cv_stance_ece_uncalibrated": cv["stance"]["ece_uncalibrated"],
+                       "cv_abstain": cv["abstain"],
                        "test_stance_macro_f1": test["stance"]["macro_f1"],
-                       "test_themes_macro_f1": test["themes"]["macro_f1"], **measure(model)}
+                       "test_themes_macro_f1": test["themes"]["macro_f1"],
+                       "dev_stance_macro_f1": dev["stance"]["macro_f1"], "dev_themes_macro_f1": dev["themes"]["macro_f1"], **measure(model), **seed_page(model)}
                 results.append(row)
                 print(json.dumps(row), flush=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
