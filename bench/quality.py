@@ -117,12 +117,12 @@ def main() -> int:
             for use_article in {"both": (True, False), "yes": (True,), "no": (False,)}[args.article]:
                 cfg = TrainConfig(backend=backend, use_article=use_article, base_model=args.base_model)
                 start = time.perf_counter()
-                v = train_version(STARTER / "train", book, cfg, Path(tmp)).version
+                outcome = train_version(STARTER / "train", book, cfg, Path(tmp))
                 secs = time.perf_counter() - start
+                v, cv = outcome.version, outcome.metrics["cv"]
                 model = load_cached(Path(tmp), v.ref)
                 test = evaluate_on(model, STARTER / "test", book)
                 dev = evaluate_on(model, STARTER / "dev", book)
-                cv = json.loads((v.path / "metrics.json").read_text())["cv"]
                 row = {"backend": backend, "base_model": v.manifest.get("base_model"),
                        "use_article": use_article, "train_seconds": round(secs, 1),
                        "n_train": v.manifest["training_data"]["n"],
@@ -131,7 +131,8 @@ def main() -> int:
                        "cv_abstain": cv["abstain"],
                        "test_stance_macro_f1": test["stance"]["macro_f1"],
                        "test_themes_macro_f1": test["themes"]["macro_f1"],
-                       "dev_stance_macro_f1": dev["stance"]["macro_f1"], "dev_themes_macro_f1": dev["themes"]["macro_f1"], **measure(model), **seed_page(model)}
+                       "dev_stance_macro_f1": dev["stance"]["macro_f1"],
+                       "dev_themes_macro_f1": dev["themes"]["macro_f1"], **measure(model), **seed_page(model)}
                 results.append(row)
                 print(json.dumps(row), flush=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")

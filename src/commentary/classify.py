@@ -22,7 +22,7 @@ from .backends.base import Inputs
 from .errors import InputError
 from .ingest.source import MAX_LINE_CHARS
 
-__all__ = ["Item", "read_items", "items_from_records", "score", "auto_jobs", "evidence", "Summary", "write_csv_row", "neutralise"]
+__all__ = ["Item", "read_items", "items_from_records", "score", "evidence", "Summary", "write_csv_row", "neutralise"]
 
 _PAGE_LABEL = re.compile(r"^\s*(?:comment(?:ed)?\s+(?:date|on)|posted\s+on)\b", re.IGNORECASE | re.MULTILINE)
 _STREAMED = {".jsonl", ".ndjson", ".csv", ".tsv"}
@@ -211,13 +211,6 @@ def _predict_in_worker(texts: list[str], articles: list[str | None]) -> list[dic
     return _WORKER_MODEL.predict(Inputs(texts, articles))
 
 
-def auto_jobs(model) -> int:
-    """Worker processes for scoring with *model* (see ``backends.base.fork_jobs``)."""
-    from .backends.base import fork_jobs
-
-    return fork_jobs(model.backend)
-
-
 def _predictions(model, batches: Iterator[list[Item]], jobs: int) -> Iterator[tuple[list[Item], list]]:
     """(batch, predictions) in input order; batches after the first go to *jobs* forked workers.
 
@@ -227,6 +220,7 @@ def _predictions(model, batches: Iterator[list[Item]], jobs: int) -> Iterator[tu
     import multiprocessing
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
+    from itertools import chain
 
     def local(batch):
         return batch, model.predict(Inputs([i.text for i in batch], [i.article for i in batch]))
@@ -239,15 +233,13 @@ def _predictions(model, batches: Iterator[list[Item]], jobs: int) -> Iterator[tu
     if second is None:
         return
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        yield local(second)
-        for batch in batches:
-            yield local(batch)
+        yield from map(local, chain([second], batches))
         return
     global _WORKER_MODEL
     _WORKER_MODEL = model
     pending: deque = deque()
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-        for batch in _chain_one(second, batches):
+        for batch in chain([second], batches):
             pending.append((batch, pool.submit(_predict_in_worker, [i.text for i in batch],
                                                [i.article for i in batch])))
             if len(pending) >= 2 * jobs:
@@ -258,16 +250,11 @@ def _predictions(model, batches: Iterator[list[Item]], jobs: int) -> Iterator[tu
             yield done, future.result()
 
 
-def _chain_one(first, rest):
-    yield first
-    yield from rest
-
-
 def score(model, items: Iterable[Item], *, model_ref: str, batch_size: int = 1000, explain: bool = False,
           with_items: bool = False, progress=None, jobs: int = 1) -> Iterator[dict[str, Any]]:
     """Yield one prediction per item, scoring a batch at a time (``with_items`` adds the Item as ``_item``).
 
-    ``jobs`` > 1 scores batches in that many forked processes (see ``auto_jobs``).
+    ``jobs`` > 1 scores batches in that many forked processes (see ``backends.base.fork_jobs``).
     """
     thresholds = {t: round(v, 4) for t, v in model.decisions.thresholds.items()}
     for batch, preds in _predictions(model, _batches(items, batch_size), jobs):

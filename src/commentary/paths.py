@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["home", "data_dir", "models_dir", "starter_dir"]
+__all__ = ["home", "data_dir", "models_dir", "cache_root", "starter_dir"]
 
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -22,6 +22,12 @@ def data_dir() -> Path:
 
 def models_dir() -> Path:
     return home() / "models"
+
+
+def cache_root() -> Path:
+    """Caches (encoder weights, their hashes, embeddings): ``COMMENTARY_CACHE`` if set, else ``<home>/.cache``."""
+    env = os.environ.get("COMMENTARY_CACHE")
+    return Path(env) if env else home() / ".cache"
 
 
 def starter_dir() -> Path:

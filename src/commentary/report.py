@@ -129,9 +129,10 @@ def render_html(data: ReportData) -> str:
         colours[extra] = colour
     titles = list(data.articles.values())
     heading = titles[0] if len(titles) == 1 else (f"Comments on {len(titles)} articles" if titles else "Comments")
-    by_article = [{"title": data.articles.get(aid, aid), "n": sum(c.values()),
-                   "shares": {s_: c.get(s_, 0) / sum(c.values()) for s_, *_ in stance_rows}}
-                  for aid, c in sorted(data.per_article.items(), key=lambda kv: -sum(kv[1].values()))]
+    totals = {aid: sum(c.values()) for aid, c in data.per_article.items()}
+    by_article = [{"title": data.articles.get(aid, aid), "n": totals[aid],
+                   "shares": {s_: c.get(s_, 0) / totals[aid] for s_, *_ in stance_rows}}
+                  for aid, c in sorted(data.per_article.items(), key=lambda kv: -totals[kv[0]])]
     return env.get_template("report.html.j2").render(by_article=by_article if len(by_article) > 1 else [],
         heading=heading, titles=titles, data=data, n=s.n,
         stance_chart=_bars(stance_rows, colours, "Stance toward the article"),

@@ -199,10 +199,18 @@ class FitResult:
 _FOLDS_JOB: tuple | None = None  # (data, config, unlabelled, folds), inherited by forked fold workers
 
 
-def _fold_proba(data: TrainingData, config: TrainConfig, unlabelled: Inputs | None, tr, te):
+def _fitted(data: TrainingData, config: TrainConfig, unlabelled: Inputs | None, rows=None):
+    """A backend fitted on *rows* of *data* (all of it when None); with ``--adapt`` by vocabulary,
+    the features are also fitted on the unlabelled comments."""
     backend = _backend(config, data)
-    backend.fit(data.inputs.subset(tr), data.stance[tr], data.themes[tr],
-                unlabelled=unlabelled if config.adapt_method == "vocabulary" else None)
+    inputs, stance, themes = ((data.inputs, data.stance, data.themes) if rows is None
+                              else (data.inputs.subset(rows), data.stance[rows], data.themes[rows]))
+    backend.fit(inputs, stance, themes, unlabelled=unlabelled if config.adapt_method == "vocabulary" else None)
+    return backend
+
+
+def _fold_proba(data: TrainingData, config: TrainConfig, unlabelled: Inputs | None, tr, te):
+    backend = _fitted(data, config, unlabelled, tr)
     ps, pt = backend.predict_proba(data.inputs.subset(te))
     return _align(ps, backend, len(data.stance_labels)), pt
 
@@ -277,10 +285,7 @@ def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = 
 
     def final_fit() -> None:  # independent of the folds: may run while they do
         say("final fit on all training data")
-        backend = _backend(config, data)
-        backend.fit(data.inputs, data.stance, data.themes,
-                    unlabelled=unlabelled if config.adapt_method == "vocabulary" else None)
-        final["backend"] = backend
+        final["backend"] = _fitted(data, config, unlabelled)
 
     oof_s, oof_t, folds = cross_val_proba(data, config, unlabelled=unlabelled, progress=say, meanwhile=final_fit)
     decisions = fit_decisions(oof_s, oof_t, data.stance, data.themes, data.stance_labels,

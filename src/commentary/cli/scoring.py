@@ -38,7 +38,8 @@ def classify(
     """Score comments with a trained model: stance, themes, probabilities, abstain flags."""
     import csv as csv_mod
 
-    from ..classify import CSV_FIELDS, Summary, auto_jobs, read_items, score, write_csv_row
+    from ..backends.base import fork_jobs
+    from ..classify import CSV_FIELDS, Summary, read_items, score, write_csv_row
     from ..dataset import atomic_file
     from ..ingest import ReadOptions
     from ..training import load_model
@@ -64,7 +65,7 @@ def classify(
         with ui.progress("classifying") as advance:
             for k, pred in enumerate(score(trained, items, model_ref=version.ref, batch_size=batch_size,
                                            explain=explain, progress=advance,
-                                           jobs=jobs if jobs > 0 else auto_jobs(trained))):
+                                           jobs=jobs if jobs > 0 else fork_jobs(trained.backend))):
                 summary.add(pred)
                 if fmt == "jsonl":
                     out.write(json.dumps(pred, ensure_ascii=False) + "\n")
