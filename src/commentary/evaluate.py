@@ -12,7 +12,8 @@ from xml.sax.saxutils import quoteattr
 from .codebook import Codebook
 from .errors import CommentaryError
 from .model import expected_calibration_error
-from .train import load_training_data, predict_and_score
+from .dataset import Dataset
+from .train import load_training_data
 
 __all__ = ["Gate", "measure", "check_gates", "write_reports"]
 
@@ -30,28 +31,49 @@ class Gate:
         return f"{self.name} is {self.figure:.3f} (limit {self.limit:.3f})"
 
 
-def measure(model, model_ref: str, model_codebook: str, dataset: Path, codebook: Codebook) -> dict[str, Any]:
-    """Per-label precision, recall, F1 and support; macro and micro F1; confusion; calibration."""
-    import numpy as np
-    from sklearn.metrics import confusion_matrix
+def measure(model, model_ref: str, model_codebook: str, dataset: Path | Dataset, codebook: Codebook,
+            *, by: dict[str, list[int]] | None = None) -> dict[str, Any]:
+    """Per-label precision, recall, F1 and support; macro and micro F1; confusion; calibration.
 
+    *dataset* is a dataset folder or one already read (the real set is built in memory).
+    With *by* (a name for each group of rows, e.g. the real set's sources), the same
+    predictions are also scored group by group, under ``groups``.
+    """
     from .dataset import read_dataset
 
-    gold = read_dataset(dataset)
+    gold = dataset if isinstance(dataset, Dataset) else read_dataset(dataset)
     versions = {lab.codebook_version for lab in gold.labels if lab.codebook_version}
     if versions and versions != {model_codebook}:
         raise CommentaryError(
-            f"the gold labels in {dataset} use codebook {', '.join(sorted(versions))} but {model_ref} "
+            f"the gold labels in {gold.path} use codebook {', '.join(sorted(versions))} but {model_ref} "
             f"was trained with codebook {model_codebook}",
             fix="evaluate with gold labels made on the model's codebook, or retrain the model")
-    data = load_training_data(gold, codebook, min_examples=0)
+    data = load_training_data(gold, codebook, min_examples=0, themes_only=True)
     if data.stance_labels != model.decisions.stance_labels or data.theme_labels != model.decisions.theme_labels:
         raise CommentaryError(f"the codebook's labels differ from those of {model_ref}",
                               fix="pass --codebook with the codebook the model was trained on")
-    out, cs = predict_and_score(model, data)
-    pred = cs.argmax(axis=1)
-    conf = cs.max(axis=1)
-    correct = pred == data.stance
+    cs, ct = model.probabilities(data.inputs)
+    out = _scores(data, cs, ct, model.decisions)
+    if by:
+        out["groups"] = {name: _scores(data, cs, ct, model.decisions, rows) for name, rows in by.items()}
+    out.update(model=model_ref, dataset=str(gold.path), n=len(data.ids), codebook=model_codebook)
+    return out
+
+
+def _scores(data, cs, ct, decisions, rows=None) -> dict[str, Any]:
+    import numpy as np
+    from sklearn.metrics import confusion_matrix
+
+    from .train import score, theme_decisions
+
+    rows = np.arange(len(data.ids)) if rows is None else np.asarray(rows, dtype=int)
+    y, cs, ct = data.stance[rows], cs[rows], ct[rows]
+    out = score(y, cs.argmax(axis=1), data.themes[rows], theme_decisions(ct, decisions),
+                data.stance_labels, data.theme_labels)
+    out["n"] = len(rows)
+    has = y >= 0
+    pred, conf = cs.argmax(axis=1)[has], cs.max(axis=1)[has]
+    correct = pred == y[has]
     edges = np.linspace(0, 1, 11)
     bins = []
     for lo, hi in zip(edges[:-1], edges[1:]):
@@ -59,12 +81,13 @@ def measure(model, model_ref: str, model_codebook: str, dataset: Path, codebook:
         if mask.any():
             bins.append({"from": float(lo), "to": float(hi), "n": int(mask.sum()),
                          "confidence": float(conf[mask].mean()), "accuracy": float(correct[mask].mean())})
+    k = len(data.stance_labels)
     out["stance"]["confusion"] = {
         "labels": data.stance_labels,
-        "matrix": confusion_matrix(data.stance, pred, labels=range(len(data.stance_labels))).tolist()}
-    out["stance"]["ece"] = expected_calibration_error(conf, correct)
+        "matrix": (confusion_matrix(y[has], pred, labels=range(k)).tolist() if has.any()
+                   else [[0] * k for _ in range(k)])}
+    out["stance"]["ece"] = expected_calibration_error(conf, correct) if has.any() else None
     out["stance"]["reliability"] = bins
-    out.update(model=model_ref, dataset=str(dataset), n=len(data.ids), codebook=model_codebook)
     return out
 
 
@@ -112,6 +135,8 @@ def _plots(metrics: dict[str, Any], folder: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     rel = metrics["stance"]["reliability"]
+    if not rel:
+        return []
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
     ax.plot([b["confidence"] for b in rel], [b["accuracy"] for b in rel], "o-", label="model")
@@ -139,12 +164,22 @@ def _plots(metrics: dict[str, Any], folder: Path) -> list[str]:
 def render_report(metrics: dict[str, Any], gates: list[Gate]) -> str:
     """The evaluation as Markdown."""
     lines = [f"# Evaluation of {metrics['model']}", "",
-             f"{metrics['n']} gold-labelled comments from `{metrics['dataset']}`, codebook {metrics['codebook']}.", "",
-             f"Stance macro-F1 **{metrics['stance']['macro_f1']:.3f}**, accuracy {metrics['stance']['accuracy']:.3f}, "
-             f"calibration error {metrics['stance']['ece']:.3f}."]
+             f"{metrics['n']} gold-labelled comments from `{metrics['dataset']}`, codebook {metrics['codebook']}.", ""]
+    if metrics["stance"]["macro_f1"] is not None:
+        lines.append(f"Stance macro-F1 **{metrics['stance']['macro_f1']:.3f}** on {metrics['stance']['n']} comments, "
+                     f"accuracy {metrics['stance']['accuracy']:.3f}, calibration error {metrics['stance']['ece']:.3f}.")
+    else:
+        lines.append("No comment here has a gold stance.")
     if metrics["themes"]["macro_f1"] is not None:
         lines[-1] += (f" Themes macro-F1 **{metrics['themes']['macro_f1']:.3f}**, "
                       f"micro-F1 {metrics['themes']['micro_f1']:.3f}.")
+    groups = metrics.get("groups") or {}
+    if groups:
+        lines += ["", "| source | comments | stance macro-F1 (n) | themes macro-F1 |", "|---|---|---|---|"]
+        for name, g in groups.items():
+            st = "—" if g["stance"]["macro_f1"] is None else f"{g['stance']['macro_f1']:.3f} ({g['stance']['n']})"
+            th = "—" if g["themes"]["macro_f1"] is None else f"{g['themes']['macro_f1']:.3f}"
+            lines.append(f"| {name} | {g['n']} | {st} | {th} |")
     lines += ["", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for head in ("stance", "themes"):
         for lab, m in metrics[head]["per_label"].items():

@@ -103,8 +103,12 @@ def _article_text(art) -> str | None:
 
 
 def load_training_data(dataset: Dataset | Path, codebook: Codebook, *, labels: list[Labels] | None = None,
-                       min_examples: int = 5) -> TrainingData:
-    """Join comments and labels, check them against the codebook, and count each label."""
+                       min_examples: int = 5, themes_only: bool = False) -> TrainingData:
+    """Join comments and labels, check them against the codebook, and count each label.
+
+    Labels without a stance are dropped, unless *themes_only* rows are wanted (for
+    scoring: comments with no article, labelled for themes alone); their stance is -1.
+    """
     import numpy as np
 
     ds = read_dataset(dataset) if not isinstance(dataset, Dataset) else dataset
@@ -117,10 +121,14 @@ def load_training_data(dataset: Dataset | Path, codebook: Codebook, *, labels: l
     if missing:
         raise InputError(f"{len(missing)} labels name comments that are not in {source} "
                          f"(first: {missing[0]})", fix="join the labels to the dataset they were made on")
-    labs = [lab for lab in labs if lab.stance is not None]
+    if not themes_only:
+        labs = [lab for lab in labs if lab.stance is not None]
     for lab in labs:
-        codebook.check(lab.stance, lab.themes, where=f"labels of comment {lab.comment_id}")
-    counts = Counter(lab.stance for lab in labs)
+        if lab.stance is None:
+            codebook.check(codebook.stance_ids[0], lab.themes, where=f"labels of comment {lab.comment_id}")
+        else:
+            codebook.check(lab.stance, lab.themes, where=f"labels of comment {lab.comment_id}")
+    counts = Counter(lab.stance for lab in labs if lab.stance is not None)
     few = [f"{s!r} has {counts.get(s, 0)}" for s in codebook.stance_ids if counts.get(s, 0) < min_examples]
     tcounts = Counter(t for lab in labs for t in lab.themes)
     few += [f"theme {t!r} has {tcounts.get(t, 0)}" for t in codebook.theme_ids
@@ -133,7 +141,7 @@ def load_training_data(dataset: Dataset | Path, codebook: Codebook, *, labels: l
     texts = [comments[i].text for i in ids]
     articles = [_article_text(arts.get(comments[i].article_id)) for i in ids]
     s_index = {s: k for k, s in enumerate(codebook.stance_ids)}
-    stance = np.array([s_index[lab.stance] for lab in labs])
+    stance = np.array([s_index[lab.stance] if lab.stance is not None else -1 for lab in labs], dtype=int)
     themes = np.array([[int(t in lab.themes) for t in codebook.theme_ids] for lab in labs])
     digest = hashlib.sha256()
     for i, lab in zip(ids, labs):
@@ -164,26 +172,45 @@ def _folds(data: TrainingData, config: TrainConfig):
 
 
 def score(stance_true, stance_pred, themes_true, themes_pred, stance_labels, theme_labels) -> dict[str, Any]:
-    """Per-label precision, recall, F1 and support, with macro and micro F1."""
+    """Per-label precision, recall, F1 and support, with macro and micro F1.
+
+    Comments whose gold stance is -1 (labelled for themes only) count for themes alone;
+    with none labelled for stance, the stance figures are None.
+    """
+    import numpy as np
     from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-    p, r, f, s = precision_recall_fscore_support(stance_true, stance_pred, labels=range(len(stance_labels)),
-                                                 zero_division=0)
+    stance_true, stance_pred = np.asarray(stance_true), np.asarray(stance_pred)
+    has = stance_true >= 0
+    stance_true, stance_pred = stance_true[has], stance_pred[has]
+
+    if has.any():
+        p, r, f, s = precision_recall_fscore_support(stance_true, stance_pred, labels=range(len(stance_labels)),
+                                                     zero_division=0)
+        macro = float(f1_score(stance_true, stance_pred, average="macro", zero_division=0,
+                               labels=range(len(stance_labels))))
+    else:
+        p = r = f = s = [0] * len(stance_labels)
+        macro = None
     out: dict[str, Any] = {"stance": {
         "per_label": {lab: {"precision": float(p[k]), "recall": float(r[k]), "f1": float(f[k]),
                             "support": int(s[k])} for k, lab in enumerate(stance_labels)},
-        "macro_f1": float(f1_score(stance_true, stance_pred, average="macro", zero_division=0,
-                                   labels=range(len(stance_labels)))),
-        "accuracy": float((stance_true == stance_pred).mean()),
+        "macro_f1": macro,
+        "accuracy": float((stance_true == stance_pred).mean()) if has.any() else None,
+        "n": int(has.sum()),
     }}
     if len(theme_labels) == 0:
         out["themes"] = {"per_label": {}, "macro_f1": None, "micro_f1": None}
         return out
     p, r, f, s = precision_recall_fscore_support(themes_true, themes_pred, zero_division=0)
+    # Macro-F1 over the themes the gold labels contain: a theme no comment has says nothing
+    # of the model but would count as an F1 of 0 (or 1) however it did.
+    present = [j for j in range(len(theme_labels)) if s[j] > 0]
     out["themes"] = {
         "per_label": {t: {"precision": float(p[j]), "recall": float(r[j]), "f1": float(f[j]),
                           "support": int(s[j])} for j, t in enumerate(theme_labels)},
-        "macro_f1": float(f1_score(themes_true, themes_pred, average="macro", zero_division=0)),
+        "macro_f1": float(np.mean([f[j] for j in present])) if present else None,
+        "macro_over": [theme_labels[j] for j in present],
         "micro_f1": float(f1_score(themes_true, themes_pred, average="micro", zero_division=0)),
     }
     return out

@@ -185,6 +185,13 @@ def evaluate(
         help="NAME@vN to compare with on the same gold labels.")] = None,
     max_drop: Annotated[Optional[float], typer.Option(
         help="With --baseline: the most macro-F1 may fall below the baseline's.")] = None,
+    real: Annotated[bool, typer.Option(
+        "--real", help="Score the real evaluation set (data/real/eval: real comments from several public "
+        "sources, read in place from the corpora folder), source by source; gates apply to all of it.")] = False,
+    corpora: Annotated[Optional[Path], typer.Option(
+        help="With --real: the public corpora folder [default: $COMMENTARY_CORPORA, else ../shared/corpora].")] = None,
+    source: Annotated[Optional[list[str]], typer.Option(
+        help="With --real: only this source (repeatable): nyt_rfd, reddit, sfu_globe, nhs_feedback.")] = None,
     codebook_file: CodebookOpt = None,
     models_dir: ModelsDirOpt = None,
 ) -> None:
@@ -195,15 +202,24 @@ def evaluate(
     from ..training import load_model
 
     book = load_codebook(codebook_file)
+    by = None
+    if real:
+        if dataset is not None:
+            raise CommentaryError("--real and a DATASET were both given", fix="pass one of them")
+        from ..realset import combined_real
+
+        dataset, by = combined_real(corpora, sources=source)
+    elif corpora is not None or source:
+        raise CommentaryError("--corpora and --source go with --real", fix="add --real")
     dataset = dataset or starter_dir() / "test"
     root = models_root(models_dir)
     trained, version = load_model(root, model)
-    metrics = measure(trained, version.ref, version.manifest["codebook"]["version"], dataset, book)
+    metrics = measure(trained, version.ref, version.manifest["codebook"]["version"], dataset, book, by=by)
     base_metrics = None
     if baseline:
         base_model, base_version = load_model(root, baseline)
         base_metrics = measure(base_model, base_version.ref, base_version.manifest["codebook"]["version"],
-                               dataset, book)
+                               dataset, book, by=by)
     limits: dict[str, float] = {}
     for item in min_f1 or []:
         label, sep, value = item.partition("=")
@@ -215,10 +231,16 @@ def evaluate(
                         max_drop=max_drop)
     folder = output or home() / "evaluation" / f"{version.name}-{version.version}"
     write_reports(metrics, gates, folder)
-    typer.echo(json.dumps({"model": version.ref, "stance_macro_f1": metrics["stance"]["macro_f1"],
-                           "themes_macro_f1": metrics["themes"]["macro_f1"],
-                           "gates_failed": sum(not g.passed for g in gates)}))
-    ui.info(f"stance macro-F1 {metrics['stance']['macro_f1']:.3f}, themes macro-F1 "
+    summary = {"model": version.ref, "stance_macro_f1": metrics["stance"]["macro_f1"],
+               "themes_macro_f1": metrics["themes"]["macro_f1"], "gates_failed": sum(not g.passed for g in gates)}
+    if by:
+        summary["sources"] = {name: {"stance_macro_f1": g["stance"]["macro_f1"], "themes_macro_f1": g["themes"]["macro_f1"],
+                                     "n": g["n"]} for name, g in metrics["groups"].items()}
+    typer.echo(json.dumps(summary))
+    for name, g in (metrics.get("groups") or {}).items():
+        ui.info(f"{name}: stance macro-F1 {fmt(g['stance']['macro_f1'])}, themes macro-F1 "
+                f"{fmt(g['themes']['macro_f1'])} on {g['n']} comments")
+    ui.info(f"stance macro-F1 {fmt(metrics['stance']['macro_f1'])}, themes macro-F1 "
             f"{fmt(metrics['themes']['macro_f1'])} on {metrics['n']} comments; report in {folder}")
     failed = [g for g in gates if not g.passed]
     if failed:

@@ -1,0 +1,214 @@
+"""Build data/real from the blind labelling passes: agreement, disputes, gold labels, RfD training part.
+
+    python scripts/build_real.py disputes   # list the items the two passes disagree on (for adjudication)
+    python scripts/build_real.py build      # gold.jsonl, agreement.json and data/real/rfd_train
+
+Inputs, all ids and labels only (no comment text, so nothing of a non-redistributable
+corpus is copied): ``data/real/eval/passes/<chunk>.{A,B}.jsonl`` (two blind passes per
+chunk), ``data/real/eval/adjudication.jsonl`` (the adjudicator's final labels for the
+disputed fields), and for the training part ``data/real/train/passes/*.jsonl``
+(themes, one pass) with ``data/real/train/sample.{A,B}.jsonl`` (a sample labelled twice).
+The Room for Debate text (Apache-2.0) is read from ``../shared/corpora`` and written to
+``data/real/rfd_train`` together with its articles; see ``data/real/DATASHEET.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT / "data" / "real"
+EVAL = REAL / "eval"
+THEMES = ["nothing_new", "listening", "teamwork", "hierarchy", "politics", "personal_experience", "evidence",
+          "solution"]
+STANCES = ["agree", "disagree", "mixed", "neutral"]
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def passes() -> dict[str, tuple[dict, dict]]:
+    """chunk -> (pass A by id, pass B by id)."""
+    out = {}
+    for a in sorted((EVAL / "passes").glob("*.A.jsonl")):
+        chunk = a.name[: -len(".A.jsonl")]
+        b = a.with_name(f"{chunk}.B.jsonl")
+        out[chunk] = ({r["id"]: r for r in read_jsonl(a)}, {r["id"]: r for r in read_jsonl(b)})
+    return out
+
+
+def kappa(a: list, b: list) -> float | None:
+    from sklearn.metrics import cohen_kappa_score
+
+    if len(set(a) | set(b)) < 2:
+        return None
+    return round(float(cohen_kappa_score(a, b)), 3)
+
+
+def agreement(pairs: list[tuple[dict, dict]]) -> dict:
+    """Cohen's kappa and raw agreement for stance and for each theme (present / absent)."""
+    st = [(a["stance"], b["stance"]) for a, b in pairs if a["stance"] is not None and b["stance"] is not None]
+    out: dict = {"n": len(pairs)}
+    if st:
+        out["stance"] = {"n": len(st), "kappa": kappa(*zip(*st)),
+                         "agreement": round(sum(x == y for x, y in st) / len(st), 3)}
+    for t in THEMES:
+        a = [int(t in x["themes"]) for x, _ in pairs]
+        b = [int(t in y["themes"]) for _, y in pairs]
+        out[t] = {"kappa": kappa(a, b), "agreement": round(sum(x == y for x, y in zip(a, b)) / len(a), 3),
+                  "present_a": sum(a), "present_b": sum(b)}
+    ks = [out[t]["kappa"] for t in THEMES if out[t]["kappa"] is not None]
+    out["themes_mean_kappa"] = round(sum(ks) / len(ks), 3) if ks else None
+    return out
+
+
+def disputes() -> list[dict]:
+    rows = []
+    for chunk, (pa, pb) in passes().items():
+        for cid, a in pa.items():
+            b = pb[cid]
+            fields = []
+            if a["stance"] != b["stance"]:
+                fields.append("stance")
+            fields += [t for t in THEMES if (t in a["themes"]) != (t in b["themes"])]
+            if fields:
+                rows.append({"id": cid, "chunk": chunk, "disputed": fields,
+                             "A": {"stance": a["stance"], "themes": a["themes"]},
+                             "B": {"stance": b["stance"], "themes": b["themes"]}})
+    return rows
+
+
+def gold() -> list[dict]:
+    """Agreed fields as both passes gave them; disputed fields as the adjudicator settled them."""
+    adj = {r["id"]: r for r in read_jsonl(EVAL / "adjudication.jsonl")} if (EVAL / "adjudication.jsonl").exists() else {}
+    out = []
+    for chunk, (pa, pb) in passes().items():
+        source = pa[next(iter(pa))].get("source") or chunk.removeprefix("dev_")
+        for cid, a in pa.items():
+            b = pb[cid]
+            stance = a["stance"]
+            if a["stance"] != b["stance"]:
+                stance = adj[cid]["stance"]
+            themes = []
+            for t in THEMES:
+                ina, inb = t in a["themes"], t in b["themes"]
+                if ina == inb:
+                    if ina:
+                        themes.append(t)
+                elif t in adj[cid]["themes"]:
+                    themes.append(t)
+            out.append({"comment_id": cid, "source": SOURCE_OF[chunk], "stance": stance, "themes": themes,
+                        "annotator": "adjudicated" if cid in adj else "agreed", "codebook_version": "1.0"})
+    return out
+
+
+SOURCE_OF = {"dev_rfd": "nyt_rfd", "dev_reddit": "reddit", "dev_sfu": "sfu_globe", "dev_nhs": "nhs_feedback"}
+
+
+def build() -> None:
+    rows = gold()
+    (EVAL / "gold.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    report: dict = {"codebook": "1.0", "eval": {}}
+    allpairs = []
+    for chunk, (pa, pb) in passes().items():
+        pairs = [(pa[i], pb[i]) for i in pa]
+        allpairs += pairs
+        report["eval"][SOURCE_OF[chunk]] = agreement(pairs)
+    report["eval"]["all"] = agreement(allpairs)
+    counts = {s: dict(Counter(r["stance"] for r in rows if r["source"] == s)) for s in SOURCE_OF.values()}
+    tcounts = {s: dict(Counter(t for r in rows if r["source"] == s for t in r["themes"])) for s in SOURCE_OF.values()}
+    report["gold_counts"] = {"stance": counts, "themes": tcounts,
+                             "adjudicated": sum(r["annotator"] == "adjudicated" for r in rows), "n": len(rows)}
+    train = REAL / "train"
+    if (train / "sample.A.jsonl").exists():
+        a = {r["id"]: r for r in read_jsonl(train / "sample.A.jsonl")}
+        b = {r["id"]: r for r in read_jsonl(train / "sample.B.jsonl")}
+        report["train_sample"] = agreement([(a[i], b[i]) for i in a])
+        derived = derived_stance()
+        both = [(derived[i], a[i]["stance"], b[i]["stance"]) for i in a if i in derived]
+        report["train_sample"]["derived_vs_annotators"] = {
+            "n": len(both),
+            "agrees_with_A": round(sum(d == x for d, x, _ in both) / len(both), 3),
+            "agrees_with_B": round(sum(d == y for d, _, y in both) / len(both), 3),
+            "annotators_A": dict(Counter(x for _, x, _ in both)), "annotators_B": dict(Counter(y for _, _, y in both)),
+        }
+        build_rfd_train(a, b)
+    (EVAL / "agreement.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in report.items() if k != "eval"}, indent=1)[:3000])
+    for s, r in report["eval"].items():
+        print(s, r["n"], "stance kappa", r.get("stance", {}).get("kappa"), "themes mean kappa", r["themes_mean_kappa"])
+
+
+def _rfd_frame():
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from commentary.realset import RFD_FILE, corpora_dir
+
+    return pd.read_csv(corpora_dir() / RFD_FILE, sep="\t", quoting=3)
+
+
+def derived_stance() -> dict[str, str]:
+    """agree when the comment takes the side its debate page's title asserts, else disagree."""
+    pages = {r["title"]: r for r in read_jsonl(REAL / "rfd_articles.jsonl")}
+    out = {}
+    for r in _rfd_frame().itertuples():
+        page = pages[r.title]
+        thesis = page["side_1"] if page["thesis_side"] == 1 else page["side_2"]
+        out[f"rfd-{r.id}"] = "agree" if r.annotatedStance == thesis else "disagree"
+    return out
+
+
+def build_rfd_train(sample_a: dict, sample_b: dict) -> None:
+    """The training part: RfD comments of the training debates, derived stance, annotated themes."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from commentary.dataset import write_dataset
+    from commentary.realset import rfd_article
+    from commentary.records import Comment, Labels
+
+    pages = {r["title"]: r for r in read_jsonl(REAL / "rfd_articles.jsonl")}
+    themes: dict[str, list[str]] = {}
+    for p in sorted((REAL / "train" / "passes").glob("*.jsonl")):
+        for r in read_jsonl(p):
+            themes[r["id"]] = r["themes"]
+    # The doubly labelled sample: a theme counts when both annotators gave it, or when
+    # the single pass did and one of the two did (two votes of three).
+    for cid in sample_a:
+        votes = Counter(sample_a[cid]["themes"]) + Counter(sample_b[cid]["themes"]) + Counter(themes.get(cid, []))
+        themes[cid] = [t for t in THEMES if votes[t] >= 2]
+    dev_ids = {r["comment_id"] for r in read_jsonl(EVAL / "gold.jsonl") if r["source"] == "nyt_rfd"}
+    dev_titles = set()
+    d = _rfd_frame()
+    for r in d.itertuples():
+        if f"rfd-{r.id}" in dev_ids:
+            dev_titles.add(r.title)
+    derived = derived_stance()
+    arts, coms, labs = {}, [], []
+    for r in d.itertuples():
+        cid = f"rfd-{r.id}"
+        if cid not in themes or r.title in dev_titles:
+            continue
+        art = arts.setdefault(r.title, rfd_article(r.title, pages[r.title]))
+        art.url = "https://www.nytimes.com" + str(r.url)
+        coms.append(Comment(id=cid, article_id=art.id, text=str(r.text), author=None, date=None,
+                            source="nyt_rfd_stance_arct", place=f"id {r.id}"))
+        labs.append(Labels(cid, derived[cid], themes[cid], "rfd-side+themes-pass", codebook_version="1.0"))
+    write_dataset(REAL / "rfd_train", list(arts.values()), coms, labels=labs, force=True,
+                  info={"source": "UKPLab/argument-reasoning-comprehension-task@929f584 (Apache-2.0), "
+                                  "mturk/annotation-task/data/exported-3365-stance-taking-arguments.tsv",
+                        "labels": "stance from the comment's debate side and the side the page's title asserts; "
+                                  "themes from one annotator pass (sample of 200 labelled twice more)"})
+    print(f"rfd_train: {len(coms)} comments under {len(arts)} debates; stance {dict(Counter(lab.stance for lab in labs))}")
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1] if len(sys.argv) > 1 else "build"
+    if cmd == "disputes":
+        for row in disputes():
+            print(json.dumps(row))
+    else:
+        build()
