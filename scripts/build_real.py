@@ -87,7 +87,6 @@ def gold() -> list[dict]:
     adj = {r["id"]: r for r in read_jsonl(EVAL / "adjudication.jsonl")} if (EVAL / "adjudication.jsonl").exists() else {}
     out = []
     for chunk, (pa, pb) in passes().items():
-        source = pa[next(iter(pa))].get("source") or chunk.removeprefix("dev_")
         for cid, a in pa.items():
             b = pb[cid]
             stance = a["stance"]

@@ -10,9 +10,9 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from .codebook import Codebook
+from .dataset import Dataset
 from .errors import CommentaryError
 from .model import expected_calibration_error
-from .dataset import Dataset
 from .train import load_training_data
 
 __all__ = ["Gate", "measure", "check_gates", "write_reports"]
