@@ -77,3 +77,33 @@ def test_gold_labels_from_another_codebook_are_refused(cli, models, tmp_path):
     assert not (tmp_path / "e").exists()
     res = run(cli, models, "--min-f1", "sarcasm=0.5", "-o", tmp_path / "f")
     assert res.exit_code == 1 and "'sarcasm', which is not a label" in res.stderr
+
+
+def test_real_set_is_scored_source_by_source(cli, models, tmp_path):
+    from conftest import corpus
+
+    corpus("nyt_rfd_stance_arct")
+    res = run(cli, models, "--real", "-o", tmp_path / "real")
+    assert res.exit_code == 0, res.stderr
+    summary = json.loads(res.stdout)
+    m = json.loads((tmp_path / "real" / "metrics.json").read_text())
+    gold = [json.loads(line) for line in (REPO / "data/real/eval/gold.jsonl").read_text().splitlines()]
+    assert m["n"] == len(gold) == 600
+    sources = m["groups"]
+    assert set(sources) == set(summary["sources"]) == {"nyt_rfd", "reddit", "sfu_globe", "nhs_feedback"}
+    # NHS feedback has no article: its comments count for themes and never for stance
+    assert sources["nhs_feedback"]["stance"]["macro_f1"] is None and sources["nhs_feedback"]["n"] == 100
+    assert m["stance"]["n"] == 500 == sum(map(sum, m["stance"]["confusion"]["matrix"]))
+    assert sources["reddit"]["stance"]["n"] == 150 and sources["reddit"]["themes"]["macro_f1"] is not None
+    # themes macro-F1 averages the themes that gold labels contain (reddit has no listening)
+    assert "listening" not in sources["reddit"]["themes"]["macro_over"]
+    report = (tmp_path / "real" / "report.md").read_text()
+    assert "| nhs_feedback | 100 | — |" in report and "| reddit | 150 |" in report
+
+
+def test_real_set_names_what_is_missing(cli, models, tmp_path, monkeypatch):
+    monkeypatch.setenv("COMMENTARY_CORPORA", str(tmp_path / "nowhere"))
+    res = run(cli, models, "--real", "-o", tmp_path / "x")
+    assert res.exit_code == 1 and "corpora folder is not here" in res.stderr
+    res = run(cli, models, "--source", "reddit", "-o", tmp_path / "y")
+    assert res.exit_code == 1 and "--corpora and --source go with --real" in res.stderr
