@@ -268,5 +268,27 @@ def test_cross_validation_in_forked_processes_gives_the_fold_by_fold_probabiliti
     two = cross_val_proba(data, config(), jobs=2, meanwhile=lambda: finals.append("two"))
     assert finals == ["one", "two"]  # the final fit runs either way
     assert [te.tolist() for _, te in one[2]] == [te.tolist() for _, te in two[2]]
-    assert np.abs(one[0] - two[0]).max() < 1e-9 and np.abs(one[1] - two[1]).max() < 1e-9
+    assert np.abs(one[0] - two[0]).max() < 1e-9
+    # theme heads (liblinear) stop at the solver's tolerance, and with BLAS on one thread the last
+    # iteration can land a hair apart: equal to well within what any threshold could notice
+    assert np.abs(one[1] - two[1]).max() < 1e-3
     assert one[0].sum(axis=1) == pytest.approx(1.0) and (one[0].argmax(1) == data.stance).mean() > 0.5
+
+
+def test_theme_rules_are_features_kept_with_the_version(tfidf_version):
+    """The shipped theme rules become feature columns; the version keeps the rules themselves."""
+    from commentary.label.rules import RuleFeatures
+
+    root, version = tfidf_version
+    saved = json.loads((version.path / "backend.json").read_text())["settings"]
+    spec = saved["theme_rules"]
+    assert {r["label"] for r in spec} >= {"politics", "hierarchy", "listening", "evidence"}
+    model, _ = load_model(root, version.ref)
+    assert model.backend.scorer.rules.spec == spec  # scored with the rules it was trained with
+    hits = RuleFeatures(spec)(["The senators in Congress keep ignoring the voters.",
+                               "Management imposed rules from the top without asking the teachers.",
+                               "Lovely day."])
+    names = [r["name"] for r in spec]
+    fired = [{names[j] for j in range(len(names)) if row[j]} for row in hits]
+    assert {"politics-words", "listening-to-people"} <= fired[0]
+    assert {"hierarchy-words", "listening-to-people"} <= fired[1] and not fired[2]

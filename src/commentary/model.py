@@ -101,11 +101,12 @@ def fit_decisions(oof_stance, oof_themes, y_stance, y_themes, stance_labels, the
     import numpy as np
 
     dec = Decisions(list(stance_labels), list(theme_labels))
-    dec.temperature = _fit_temperature(oof_stance, y_stance)
+    has = np.asarray(y_stance) >= 0  # comments labelled for themes only calibrate the themes alone
+    dec.temperature = _fit_temperature(oof_stance[has], np.asarray(y_stance)[has])
     dec.platt = {t: _fit_platt(oof_themes[:, j], y_themes[:, j]) for j, t in enumerate(theme_labels)}
     cs, ct = dec.calibrate(oof_stance, oof_themes)
     dec.thresholds = {t: _best_threshold(ct[:, j], y_themes[:, j]) for j, t in enumerate(theme_labels)}
-    dec.abstain_below = float(np.quantile(cs.max(axis=1), abstain_rate)) if abstain_rate > 0 else 0.0
+    dec.abstain_below = float(np.quantile(cs[has].max(axis=1), abstain_rate)) if abstain_rate > 0 else 0.0
     return dec
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["home", "data_dir", "models_dir", "cache_root", "starter_dir"]
+__all__ = ["home", "data_dir", "models_dir", "cache_root", "starter_dir", "default_training_sets"]
 
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -37,3 +37,15 @@ def starter_dir() -> Path:
         if (candidate / "train" / "manifest.json").is_file():
             return candidate
     return _REPO / "data" / "starter"
+
+
+def default_training_sets() -> list[Path]:
+    """What ``commentary train`` learns from by default: the starter corpus' train split and the real
+    Room for Debate comments of ``data/real/rfd_train`` (where the installed project has them)."""
+    sets = [starter_dir() / "train"]
+    for base in (home(), _REPO):
+        real = base / "data" / "real" / "rfd_train"
+        if (real / "manifest.json").is_file():
+            sets.append(real)
+            break
+    return sets

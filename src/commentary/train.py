@@ -6,7 +6,6 @@ import dataclasses
 import hashlib
 import json
 import tomllib
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,8 @@ from .errors import CommentaryError, InputError
 from .model import TrainedModel, expected_calibration_error, fit_decisions
 from .records import Labels
 
-__all__ = ["TrainConfig", "TrainingData", "load_training_data", "cross_val_proba", "fit", "FitResult", "score"]
+__all__ = ["TrainConfig", "TrainingData", "load_training_data", "load_training_sets", "check_counts", "cross_val_proba",
+           "fit", "FitResult", "score"]
 
 
 @dataclass
@@ -42,6 +42,8 @@ class TrainConfig:
     learning_rate: float = 5e-5
     max_length: int = 256
     embedding_weight: float = 1.0
+    theme_rules: str = "default"  # tfidf and hybrid: "default", "none", or a rules file whose theme rules become features
+    rules_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.backend == "auto":
@@ -94,6 +96,7 @@ class TrainingData:
     sha256: str
     source: str
     weak: int = 0
+    parts: list[dict[str, Any]] = field(default_factory=list)  # each dataset's source, size and sha256
 
 
 def _article_text(art) -> str | None:
@@ -106,8 +109,9 @@ def load_training_data(dataset: Dataset | Path, codebook: Codebook, *, labels: l
                        min_examples: int = 5, themes_only: bool = False) -> TrainingData:
     """Join comments and labels, check them against the codebook, and count each label.
 
-    Labels without a stance are dropped, unless *themes_only* rows are wanted (for
-    scoring: comments with no article, labelled for themes alone); their stance is -1.
+    Labels without a stance (comments labelled for themes only) are dropped unless
+    *themes_only* rows are wanted; their stance is then -1: training fits the theme heads
+    on them and the stance head without them, and scoring counts them for themes alone.
     """
     import numpy as np
 
@@ -124,34 +128,86 @@ def load_training_data(dataset: Dataset | Path, codebook: Codebook, *, labels: l
     if not themes_only:
         labs = [lab for lab in labs if lab.stance is not None]
     for lab in labs:
-        if lab.stance is None:
+        if lab.stance is None:  # labelled for themes only
             codebook.check(codebook.stance_ids[0], lab.themes, where=f"labels of comment {lab.comment_id}")
         else:
             codebook.check(lab.stance, lab.themes, where=f"labels of comment {lab.comment_id}")
-    counts = Counter(lab.stance for lab in labs if lab.stance is not None)
-    few = [f"{s!r} has {counts.get(s, 0)}" for s in codebook.stance_ids if counts.get(s, 0) < min_examples]
-    tcounts = Counter(t for lab in labs for t in lab.themes)
-    few += [f"theme {t!r} has {tcounts.get(t, 0)}" for t in codebook.theme_ids
-            if tcounts.get(t, 0) < min_examples]
-    if few:
-        raise CommentaryError(f"too few examples to train: {'; '.join(few)} (need at least {min_examples} each)",
-                              fix="label more comments for those labels, or drop them from your codebook copy")
     arts = {a.id: a for a in ds.articles}
     ids = [lab.comment_id for lab in labs]
     texts = [comments[i].text for i in ids]
     articles = [_article_text(arts.get(comments[i].article_id)) for i in ids]
     s_index = {s: k for k, s in enumerate(codebook.stance_ids)}
     stance = np.array([s_index[lab.stance] if lab.stance is not None else -1 for lab in labs], dtype=int)
-    themes = np.array([[int(t in lab.themes) for t in codebook.theme_ids] for lab in labs])
+    themes = np.array([[int(t in lab.themes) for t in codebook.theme_ids] for lab in labs],
+                      dtype=int).reshape(len(labs), len(codebook.theme_ids))
     digest = hashlib.sha256()
     for i, lab in zip(ids, labs):
         digest.update(json.dumps([i, comments[i].text, lab.stance, sorted(lab.themes)]).encode())
-    return TrainingData(
+    data = TrainingData(
         ids=ids, inputs=Inputs(texts, articles),
         groups=[comments[i].article_id or i for i in ids], stance=stance, themes=themes,
         stance_labels=list(codebook.stance_ids), theme_labels=list(codebook.theme_ids),
         sha256=digest.hexdigest(), source=source, weak=sum(1 for lab in labs if lab.weak),
+        parts=[{"source": source, "n": len(ids), "sha256": digest.hexdigest()}],
     )
+    check_counts(data, min_examples)
+    return data
+
+
+def check_counts(data: TrainingData, min_examples: int) -> None:
+    """Refuse to train when a stance or theme has fewer than *min_examples* examples."""
+    few = [f"{s!r} has {int((data.stance == k).sum())}" for k, s in enumerate(data.stance_labels)
+           if (data.stance == k).sum() < min_examples]
+    few += [f"theme {t!r} has {int(data.themes[:, j].sum())}" for j, t in enumerate(data.theme_labels)
+            if data.themes[:, j].sum() < min_examples]
+    if few:
+        raise CommentaryError(f"too few examples to train: {'; '.join(few)} (need at least {min_examples} each)",
+                              fix="label more comments for those labels, or drop them from your codebook copy")
+
+
+def _for_training(ds: Dataset, labels: list[Labels] | None) -> Dataset:
+    """A dataset whose manifest says ``"stance_for_training": false`` trains the theme heads only
+    (its own stance labels are kept for scoring); labels passed in are taken as they are."""
+    if labels is None and ds.manifest.get("stance_for_training") is False:
+        ds = dataclasses.replace(ds, labels=[dataclasses.replace(lab, stance=None) for lab in ds.labels])
+    return ds
+
+
+def load_training_sets(datasets: list[Path], codebook: Codebook, *, labels: list[Labels] | None = None,
+                       min_examples: int = 5) -> TrainingData:
+    """Several labelled datasets as one training set (each keeps its articles, so CV still groups
+    by article); *labels*, when given, are joined to whichever dataset holds each comment."""
+    import numpy as np
+
+    read = [read_dataset(d) for d in datasets]
+    if len(datasets) == 1:
+        return load_training_data(_for_training(read[0], labels), codebook, labels=labels,
+                                  min_examples=min_examples, themes_only=True)
+    if labels is not None:
+        homes = [{c.id for c in ds.comments} for ds in read]
+        orphans = [lab.comment_id for lab in labels if not any(lab.comment_id in h for h in homes)]
+        if orphans:
+            raise InputError(f"{len(orphans)} labels name comments that are in none of the datasets "
+                             f"(first: {orphans[0]})", fix="join the labels to the dataset they were made on")
+    parts = []
+    for ds, path in zip(read, datasets):
+        ds.path = ds.path or Path(path)
+        mine = None if labels is None else [lab for lab in labels if lab.comment_id in {c.id for c in ds.comments}]
+        if mine is not None and not mine:
+            continue
+        parts.append(load_training_data(_for_training(ds, mine), codebook, labels=mine, min_examples=0,
+                                        themes_only=True))
+    digest = hashlib.sha256("".join(p.sha256 for p in parts).encode())
+    data = TrainingData(
+        ids=[i for p in parts for i in p.ids],
+        inputs=Inputs([t for p in parts for t in p.inputs.texts], [a for p in parts for a in p.inputs.articles]),
+        groups=[g for p in parts for g in p.groups], stance=np.concatenate([p.stance for p in parts]),
+        themes=np.vstack([p.themes for p in parts]), stance_labels=parts[0].stance_labels,
+        theme_labels=parts[0].theme_labels, sha256=digest.hexdigest(),
+        source=" + ".join(p.source for p in parts), weak=sum(p.weak for p in parts),
+        parts=[q for p in parts for q in p.parts])
+    check_counts(data, min_examples)
+    return data
 
 
 def _backend(config: TrainConfig, data: TrainingData):
@@ -258,8 +314,9 @@ def cross_val_proba(data: TrainingData, config: TrainConfig, *, unlabelled: Inpu
     For backends cheap to fork (tfidf) the folds are fitted in forked processes, one
     per core unless *jobs* says otherwise, and *meanwhile* (the final fit) runs in this
     process while they work. Each process then runs BLAS on one thread, which changes
-    the order of some sums: the probabilities equal those fold by fold to about 1e-12
-    (tested), and are identical from run to run on the same machine.
+    the order of some sums: the stance probabilities equal those fold by fold to about
+    1e-12, the theme probabilities (liblinear, which stops at its tolerance) to about
+    1e-4 (tested), and both are identical from run to run on the same machine.
     """
     import multiprocessing
 
@@ -321,14 +378,15 @@ def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = 
     pred_t = theme_decisions(ct, decisions)
     cv = score(data.stance, cs.argmax(axis=1), data.themes, pred_t,
                data.stance_labels, data.theme_labels)
-    conf = cs.max(axis=1)
+    has = data.stance >= 0  # comments labelled for themes only have no stance to check
+    y, cs_s, oof_s_s = data.stance[has], cs[has], oof_s[has]
+    conf = cs_s.max(axis=1)
     kept = conf >= decisions.abstain_below
-    cv["stance"]["ece"] = expected_calibration_error(conf, cs.argmax(axis=1) == data.stance)
-    cv["stance"]["ece_uncalibrated"] = expected_calibration_error(oof_s.max(axis=1),
-                                                                  oof_s.argmax(axis=1) == data.stance)
+    cv["stance"]["ece"] = expected_calibration_error(conf, cs_s.argmax(axis=1) == y)
+    cv["stance"]["ece_uncalibrated"] = expected_calibration_error(oof_s_s.max(axis=1), oof_s_s.argmax(axis=1) == y)
     cv["abstain"] = {"rate": float(1 - kept.mean()),
-                     "accuracy_kept": float((cs.argmax(axis=1) == data.stance)[kept].mean()),
-                     "accuracy_all": float((cs.argmax(axis=1) == data.stance).mean())}
+                     "accuracy_kept": float((cs_s.argmax(axis=1) == y)[kept].mean()),
+                     "accuracy_all": float((cs_s.argmax(axis=1) == y).mean())}
     cv["folds"] = len(folds)
     model = TrainedModel(final["backend"], decisions)
     extra: dict[str, Any] = {}

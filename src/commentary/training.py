@@ -14,7 +14,7 @@ from .codebook import Codebook
 from .dataset import read_dataset
 from .model import TrainedModel
 from .registry import Version, package_versions, production, promote, resolve, verify, write_version
-from .train import TrainConfig, fit, load_training_data, predict_and_score
+from .train import TrainConfig, fit, load_training_data, load_training_sets, predict_and_score
 
 __all__ = ["TrainOutcome", "train_version", "load_model", "evaluate_on"]
 
@@ -35,14 +35,15 @@ def evaluate_on(model: TrainedModel, dataset_path: Path, codebook: Codebook) -> 
     return out
 
 
-def train_version(dataset: Path, codebook: Codebook, config: TrainConfig, models_root: Path, *,
+def train_version(dataset: Path | list[Path], codebook: Codebook, config: TrainConfig, models_root: Path, *,
                   labels=None, heldout: Path | None = None, adapt: Path | None = None,
                   make_production: bool | None = None,
                   progress: Callable[[str], None] | None = None) -> TrainOutcome:
-    """Train on *dataset* and write an immutable version under *models_root*."""
+    """Train on *dataset* (one folder, or several trained on as one) and write an immutable version."""
     say = progress or (lambda _m: None)
-    say(f"loading {dataset}")
-    data = load_training_data(dataset, codebook, labels=labels, min_examples=config.min_examples)
+    datasets = [Path(d) for d in dataset] if isinstance(dataset, (list, tuple)) else [Path(dataset)]
+    say(f"loading {', '.join(map(str, datasets))}")
+    data = load_training_sets(datasets, codebook, labels=labels, min_examples=config.min_examples)
     unlabelled = None
     if adapt is not None:
         extra = read_dataset(adapt)
@@ -62,7 +63,7 @@ def train_version(dataset: Path, codebook: Codebook, config: TrainConfig, models
         "codebook": {"version": codebook.version, "sha256": codebook.sha256, "name": codebook.name},
         "config": config.to_dict(),
         "training_data": {"source": data.source, "sha256": data.sha256, "n": len(data.ids),
-                          "weak": data.weak, "adapt": str(adapt) if adapt else None},
+                          "weak": data.weak, "adapt": str(adapt) if adapt else None, "parts": data.parts},
         "labels": {"stance": data.stance_labels, "themes": data.theme_labels},
         "packages": package_versions(),
         "seed": config.seed,

@@ -109,26 +109,30 @@ class _WordVectorizer:
         return self.idf.transform(counts)
 
 
-def features(inputs: Inputs, words_of, chars_of, use_article: bool):
+def features(inputs: Inputs, words_of, chars_of, use_article: bool, rules=None):
     """(stance features, theme features) from word and char transforms; themes use the comment alone.
 
     With the article, stance also sees the comment's word vector multiplied by the
     article's (which of the article's own words the commenter takes up) and their sum.
+    With *rules* (a ``RuleFeatures``), themes also see which theme rules fired: the
+    rules carry a theme's wording across topics the training comments never covered,
+    and the heads learn how far to trust each one.
     """
     import numpy as np
     from scipy import sparse
 
     words = words_of(inputs.texts)
     base = sparse.hstack([words, chars_of(inputs.texts)]).tocsr()
+    themes = base if rules is None else sparse.hstack([base, sparse.csr_matrix(rules(inputs.texts))]).tocsr()
     if not use_article:
-        return base, base
+        return base, themes
     # Many comments share an article: vectorise each distinct article once.
     distinct = sorted({a or "" for a in inputs.articles})
     rows = {a: k for k, a in enumerate(distinct)}
     arts = words_of(distinct)[[rows[a or ""] for a in inputs.articles]]
     overlap = words.multiply(arts).tocsr()
     sim = np.asarray(overlap.sum(axis=1)).reshape(-1, 1)
-    return sparse.hstack([base, overlap * 3.0, sparse.csr_matrix(sim)]).tocsr(), base
+    return sparse.hstack([base, overlap * 3.0, sparse.csr_matrix(sim)]).tocsr(), themes
 
 
 class TfidfScorer:
@@ -144,10 +148,15 @@ class TfidfScorer:
                                                      _Idf(arrays["char_idf"], c["sublinear_tf"])))
         self.use_article = meta["use_article"]
         self.stance_classes = meta["stance_classes"]
+        self.rules = None
+        if meta.get("theme_rules"):
+            from ..label.rules import RuleFeatures
+
+            self.rules = RuleFeatures(meta["theme_rules"], meta.get("rules_weight", 1.0))
 
     # -- building from the fitted scikit-learn objects -------------------------------------------
     @classmethod
-    def from_parts(cls, parts: dict[str, Any], use_article: bool) -> TfidfScorer:
+    def from_parts(cls, parts: dict[str, Any], use_article: bool, rules=None) -> TfidfScorer:
         import numpy as np
 
         def vec_meta(vec) -> dict[str, Any]:
@@ -165,6 +174,8 @@ class TfidfScorer:
         meta = {"format": FORMAT, "use_article": use_article, "word": vec_meta(parts["word"]),
                 "char": vec_meta(parts["char"]), "stance_classes": [int(c) for c in stance.classes_],
                 "themes": len(heads)}
+        if rules is not None:
+            meta["theme_rules"], meta["rules_weight"] = rules.spec, rules.weight
         arrays = {
             "word_idf": np.ascontiguousarray(parts["word"].idf_, dtype=np.float64),
             "char_idf": np.ascontiguousarray(parts["char"].idf_, dtype=np.float64),
@@ -201,7 +212,7 @@ class TfidfScorer:
 
     # -- scoring ------------------------------------------------------------------------------------
     def _features(self, inputs: Inputs):
-        return features(inputs, self.words, self.chars, self.use_article)
+        return features(inputs, self.words, self.chars, self.use_article, self.rules)
 
     def predict_proba(self, inputs: Inputs):
         return self.scores(*self._features(inputs))

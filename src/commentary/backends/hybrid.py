@@ -32,8 +32,10 @@ class HybridBackend(TfidfBackend):
 
     def __init__(self, *, seed: int = 0, use_article: bool = True, c_stance: float = 4.0, c_themes: float = 4.0,
                  base_model: str | None = None, base_model_sha256: str | None = None, max_length: int = 256,
-                 embedding_weight: float = 1.0, **_: Any) -> None:
-        super().__init__(seed=seed, use_article=use_article, c_stance=c_stance, c_themes=c_themes)
+                 embedding_weight: float = 1.0, theme_rules: str | list | None = "default", rules_weight: float = 1.0,
+                 **_: Any) -> None:
+        super().__init__(seed=seed, use_article=use_article, c_stance=c_stance, c_themes=c_themes,
+                         theme_rules=theme_rules, rules_weight=rules_weight)
         self.embedding_weight = embedding_weight
         self.embeddings = EmbeddingsBackend(seed=seed, use_article=use_article, base_model=base_model,
                                             base_model_sha256=base_model_sha256, max_length=max_length)

@@ -47,11 +47,17 @@ class TfidfBackend:
     parallel_scoring = True  # small and pure NumPy/SciPy when loaded: cheap to fork for scoring
 
     def __init__(self, *, seed: int = 0, use_article: bool = True, c_stance: float = 4.0,
-                 c_themes: float = 4.0, **_: Any) -> None:
+                 c_themes: float = 4.0, theme_rules: str | list | None = "default", rules_weight: float = 1.0,
+                 **_: Any) -> None:
         self.seed = seed
         self.use_article = use_article
         self.c_stance = c_stance
         self.c_themes = c_themes
+        self.rules_weight = rules_weight
+        # theme_rules: "default" (the rules that ship with commentary), "none", a rules file, or
+        # (in a saved model) the rules themselves as plain JSON
+        self.theme_rules = theme_rules
+        self._rules = None
         self.parts: dict[str, Any] = {}
         self._chars: CharWbTransform | None = None  # fast char n-grams, built from the fitted vectorizer
         self.scorer: TfidfScorer | None = None  # set when loaded: scores without scikit-learn
@@ -62,7 +68,18 @@ class TfidfBackend:
             return self.scorer._features(inputs)
         if self._chars is None or self._chars.vocabulary is not self.parts["char"].vocabulary_:
             self._chars = CharWbTransform(self.parts["char"])
-        return features(inputs, self.parts["word"].transform, self._chars, self.use_article)
+        return features(inputs, self.parts["word"].transform, self._chars, self.use_article, self.rule_features)
+
+    @property
+    def rule_features(self):
+        """The theme rules as feature columns, or None when they are off."""
+        if self._rules is None and self.theme_rules not in (None, "none", "", []):
+            from ..label.rules import RuleFeatures, rule_features_spec
+
+            spec = (self.theme_rules if isinstance(self.theme_rules, list)
+                    else rule_features_spec(None if self.theme_rules == "default" else self.theme_rules))
+            self._rules = RuleFeatures(spec, self.rules_weight)
+        return self._rules
 
     def fit(self, inputs: Inputs, stance, themes, unlabelled: Inputs | None = None) -> None:
         import numpy as np
@@ -77,9 +94,10 @@ class TfidfBackend:
         self.parts["char"] = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
                                              sublinear_tf=True, max_features=80000).fit(corpus)
         xs, xt = self._features(inputs)
+        has = np.asarray(stance) >= 0  # comments labelled for themes only train the theme heads alone
         self.parts["stance"] = LogisticRegression(
             C=self.c_stance, class_weight="balanced", max_iter=3000, random_state=self.seed
-        ).fit(xs, stance)
+        ).fit(xs[has], np.asarray(stance)[has])
         heads = []
         for j in range(themes.shape[1]):
             y = np.asarray(themes[:, j])
@@ -117,9 +135,11 @@ class TfidfBackend:
             vec.vocabulary_ = {term: int(k) for term, k in vec.vocabulary_.items()}
         sio.dump(self.parts, folder / self.archive)
         # The same numbers as plain arrays, for scoring without scikit-learn or skops.
-        TfidfScorer.from_parts(self.parts, self.use_article).save(folder)
+        rules = self.rule_features
+        TfidfScorer.from_parts(self.parts, self.use_article, rules).save(folder)
+        # the rules themselves (not a path) travel with the version, so it scores the same anywhere
         return {"use_article": self.use_article, "c_stance": self.c_stance, "c_themes": self.c_themes,
-                "seed": self.seed}
+                "seed": self.seed, "theme_rules": rules.spec if rules else "none", "rules_weight": self.rules_weight}
 
     @classmethod
     def load(cls, folder: Path, settings: dict[str, Any]) -> TfidfBackend:

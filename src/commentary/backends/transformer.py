@@ -96,9 +96,12 @@ class EmbeddingsBackend:
     def fit(self, inputs: Inputs, stance, themes, unlabelled: Inputs | None = None) -> None:
         from sklearn.linear_model import LogisticRegression
 
+        import numpy as np
+
         xs, xt = self._features(inputs)
+        has = np.asarray(stance) >= 0  # comments labelled for themes only train the theme heads alone
         self.parts["stance"] = LogisticRegression(C=self.c_stance, class_weight="balanced", max_iter=5000,
-                                                  random_state=self.seed).fit(xs, stance)
+                                                  random_state=self.seed).fit(xs[has], np.asarray(stance)[has])
         self.parts["themes"] = [
             LogisticRegression(C=self.c_themes, class_weight="balanced", max_iter=5000,
                                random_state=self.seed).fit(xt, themes[:, j]) for j in range(themes.shape[1])]
@@ -186,7 +189,7 @@ class FinetuneBackend:
         optim = torch.optim.AdamW(self.model.parameters(), lr=self.learning_rate, weight_decay=0.01)
         steps = self.epochs * max(1, -(-len(inputs) // self.batch_size))
         sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: max(0.0, 1 - s / steps) * min(1.0, (s + 1) / (0.1 * steps + 1)))
-        counts = np.bincount(stance, minlength=self.n_stance).astype(float)
+        counts = np.bincount(stance[stance >= 0], minlength=self.n_stance).astype(float)
         weight = torch.tensor(len(stance) / (self.n_stance * np.maximum(counts, 1)), dtype=torch.float32, device=device)
         pos = themes.sum(0).astype(float)
         pos_weight = torch.tensor(np.clip((len(themes) - pos) / np.maximum(pos, 1), 1, 10), dtype=torch.float32, device=device)
@@ -197,7 +200,10 @@ class FinetuneBackend:
             for b in np.array_split(rng.permutation(len(inputs)), max(1, -(-len(inputs) // self.batch_size))):
                 batch = self._batch(inputs, b).to(device)
                 logits = self.model(**batch).logits
-                loss = torch.nn.functional.cross_entropy(logits[:, :self.n_stance], ys[b].to(device), weight=weight)
+                # comments labelled for themes only (stance -1) add nothing to the stance loss
+                loss = torch.nn.functional.cross_entropy(logits[:, :self.n_stance], ys[b].to(device), weight=weight,
+                                                         ignore_index=-1)
+                loss = torch.nan_to_num(loss)  # a batch with no stance label at all
                 if self.n_themes:
                     loss = loss + torch.nn.functional.binary_cross_entropy_with_logits(
                         logits[:, self.n_stance:], yt[b].to(device), pos_weight=pos_weight)

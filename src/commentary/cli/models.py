@@ -15,8 +15,9 @@ models_app = group("models", "List, inspect, verify, promote and compare model v
 
 @app.command()
 def train(
-    dataset: Annotated[Optional[Path], typer.Argument(
-        help="Labelled dataset folder [default: the starter corpus' train split].")] = None,
+    dataset: Annotated[Optional[list[Path]], typer.Argument(
+        help="Labelled dataset folders, trained on as one [default: the starter corpus' train split and the "
+        "real Room for Debate comments in data/real/rfd_train].")] = None,
     labels: Annotated[Optional[Path], typer.Option(
         help="Labels file (JSONL or CSV: comment_id, stance, themes) for the dataset.")] = None,
     backend: Annotated[Optional[str], typer.Option(
@@ -43,19 +44,19 @@ def train(
     """Train a stance and themes model and save it as a new immutable version."""
     from ..codebook import load_codebook
     from ..label.io import read_labels_file
-    from ..paths import starter_dir
+    from ..paths import default_training_sets, starter_dir
     from ..train import TrainConfig
     from ..training import train_version
 
     book = load_codebook(codebook_file)
-    if dataset is None:
-        dataset = starter_dir() / "train"
+    if not dataset:
+        dataset = default_training_sets()
         heldout = heldout or starter_dir() / "dev"
     settings = TrainConfig.resolve(config, {"backend": backend, "base_model": base_model, "name": name,
                                             "seed": seed, "cv_folds": cv_folds,
                                             "adapt_method": adapt_method})
     label_list = read_labels_file(labels, book) if labels else None
-    ui.info(f"training {settings.backend} on {dataset}")
+    ui.info(f"training {settings.backend} on {' + '.join(map(str, dataset))}")
     outcome = train_version(dataset, book, settings, models_root(models_dir), labels=label_list,
                             heldout=heldout, adapt=adapt, make_production=promote_it,
                             progress=ui.info if ui.verbosity >= 0 else None)

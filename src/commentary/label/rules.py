@@ -28,6 +28,7 @@ from ..errors import CodebookError, CommentaryError
 from ..records import Comment, Labels
 
 __all__ = ["Rule", "RuleSet", "load_rules", "default_rules_path", "apply_rules", "Votes", "rule_report",
+           "rule_features_spec", "RuleFeatures",
            "combine", "COMBINERS"]
 
 COMBINERS = ("majority", "label-model")
@@ -88,8 +89,12 @@ def _phrase_regex(phrases: Sequence[str]) -> str:
     return r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)"
 
 
-def load_rules(path: str | Path | None, codebook: Codebook) -> RuleSet:
-    """Read and check a rules file; every mistake names its line."""
+def load_rules(path: str | Path | None, codebook: Codebook | None) -> RuleSet:
+    """Read and check a rules file; every mistake names its line.
+
+    With no *codebook*, labels are not checked against one (a model's theme-rule features
+    take the rules as they are; its heads decide what each rule means).
+    """
     path = Path(path) if path else default_rules_path()
     if not path.is_file():
         raise CodebookError(f"rules file {path} does not exist",
@@ -102,7 +107,7 @@ def load_rules(path: str | Path | None, codebook: Codebook) -> RuleSet:
 
     if not isinstance(top["rules"], yaml.SequenceNode) or not top["rules"].value:
         raise doc.fail(top["rules"], "rules must be a non-empty list", "write each rule as `- name: ...`")
-    known = set(codebook.theme_ids) | {f"stance:{s}" for s in codebook.stance_ids}
+    known = (set(codebook.theme_ids) | {f"stance:{s}" for s in codebook.stance_ids}) if codebook else set()
     rules: list[Rule] = []
     names: set[str] = set()
     for node in top["rules"].value:
@@ -115,7 +120,7 @@ def load_rules(path: str | Path | None, codebook: Codebook) -> RuleSet:
             raise doc.fail(f["name"], f"rule {name!r} is defined twice", "give each rule its own name")
         names.add(name)
         label = doc.text(f["label"], f"{name}.label")
-        if label not in known:
+        if codebook is not None and label not in known:
             raise doc.fail(f["label"], f"rule {name!r}: label {label!r} is not in codebook {codebook.version}",
                            f"use a theme ({', '.join(codebook.theme_ids)}) or stance:<{'|'.join(codebook.stance_ids)}>")
         alternatives = []
@@ -155,6 +160,40 @@ def load_rules(path: str | Path | None, codebook: Codebook) -> RuleSet:
     version = doc.text(top["version"], "version") if "version" in top else "0"
     written_for = doc.text(top["codebook"], "codebook") if "codebook" in top else None
     return RuleSet(version, written_for, rules, str(path))
+
+
+def rule_features_spec(path: str | Path | None) -> list[dict[str, Any]]:
+    """The theme rules of a rules file as plain JSON (for a model to keep and score with)."""
+    rules = load_rules(path, None).rules
+    return [{"name": r.name, "label": r.label, "pattern": r.pattern.pattern if r.pattern else None,
+             "unless": r.unless.pattern if r.unless else None, "min_words": r.min_words,
+             "max_words": r.max_words, "question": r.question}
+            for r in rules if r.kind == "theme"]
+
+
+class RuleFeatures:
+    """One 0/1 column per theme rule: did it fire on the comment? Built from ``rule_features_spec``."""
+
+    def __init__(self, spec: list[dict[str, Any]], weight: float = 1.0) -> None:
+        self.spec = spec
+        self.weight = weight
+        self.rules = [Rule(name=r["name"], label=r["label"],
+                           pattern=re.compile(r["pattern"], re.IGNORECASE) if r["pattern"] else None,
+                           unless=re.compile(r["unless"], re.IGNORECASE) if r["unless"] else None,
+                           min_words=r["min_words"], max_words=r["max_words"], question=r["question"])
+                      for r in spec]
+
+    def __call__(self, texts: Sequence[str]):
+        import numpy as np
+
+        out = np.zeros((len(texts), len(self.rules)))
+        for i, text in enumerate(texts):
+            text = text.translate(_APOSTROPHES)
+            words = len(text.split())
+            for j, rule in enumerate(self.rules):
+                if rule.fires(text, words, False):
+                    out[i, j] = self.weight
+        return out
 
 
 @dataclass
