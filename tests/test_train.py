@@ -292,3 +292,22 @@ def test_theme_rules_are_features_kept_with_the_version(tfidf_version):
     fired = [{names[j] for j in range(len(names)) if row[j]} for row in hits]
     assert {"politics-words", "listening-to-people"} <= fired[0]
     assert {"hierarchy-words", "listening-to-people"} <= fired[1] and not fired[2]
+
+
+def test_embeddings_shipped_with_a_dataset_warm_the_cache(tmp_path, monkeypatch):
+    """Shards inside <dataset>/embeddings/<encoder>-<length>/ are copied into the cache once."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from commentary.backends.encoder import EmbeddingCache, warm_cache
+
+    monkeypatch.setenv("COMMENTARY_CACHE", str(tmp_path / "cache"))
+    shipped = tmp_path / "ds" / "embeddings" / "abcdef0123456789-256"
+    shipped.mkdir(parents=True)
+    save_file({EmbeddingCache.key("a comment"): np.ones(4, dtype="float32")}, str(shipped / "s1.safetensors"))
+    assert warm_cache([tmp_path / "ds", tmp_path / "no-embeddings-here"]) == 1
+    cached = tmp_path / "cache" / "embeddings" / "abcdef0123456789-256"
+    assert EmbeddingCache(cached).vectors[EmbeddingCache.key("a comment")].tolist() == [1, 1, 1, 1]
+    assert warm_cache([tmp_path / "ds"]) == 0  # already there: nothing copied twice
+    # the bundled data ships shards for the default encoder
+    assert list((STARTER / "train" / "embeddings").glob("*-256/*.safetensors"))

@@ -43,6 +43,11 @@ def train_version(dataset: Path | list[Path], codebook: Codebook, config: TrainC
     say = progress or (lambda _m: None)
     datasets = [Path(d) for d in dataset] if isinstance(dataset, (list, tuple)) else [Path(dataset)]
     say(f"loading {', '.join(map(str, datasets))}")
+    if config.backend in ("hybrid", "embeddings"):
+        from .backends.encoder import warm_cache
+
+        if warm_cache(datasets):
+            say("embeddings that ship with the data copied into the cache")
     data = load_training_sets(datasets, codebook, labels=labels, min_examples=config.min_examples)
     unlabelled = None
     if adapt is not None:

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import CommentaryError
 
 __all__ = ["MINILM", "MPNET", "Encoder", "EmbeddingCache", "resolve_base_model", "shared_encoder",
-           "load_pretrained", "quiet_transformers", "device_for", "weights_sha256", "cache_dir"]
+           "load_pretrained", "quiet_transformers", "device_for", "weights_sha256", "cache_dir", "warm_cache"]
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -282,3 +282,32 @@ def cache_dir(model_sha: str, max_length: int) -> Path:
     from ..paths import cache_root
 
     return cache_root() / "embeddings" / f"{model_sha[:16]}-{max_length}"
+
+
+def warm_cache(datasets) -> int:
+    """Copy the embedding shards that ship inside dataset folders (``<dataset>/embeddings/<encoder>-<length>/``)
+    into the cache, so bundled data is not encoded again on every new machine.
+
+    A shard maps text hashes to embeddings and its folder names the encoder's weights
+    (sha256) and the length limit, so it is only ever used with the same encoder and
+    setting, and a text that changed is simply a cache miss. Returns the shards copied.
+    """
+    import shutil
+
+    from ..paths import cache_root
+
+    copied = 0
+    for dataset in datasets:
+        shipped = Path(dataset) / "embeddings"
+        if not shipped.is_dir():
+            continue
+        for shard in shipped.glob("*/*.safetensors"):
+            target = cache_root() / "embeddings" / shard.parent.name / shard.name
+            if target.exists():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{shard.name}.tmp-{os.getpid()}")
+            shutil.copyfile(shard, tmp)
+            os.replace(tmp, target)
+            copied += 1
+    return copied

@@ -94,9 +94,8 @@ class EmbeddingsBackend:
         return self.parts["stance"].classes_
 
     def fit(self, inputs: Inputs, stance, themes, unlabelled: Inputs | None = None) -> None:
-        from sklearn.linear_model import LogisticRegression
-
         import numpy as np
+        from sklearn.linear_model import LogisticRegression
 
         xs, xt = self._features(inputs)
         has = np.asarray(stance) >= 0  # comments labelled for themes only train the theme heads alone
