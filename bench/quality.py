@@ -92,14 +92,16 @@ def seed_page(model) -> dict:
 
 
 def seed_checks(seed: dict) -> int | None:
-    """The seven checks of the codebook's seed-page table: three agree, nothing_new twice, listening twice."""
+    """The seven checks of the codebook's seed-page table: three agree, nothing_new twice, listening twice.
+
+    *seed* is what ``seed_page`` gives under ``"seed"``: each commenter's stance and themes."""
     if not seed:
         return None
     want = {"Clare Charlton": ("listening",), "Taruna Chauhan": ("nothing_new",),
             "Steve Turner": ("nothing_new", "listening")}
     n = 0
     for who, themes in want.items():
-        got = next((v for k, v in seed["seed"].items() if k and k.startswith(who)), None)
+        got = next((v for k, v in seed.items() if k and k.startswith(who)), None)
         if got:
             n += got["stance"] == "agree"
             n += sum(t in got["themes"] for t in themes)
