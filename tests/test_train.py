@@ -311,3 +311,19 @@ def test_embeddings_shipped_with_a_dataset_warm_the_cache(tmp_path, monkeypatch)
     assert warm_cache([tmp_path / "ds"]) == 0  # already there: nothing copied twice
     # the bundled data ships shards for the default encoder
     assert list((STARTER / "train" / "embeddings").glob("*-256/*.safetensors"))
+
+
+def test_several_datasets_train_as_one_and_a_manifest_can_keep_stance_out():
+    """The default data: the starter split plus real comments whose derived stance trains no stance head."""
+    from commentary.train import load_training_sets
+
+    book = load_codebook()
+    real = REPO / "data" / "real" / "rfd_train"
+    data = load_training_sets([STARTER / "dev", real], book, min_examples=0)
+    n_dev = len(read_dataset(STARTER / "dev").labels)
+    assert len(data.ids) == n_dev + 2000 and [p["n"] for p in data.parts] == [n_dev, 2000]
+    assert (data.stance[:n_dev] >= 0).all() and (data.stance[n_dev:] == -1).all()  # themes only
+    assert data.themes[n_dev:].sum() > 1500  # the real comments' themes are kept
+    assert len(set(data.groups[n_dev:]) & set(data.groups[:n_dev])) == 0
+    # their stance labels are still there for scoring
+    assert {lab.stance for lab in read_dataset(real).labels} == {"agree", "disagree"}
