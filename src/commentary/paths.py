@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["home", "data_dir", "models_dir", "cache_root", "starter_dir", "default_training_sets"]
+__all__ = ["home", "data_dir", "models_dir", "cache_root", "bundled", "starter_dir", "default_training_sets"]
 
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -30,22 +30,22 @@ def cache_root() -> Path:
     return Path(env) if env else home() / ".cache"
 
 
-def starter_dir() -> Path:
-    """The bundled starter corpus: under the home if there is one, else beside the source."""
+def bundled(folder: str, marker: str) -> Path:
+    """Bundled data (``data/<folder>``): under the home if it has *marker* there, else beside the source."""
     for base in (home(), _REPO):
-        candidate = base / "data" / "starter"
-        if (candidate / "train" / "manifest.json").is_file():
+        candidate = base / "data" / folder
+        if (candidate / marker).is_file():
             return candidate
-    return _REPO / "data" / "starter"
+    return _REPO / "data" / folder
+
+
+def starter_dir() -> Path:
+    """The bundled starter corpus."""
+    return bundled("starter", "train/manifest.json")
 
 
 def default_training_sets() -> list[Path]:
     """What ``commentary train`` learns from by default: the starter corpus' train split and the real
     Room for Debate comments of ``data/real/rfd_train`` (where the installed project has them)."""
-    sets = [starter_dir() / "train"]
-    for base in (home(), _REPO):
-        real = base / "data" / "real" / "rfd_train"
-        if (real / "manifest.json").is_file():
-            sets.append(real)
-            break
-    return sets
+    real = bundled("real", "rfd_train/manifest.json") / "rfd_train"
+    return [starter_dir() / "train"] + ([real] if (real / "manifest.json").is_file() else [])

@@ -40,12 +40,9 @@ RFD_FILE = "nyt_rfd_stance_arct/exported-3365-stance-taking-arguments.tsv"
 
 def real_dir() -> Path:
     """``data/real`` of the installed project (gold ids and labels, RfD articles and training part)."""
-    from .paths import home
+    from .paths import bundled
 
-    for base in (home(), _REPO):
-        if (base / "data" / "real" / "eval" / "gold.jsonl").is_file():
-            return base / "data" / "real"
-    return _REPO / "data" / "real"
+    return bundled("real", "eval/gold.jsonl")
 
 
 def corpora_dir() -> Path | None:

@@ -128,10 +128,7 @@ def load_training_data(dataset: Dataset | Path, codebook: Codebook, *, labels: l
     if not themes_only:
         labs = [lab for lab in labs if lab.stance is not None]
     for lab in labs:
-        if lab.stance is None:  # labelled for themes only
-            codebook.check(codebook.stance_ids[0], lab.themes, where=f"labels of comment {lab.comment_id}")
-        else:
-            codebook.check(lab.stance, lab.themes, where=f"labels of comment {lab.comment_id}")
+        codebook.check(lab.stance, lab.themes, where=f"labels of comment {lab.comment_id}")
     arts = {a.id: a for a in ds.articles}
     ids = [lab.comment_id for lab in labs]
     texts = [comments[i].text for i in ids]
@@ -180,19 +177,18 @@ def load_training_sets(datasets: list[Path], codebook: Codebook, *, labels: list
     import numpy as np
 
     read = [read_dataset(d) for d in datasets]
-    if len(datasets) == 1:
+    if len(read) == 1:  # one dataset: its own labels check, sha256 and source, as always
         return load_training_data(_for_training(read[0], labels), codebook, labels=labels,
                                   min_examples=min_examples, themes_only=True)
+    homes = [{c.id for c in ds.comments} for ds in read]
     if labels is not None:
-        homes = [{c.id for c in ds.comments} for ds in read]
         orphans = [lab.comment_id for lab in labels if not any(lab.comment_id in h for h in homes)]
         if orphans:
             raise InputError(f"{len(orphans)} labels name comments that are in none of the datasets "
                              f"(first: {orphans[0]})", fix="join the labels to the dataset they were made on")
     parts = []
-    for ds, path in zip(read, datasets):
-        ds.path = ds.path or Path(path)
-        mine = None if labels is None else [lab for lab in labels if lab.comment_id in {c.id for c in ds.comments}]
+    for ds, home in zip(read, homes):
+        mine = None if labels is None else [lab for lab in labels if lab.comment_id in home]
         if mine is not None and not mine:
             continue
         parts.append(load_training_data(_for_training(ds, mine), codebook, labels=mine, min_examples=0,

@@ -28,7 +28,7 @@ from ..errors import CodebookError, CommentaryError
 from ..records import Comment, Labels
 
 __all__ = ["Rule", "RuleSet", "load_rules", "default_rules_path", "apply_rules", "Votes", "rule_report",
-           "rule_features_spec", "RuleFeatures",
+           "rule_features_spec", "RuleFeatures", "fired",
            "combine", "COMBINERS"]
 
 COMBINERS = ("majority", "label-model")
@@ -61,6 +61,20 @@ class Rule:
     @property
     def target(self) -> str:
         return self.label.split(":", 1)[1] if self.kind == "stance" else self.label
+
+    def to_spec(self) -> dict[str, Any]:
+        """The rule as plain JSON (a model keeps its theme rules this way)."""
+        return {"name": self.name, "label": self.label, "pattern": self.pattern.pattern if self.pattern else None,
+                "unless": self.unless.pattern if self.unless else None, "min_words": self.min_words,
+                "max_words": self.max_words, "reply": self.reply, "question": self.question}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Rule:
+        return cls(name=spec["name"], label=spec["label"],
+                   pattern=re.compile(spec["pattern"], re.IGNORECASE) if spec["pattern"] else None,
+                   unless=re.compile(spec["unless"], re.IGNORECASE) if spec["unless"] else None,
+                   min_words=spec["min_words"], max_words=spec["max_words"], reply=spec.get("reply"),
+                   question=spec["question"])
 
     def fires(self, text: str, words: int, is_reply: bool) -> bool:
         if self.min_words is not None and words < self.min_words:
@@ -164,36 +178,33 @@ def load_rules(path: str | Path | None, codebook: Codebook | None) -> RuleSet:
 
 def rule_features_spec(path: str | Path | None) -> list[dict[str, Any]]:
     """The theme rules of a rules file as plain JSON (for a model to keep and score with)."""
-    rules = load_rules(path, None).rules
-    return [{"name": r.name, "label": r.label, "pattern": r.pattern.pattern if r.pattern else None,
-             "unless": r.unless.pattern if r.unless else None, "min_words": r.min_words,
-             "max_words": r.max_words, "question": r.question}
-            for r in rules if r.kind == "theme"]
+    return [r.to_spec() for r in load_rules(path, None).rules if r.kind == "theme"]
+
+
+def fired(rules: Sequence[Rule], texts: Sequence[str], replies: Sequence[bool] | None = None):
+    """An n x R bool array: which rule fired on which text."""
+    import numpy as np
+
+    out = np.zeros((len(texts), len(rules)), dtype=bool)
+    for i, text in enumerate(texts):
+        text = text.translate(_APOSTROPHES)
+        words = len(text.split())
+        is_reply = bool(replies[i]) if replies is not None else False
+        for j, rule in enumerate(rules):
+            out[i, j] = rule.fires(text, words, is_reply)
+    return out
 
 
 class RuleFeatures:
-    """One 0/1 column per theme rule: did it fire on the comment? Built from ``rule_features_spec``."""
+    """One column per theme rule, *weight* where it fired on the comment. Built from ``rule_features_spec``."""
 
     def __init__(self, spec: list[dict[str, Any]], weight: float = 1.0) -> None:
         self.spec = spec
         self.weight = weight
-        self.rules = [Rule(name=r["name"], label=r["label"],
-                           pattern=re.compile(r["pattern"], re.IGNORECASE) if r["pattern"] else None,
-                           unless=re.compile(r["unless"], re.IGNORECASE) if r["unless"] else None,
-                           min_words=r["min_words"], max_words=r["max_words"], question=r["question"])
-                      for r in spec]
+        self.rules = [Rule.from_spec(r) for r in spec]
 
     def __call__(self, texts: Sequence[str]):
-        import numpy as np
-
-        out = np.zeros((len(texts), len(self.rules)))
-        for i, text in enumerate(texts):
-            text = text.translate(_APOSTROPHES)
-            words = len(text.split())
-            for j, rule in enumerate(self.rules):
-                if rule.fires(text, words, False):
-                    out[i, j] = self.weight
-        return out
+        return fired(self.rules, texts) * self.weight
 
 
 @dataclass
@@ -206,15 +217,8 @@ class Votes:
 
 
 def apply_rules(rules: RuleSet, comments: Sequence[Comment]) -> Votes:
-    import numpy as np
-
-    fired = np.zeros((len(comments), len(rules.rules)), dtype=bool)
-    for i, c in enumerate(comments):
-        text = c.text.translate(_APOSTROPHES)
-        words = len(text.split())
-        for j, rule in enumerate(rules.rules):
-            fired[i, j] = rule.fires(text, words, bool(c.parent_id))
-    return Votes([c.id for c in comments], list(rules.rules), fired)
+    return Votes([c.id for c in comments], list(rules.rules),
+                 fired(rules.rules, [c.text for c in comments], [bool(c.parent_id) for c in comments]))
 
 
 def rule_report(votes: Votes, gold: dict[str, Labels] | None = None) -> list[dict[str, Any]]:
