@@ -14,8 +14,11 @@ The Room for Debate text (Apache-2.0) is read from ``../shared/corpora`` and wri
 
 from __future__ import annotations
 
+import functools
 import json
+import shutil
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -142,6 +145,7 @@ def build() -> None:
         print(s, r["n"], "stance kappa", r.get("stance", {}).get("kappa"), "themes mean kappa", r["themes_mean_kappa"])
 
 
+@functools.cache
 def _rfd_frame():
     import pandas as pd
 
@@ -196,6 +200,11 @@ def build_rfd_train(sample_a: dict, sample_b: dict) -> None:
         coms.append(Comment(id=cid, article_id=art.id, text=str(r.text), author=None, date=None,
                             source="nyt_rfd_stance_arct", place=f"id {r.id}"))
         labs.append(Labels(cid, derived[cid], themes[cid], "rfd-side+themes-pass", codebook_version="1.0"))
+    # the folder is written anew: keep the encoder's embeddings that ship in it (scripts/ship_embeddings.py)
+    shipped = REAL / "rfd_train" / "embeddings"
+    kept = Path(tempfile.mkdtemp()) / "embeddings"
+    if shipped.is_dir():
+        shutil.copytree(shipped, kept)
     write_dataset(REAL / "rfd_train", list(arts.values()), coms, labels=labs, force=True,
                   info={"source": "UKPLab/argument-reasoning-comprehension-task@929f584 (Apache-2.0), "
                                   "mturk/annotation-task/data/exported-3365-stance-taking-arguments.tsv",
@@ -205,6 +214,9 @@ def build_rfd_train(sample_a: dict, sample_b: dict) -> None:
                         # relation to a thesis that frozen sentence embeddings cannot read, lower real-comment
                         # stance F1 for tfidf and hybrid, so training takes the themes alone by default.
                         "stance_for_training": False})
+    if kept.is_dir():
+        shutil.copytree(kept, shipped)
+        shutil.rmtree(kept.parent)
     print(f"rfd_train: {len(coms)} comments under {len(arts)} debates; stance {dict(Counter(lab.stance for lab in labs))}")
 
 

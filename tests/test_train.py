@@ -327,3 +327,25 @@ def test_several_datasets_train_as_one_and_a_manifest_can_keep_stance_out():
     assert len(set(data.groups[n_dev:]) & set(data.groups[:n_dev])) == 0
     # their stance labels are still there for scoring
     assert {lab.stance for lab in read_dataset(real).labels} == {"agree", "disagree"}
+
+
+def test_a_version_saved_before_rule_features_scores_without_them(tfidf_version, tmp_path):
+    """Older versions' settings name no theme rules: loading must not add rule columns to their features."""
+    import shutil
+
+    import numpy as np
+
+    from commentary.backends.base import Inputs
+    from commentary.backends.tfidf import TfidfBackend
+
+    root, version = tfidf_version
+    old = tmp_path / "old"
+    shutil.copytree(version.path, old)
+    settings = json.loads((old / "backend.json").read_text())["settings"]
+    fitted = TfidfBackend.load(old, {k: v for k, v in settings.items() if k not in ("theme_rules", "rules_weight")})
+    assert fitted.rule_features is None
+    fitted.audit(old)  # the scikit-learn path, as versions before the plain scorer score
+    fitted.scorer = None
+    xs, xt = fitted._features(Inputs(["The senators ignored the voters."]))
+    assert xt.shape[1] == fitted.parts["themes"][0].coef_.shape[1] - len(settings["theme_rules"])
+    assert np.isfinite(xs.toarray()).all()

@@ -145,7 +145,8 @@ class TfidfBackend:
     def load(cls, folder: Path, settings: dict[str, Any]) -> TfidfBackend:
         from .safety import load_skops
 
-        backend = cls(**settings)
+        # versions saved before theme-rule features have no such columns: never add them on load
+        backend = cls(**{"theme_rules": "none", **settings})
         if (folder / SCORER_JSON).exists() and (folder / SCORER_ARRAYS).exists():
             backend.scorer = TfidfScorer.load(folder)  # fast: no scikit-learn or skops import
         else:  # versions saved before the plain scorer existed
