@@ -11,7 +11,7 @@ training mix:
 - ``starter``: the starter corpus alone (the model before real text was added);
 - ``rfd-stance``: the default mix with the Room for Debate stance labels used too.
 Then measured on:
-- the real evaluation set (data/real/eval: 600 real comments from four public
+- the real evaluation set (data/real/eval: 650 real comments from four public
   sources, read in place from ../shared/corpora), pooled and source by source; the
   ``nyt_rfd`` source's debates are never in the training part, and the other three
   sources are never trained on at all, so every figure measures transfer;

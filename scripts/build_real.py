@@ -108,21 +108,21 @@ def gold() -> list[dict]:
     return out
 
 
-SOURCE_OF = {"dev_rfd": "nyt_rfd", "dev_reddit": "reddit", "dev_sfu": "sfu_globe", "dev_nhs": "nhs_feedback"}
+SOURCE_OF = {"dev_rfd": "nyt_rfd", "dev_reddit": "reddit", "dev_reddit2": "reddit", "dev_sfu": "sfu_globe", "dev_nhs": "nhs_feedback"}
 
 
 def build() -> None:
     rows = gold()
     (EVAL / "gold.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     report: dict = {"codebook": "1.0", "eval": {}}
-    allpairs = []
+    by_source: dict[str, list] = {}  # a source may come in several chunks (reddit: two draws)
     for chunk, (pa, pb) in passes().items():
-        pairs = [(pa[i], pb[i]) for i in pa]
-        allpairs += pairs
-        report["eval"][SOURCE_OF[chunk]] = agreement(pairs)
-    report["eval"]["all"] = agreement(allpairs)
-    counts = {s: dict(Counter(r["stance"] for r in rows if r["source"] == s)) for s in SOURCE_OF.values()}
-    tcounts = {s: dict(Counter(t for r in rows if r["source"] == s for t in r["themes"])) for s in SOURCE_OF.values()}
+        by_source.setdefault(SOURCE_OF[chunk], []).extend((pa[i], pb[i]) for i in pa)
+    for source, pairs in by_source.items():
+        report["eval"][source] = agreement(pairs)
+    report["eval"]["all"] = agreement([p for pairs in by_source.values() for p in pairs])
+    counts = {s: dict(Counter(r["stance"] for r in rows if r["source"] == s)) for s in by_source}
+    tcounts = {s: dict(Counter(t for r in rows if r["source"] == s for t in r["themes"])) for s in by_source}
     report["gold_counts"] = {"stance": counts, "themes": tcounts,
                              "adjudicated": sum(r["annotator"] == "adjudicated" for r in rows), "n": len(rows)}
     train = REAL / "train"

@@ -112,3 +112,12 @@ n = n[n["FFT answer"].map(words) >= 12].sample(n=100, random_state=6)
 write("dev_nhs", [{"id": f"nhs-{r['Comment ID']}", "source": "nhs_feedback",
                    "article_context": f"(Patient feedback form, no article. Question asked: {r['FFT question']})",
                    "text": r["FFT answer"]} for _, r in n.iterrows()])
+
+# --- Reddit, second draw (2026-12-02): 50 more pairs with a quote of 40+ words, none drawn
+# before, so that 200 evaluation comments come with 40+ words of the text they answer.
+first = set(picked.id)
+rest = reddit[~reddit.id.isin(first)]
+more = pd.concat([g.sample(n=n, random_state=8) for (_, g), n in zip(rest.groupby("relation"), [17, 17, 16])]) \
+    .sample(frac=1, random_state=9)
+write("dev_reddit2", [{"id": r.id, "source": "reddit", "parent": r.quote_text, "text": r.response_text}
+                      for r in more.itertuples()])

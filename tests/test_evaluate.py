@@ -88,17 +88,17 @@ def test_real_set_is_scored_source_by_source(cli, models, tmp_path):
     summary = json.loads(res.stdout)
     m = json.loads((tmp_path / "real" / "metrics.json").read_text())
     gold = [json.loads(line) for line in (REPO / "data/real/eval/gold.jsonl").read_text().splitlines()]
-    assert m["n"] == len(gold) == 600
+    assert m["n"] == len(gold) == 650
     sources = m["groups"]
     assert set(sources) == set(summary["sources"]) == {"nyt_rfd", "reddit", "sfu_globe", "nhs_feedback"}
     # NHS feedback has no article: its comments count for themes and never for stance
     assert sources["nhs_feedback"]["stance"]["macro_f1"] is None and sources["nhs_feedback"]["n"] == 100
-    assert m["stance"]["n"] == 500 == sum(map(sum, m["stance"]["confusion"]["matrix"]))
-    assert sources["reddit"]["stance"]["n"] == 150 and sources["reddit"]["themes"]["macro_f1"] is not None
+    assert m["stance"]["n"] == 550 == sum(map(sum, m["stance"]["confusion"]["matrix"]))
+    assert sources["reddit"]["stance"]["n"] == 200 and sources["reddit"]["themes"]["macro_f1"] is not None
     # themes macro-F1 averages the themes that gold labels contain (reddit has no listening)
     assert "listening" not in sources["reddit"]["themes"]["macro_over"]
     report = (tmp_path / "real" / "report.md").read_text()
-    assert "| nhs_feedback | 100 | — |" in report and "| reddit | 150 |" in report
+    assert "| nhs_feedback | 100 | — |" in report and "| reddit | 200 |" in report
 
 
 def test_real_set_names_what_is_missing(cli, models, tmp_path, monkeypatch):
