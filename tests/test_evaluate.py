@@ -107,3 +107,20 @@ def test_real_set_names_what_is_missing(cli, models, tmp_path, monkeypatch):
     assert res.exit_code == 1 and "corpora folder is not here" in res.stderr
     res = run(cli, models, "--source", "reddit", "-o", tmp_path / "y")
     assert res.exit_code == 1 and "--corpora and --source go with --real" in res.stderr
+
+
+def test_output_folder_of_the_users_is_never_replaced(cli, models, tmp_path):
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    (papers / "thesis.docx").write_bytes(b"PK\x03\x04 years of work")
+    res = run(cli, models, "-o", papers)
+    assert res.exit_code == 1 and "papers already exists; pass --force" in res.stderr
+    res = run(cli, models, "-o", papers, "--force")
+    assert res.exit_code == 1 and "is not an evaluation report that commentary wrote" in res.stderr
+    assert [p.name for p in papers.iterdir()] == ["thesis.docx"]
+    # an earlier report is replaced with --force, and only with it
+    assert run(cli, models, "-o", tmp_path / "ev").exit_code == 0
+    assert run(cli, models, "-o", tmp_path / "ev").exit_code == 1
+    assert run(cli, models, "-o", tmp_path / "ev", "--force").exit_code == 0
+    # without -o the report goes to the home's evaluation folder and replaces the model's last one there
+    assert run(cli, models).exit_code == 0 and run(cli, models).exit_code == 0

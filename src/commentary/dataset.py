@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -25,6 +25,8 @@ __all__ = [
     "file_sha256",
     "atomic_dir",
     "atomic_file",
+    "check_replaceable",
+    "is_dataset_folder",
     "write_jsonl",
 ]
 
@@ -68,13 +70,21 @@ def content_sha256(articles: Iterable[Article], comments: Iterable[Comment]) -> 
 
 
 @contextlib.contextmanager
-def atomic_dir(target: Path, *, force: bool = False) -> Iterator[Path]:
-    """Yield a temp folder beside *target*; on success it replaces *target* in one rename."""
+def atomic_dir(target: Path, *, force: bool = False, ours: Callable[[Path], bool] | None = None,
+               what: str = "an output folder") -> Iterator[Path]:
+    """Yield a temp folder beside *target*; on success it replaces *target* in one rename.
+
+    An existing *target* is replaced only with *force*, and only when it is empty or
+    *ours* recognises it as *what* the calling command writes (a dataset by its
+    manifest, a report by its files): ``--force`` never deletes a folder of the user's.
+    """
     target = Path(target)
-    if target.exists() and not force:
-        raise OutputExistsError(
-            f"{target} already exists", fix="pass --force to replace it, or choose another path"
-        )
+    if target.exists() or target.is_symlink():
+        if not force:
+            raise OutputExistsError(
+                f"{target} already exists", fix="pass --force to replace it, or choose another path"
+            )
+        check_replaceable(target, ours, what)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
@@ -90,6 +100,26 @@ def atomic_dir(target: Path, *, force: bool = False) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def check_replaceable(target: Path, ours: Callable[[Path], bool] | None, what: str) -> None:
+    """Refuse to replace *target* unless it is an empty folder or *ours* says it is *what*."""
+    if target.is_symlink() or not target.is_dir():
+        raise OutputExistsError(f"{target} exists and is not a folder; --force replaces only {what} "
+                                "that commentary wrote", fix="choose another path, or move it away yourself")
+    if not any(target.iterdir()):
+        return
+    if ours is None or not ours(target):
+        raise OutputExistsError(f"{target} exists and is not {what} that commentary wrote, so --force does "
+                                "not replace it", fix="choose another path, or move it away yourself")
+
+
+def is_dataset_folder(path: Path) -> bool:
+    """Whether *path* holds a dataset written by ``write_dataset`` (by its manifest's format)."""
+    try:
+        return json.loads((Path(path) / MANIFEST).read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 @contextlib.contextmanager
@@ -167,7 +197,7 @@ def write_dataset(
         "content_sha256": content_sha256(articles, comments),
         "files": {},
     }
-    with atomic_dir(path, force=force) as tmp:
+    with atomic_dir(path, force=force, ours=is_dataset_folder, what="a dataset") as tmp:
         for name, table in tables.items():
             pq.write_table(table, tmp / name)
             manifest["files"][name] = file_sha256(tmp / name)

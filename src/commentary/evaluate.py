@@ -15,7 +15,7 @@ from .errors import CommentaryError
 from .model import expected_calibration_error
 from .train import load_training_data
 
-__all__ = ["Gate", "measure", "check_gates", "write_reports"]
+__all__ = ["Gate", "measure", "check_gates", "write_reports", "is_report_folder"]
 
 
 @dataclass
@@ -206,11 +206,22 @@ def _junit(metrics: dict[str, Any], gates: list[Gate]) -> str:
             f'failures="{failures}" errors="0">\n{"".join(cases)}</testsuite>\n')
 
 
-def write_reports(metrics: dict[str, Any], gates: list[Gate], folder: Path, *, force: bool = True) -> list[str]:
-    """metrics.json, report.md, PNG plots and junit.xml, written together or not at all."""
+REPORT_FILES = ("metrics.json", "report.md", "junit.xml")
+
+
+def is_report_folder(folder: Path) -> bool:
+    """Whether *folder* holds an evaluation report that ``write_reports`` wrote."""
+    return all((Path(folder) / name).is_file() for name in REPORT_FILES)
+
+
+def write_reports(metrics: dict[str, Any], gates: list[Gate], folder: Path, *, force: bool = False) -> list[str]:
+    """metrics.json, report.md, PNG plots and junit.xml, written together or not at all.
+
+    An existing *folder* is replaced only with *force* and only when it is an earlier report.
+    """
     from .dataset import atomic_dir
 
-    with atomic_dir(folder, force=force) as tmp:
+    with atomic_dir(folder, force=force, ours=is_report_folder, what="an evaluation report") as tmp:
         payload = {**metrics, "gates": [g.__dict__ for g in gates]}
         (tmp / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
         (tmp / "report.md").write_text(render_report(metrics, gates))

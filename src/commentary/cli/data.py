@@ -40,7 +40,7 @@ def ingest(
         "affiliations (key: COMMENTARY_PSEUDONYM_KEY, or a key file made in the home folder).")] = False,
 ) -> None:
     """Read article pages and comment threads into one clean dataset."""
-    from ..dataset import write_dataset, write_jsonl
+    from ..dataset import check_replaceable, is_dataset_folder, write_dataset, write_jsonl
     from ..ingest import ReadOptions, summarise
     from ..ingest import ingest as run_ingest
     from ..paths import data_dir, home
@@ -48,8 +48,10 @@ def ingest(
     if output is None:
         stem = Path(sources[0]).stem if sources[0] != "-" else "stdin"
         output = str(data_dir() / stem.removeprefix("hf:").replace("/", "_"))
-    if output != "-" and Path(output).exists() and not force:
-        raise CommentaryError(f"{output} already exists", fix="pass --force to replace it")
+    if output != "-" and (Path(output).exists() or Path(output).is_symlink()):
+        if not force:
+            raise CommentaryError(f"{output} already exists", fix="pass --force to replace it")
+        check_replaceable(Path(output), is_dataset_folder, "a dataset")  # before the reading, not after
     opts = ReadOptions(
         encoding=encoding, include_pingbacks=include_pingbacks, include_unapproved=keep_unapproved,
         text_column=text_column, id_column=id_column, parent_column=parent_column,

@@ -176,7 +176,9 @@ def evaluate(
         "--model", "-m", help="NAME@vN [default: the promoted version].")] = None,
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Folder for metrics.json, report.md, PNG plots and junit.xml "
-        "[default: evaluation/<name>-<version>].")] = None,
+        "[default: evaluation/<name>-<version>, which replaces the model's last report there].")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace the --output folder if it holds an earlier evaluation report (never anything else).")] = False,
     min_macro_f1: Annotated[Optional[float], typer.Option(
         help="Fail unless stance and themes macro-F1 are at least this.")] = None,
     min_f1: Annotated[Optional[list[str]], typer.Option(
@@ -197,10 +199,15 @@ def evaluate(
 ) -> None:
     """Measure a model on gold labels; with gates, exit 1 when quality falls (for CI)."""
     from ..codebook import load_codebook
-    from ..evaluate import check_gates, measure, write_reports
+    from ..dataset import check_replaceable
+    from ..evaluate import check_gates, is_report_folder, measure, write_reports
     from ..paths import home, starter_dir
     from ..training import load_model
 
+    if output is not None and (output.exists() or output.is_symlink()):  # before the scoring, not after
+        if not force:
+            raise CommentaryError(f"{output} already exists", fix="pass --force to replace an earlier report there")
+        check_replaceable(output, is_report_folder, "an evaluation report")
     book = load_codebook(codebook_file)
     by = None
     if real:
@@ -230,7 +237,7 @@ def evaluate(
     gates = check_gates(metrics, min_macro_f1=min_macro_f1, min_f1=limits, baseline=base_metrics,
                         max_drop=max_drop)
     folder = output or home() / "evaluation" / f"{version.name}-{version.version}"
-    write_reports(metrics, gates, folder)
+    write_reports(metrics, gates, folder, force=force or output is None)
     summary = {"model": version.ref, "stance_macro_f1": metrics["stance"]["macro_f1"],
                "themes_macro_f1": metrics["themes"]["macro_f1"], "gates_failed": sum(not g.passed for g in gates)}
     if by:

@@ -26,7 +26,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from ..codebook import Codebook
-from ..errors import CommentaryError, InputError
+from ..errors import CommentaryError, InputError, OutputExistsError
 from ..records import Article, Comment, Labels
 
 __all__ = ["TOOLS", "Task", "tasks_from", "export_tasks", "import_labels", "merge_labels"]
@@ -184,14 +184,20 @@ def _argilla_rows(tasks: Sequence[Task], codebook: Codebook) -> list[dict[str, A
     return rows
 
 
-def _write_argilla(folder: Path, tasks: Sequence[Task], codebook: Codebook) -> None:
+def _is_argilla_export(folder: Path) -> bool:
+    return (folder / ".argilla" / "settings.json").is_file() and (folder / "data").is_dir()
+
+
+def _write_argilla(folder: Path, tasks: Sequence[Task], codebook: Codebook, *, force: bool = False) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ..dataset import atomic_dir
+    from ..dataset import atomic_dir, check_replaceable
 
+    if folder.exists() or folder.is_symlink():  # refused before the work, not after
+        check_replaceable(folder, _is_argilla_export, "an Argilla export")
     table = pa.Table.from_pylist(_argilla_rows(tasks, codebook), schema=_argilla_schema())
-    with atomic_dir(folder, force=True) as tmp:
+    with atomic_dir(folder, force=force, ours=_is_argilla_export, what="an Argilla export") as tmp:
         (tmp / "data").mkdir()
         pq.write_table(table, tmp / "data" / "train-00000-of-00001.parquet")
         (tmp / ".argilla").mkdir()
@@ -316,16 +322,19 @@ def export_tasks(tasks: Sequence[Task], tool: str, output: Path, codebook: Codeb
 
     if tool not in TOOLS:
         raise CommentaryError(f"unknown annotation tool {tool!r}", fix=f"use one of {', '.join(TOOLS)}")
-    if output.exists() and not force:
-        raise CommentaryError(f"{output} already exists", fix="pass --force to replace it")
+    config = output.with_suffix(".label_config.xml")
+    for path in [output] + ([config] if tool == "label-studio" else []):
+        if (path.exists() or path.is_symlink()) and not force:
+            raise OutputExistsError(f"{path} already exists", fix="pass --force to replace it")
     if tool == "argilla":
-        _write_argilla(output, tasks, codebook)
+        _write_argilla(output, tasks, codebook, force=force)
         return [output]
+    if output.is_dir():
+        raise OutputExistsError(f"{output} is a folder", fix=f"name a file for the {tool} export")
     if tool == "label-studio":
         with atomic_file(output, force=True) as fh:
             json.dump(_label_studio(tasks, codebook), fh, ensure_ascii=False, indent=1)
             fh.write("\n")
-        config = output.with_suffix(".label_config.xml")
         with atomic_file(config, force=True) as fh:
             fh.write(label_studio_config(codebook))
         return [output, config]
