@@ -69,15 +69,30 @@ def test_a_file_from_another_codebook_is_refused(cli, tmp_path):
     assert res.exit_code == 1 and "codebook 0.9" in res.stderr
 
 
-def _tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+SOCKET = f"commentary-test-{os.getpid()}"  # a tmux server of the test's own, never the user's
+
+
+def _tmux(*args: str, check: bool = True) -> str:
+    return subprocess.run(["tmux", "-L", SOCKET, "-f", "/dev/null", *args], capture_output=True, text=True,
+                          check=check, timeout=30).stdout
+
+
+def _start(session: str, cmd: str) -> None:
+    """A detached session; a server that is still starting or stopping gets a second try."""
+    for attempt in range(5):
+        res = subprocess.run(["tmux", "-L", SOCKET, "-f", "/dev/null", "new-session", "-d", "-s", session,
+                              "-x", "160", "-y", "50", cmd], capture_output=True, text=True, timeout=30)
+        if res.returncode == 0:
+            return
+        time.sleep(0.5 * (attempt + 1))
+    raise AssertionError(f"tmux new-session failed: {res.stderr}")
 
 
 def _wait_for(session: str, text: str, timeout: float = 60) -> str:
     end = time.time() + timeout
     screen = ""
     while time.time() < end:
-        screen = _tmux("capture-pane", "-p", "-t", session)
+        screen = _tmux("capture-pane", "-p", "-t", session, check=False)
         if text in screen:
             return screen
         time.sleep(0.2)
@@ -90,10 +105,10 @@ def test_annotate_in_a_real_terminal_through_tmux(tmp_path, home):
             pytest.fail("tmux is not installed but the test tools are required here")
         pytest.skip("tmux is not installed")
     out = tmp_path / "tty.jsonl"
-    session = f"commentary-test-{os.getpid()}"
+    session = "first"
     cmd = (f"COMMENTARY_HOME={home} {sys.executable} -m commentary annotate {TEST_SPLIT} -a tia -o {out} "
            "--no-model; echo EXITED $?; sleep 30")
-    _tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", cmd)
+    _start(session, cmd)
     try:
         screen = _wait_for(session, "Stance:")
         assert "Article:" in screen and "comment p" in screen and f"0 of {N_TEST} labelled" in screen
@@ -110,12 +125,13 @@ def test_annotate_in_a_real_terminal_through_tmux(tmp_path, home):
         book = load_codebook()
         assert [(g.stance, g.themes) for g in _labels(out)] == [("agree", [book.theme_ids[1]]), ("neutral", [])]
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        _tmux("kill-session", "-t", session, check=False)
     # and a new run picks up where that one stopped
-    _tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", cmd)
+    session = "second"
+    _start(session, cmd)
     try:
         _wait_for(session, f"2 of {N_TEST} labelled")
         _tmux("send-keys", "-t", session, "q")
         _wait_for(session, "EXITED 0")
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        _tmux("kill-server", check=False)

@@ -64,3 +64,109 @@ def test_label_studio_config_beside_the_export_needs_force(cli, tmp_path):
     assert config.read_text() == "<View>the user's own config</View>" and not out.exists()
     res = cli("label", "export", TEST_SPLIT, "--to", "label-studio", "-o", out, "--no-model", "--force")
     assert res.exit_code == 0 and "<View>" in config.read_text() and out.exists()
+
+
+# --- labels files: whole lines only, one writer at a time, a torn last line read past ---
+
+def _label(cid, stance="agree"):
+    from commentary.records import Labels
+
+    return Labels(comment_id=cid, stance=stance, themes=["evidence"], annotator="ann", codebook_version="1.0")
+
+
+def test_a_torn_last_line_is_read_past_and_reported(tmp_path):
+    from commentary.codebook import load_codebook
+    from commentary.errors import InputError
+    from commentary.label.io import read_labels_file
+
+    book = load_codebook()
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"comment_id": "c1", "stance": "agree", "themes": []}\n'
+                    '{"comment_id": "c2", "stance": "disagree", "themes": ["politics"]}\n{"comment_id": "c3", "sta')
+    said = []
+    labels = read_labels_file(path, book, warn=said.append)
+    assert [lab.comment_id for lab in labels] == ["c1", "c2"]
+    assert len(said) == 1 and "skipped line 3, a label cut off by an interrupted save" in said[0]
+    # a broken line that is not the last one is still an error: it is not a torn save
+    path.write_text('{"comment_id": "c1", "sta\n{"comment_id": "c2", "stance": "agree", "themes": []}\n')
+    with pytest.raises(InputError, match="line 1 is not valid JSON"):
+        read_labels_file(path, book)
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_file(tmp_path):
+    from commentary.errors import CommentaryError
+    from commentary.label.io import LabelsAppender
+
+    path = tmp_path / "labels.jsonl"
+    with LabelsAppender(path) as first:
+        first.append(_label("c1"))
+        with pytest.raises(CommentaryError, match="being written by another session"):
+            LabelsAppender(path)
+        first.append(_label("c2"))
+    with LabelsAppender(path) as again:  # free once the first is closed
+        again.append(_label("c3"))
+    assert [line[:22] for line in path.read_text().splitlines()] == ['{"comment_id": "c1", "',
+                                                                    '{"comment_id": "c2", "',
+                                                                    '{"comment_id": "c3", "']
+
+
+def test_a_torn_tail_is_mended_before_the_next_label(tmp_path):
+    from commentary.label.io import LabelsAppender
+
+    path = tmp_path / "labels.jsonl"
+    whole = '{"comment_id": "c1", "stance": "agree", "themes": []}\n'
+    path.write_text(whole + '{"comment_id": "c2", "stan')
+    said = []
+    with LabelsAppender(path, warn=said.append) as w:
+        w.append(_label("c3"))
+    lines = path.read_text().splitlines()
+    assert lines[0] == whole.strip() and '"c3"' in lines[1] and len(lines) == 2
+    assert "removed a label cut off by an interrupted save" in said[0]
+    # a whole label missing only its newline is kept
+    path.write_text(whole.strip())
+    with LabelsAppender(path, warn=said.append) as w:
+        w.append(_label("c4"))
+    assert len(path.read_text().splitlines()) == 2 and len(said) == 1
+
+
+FULL_DISK = """
+import resource, signal, sys
+from commentary.label.io import LabelsAppender
+from commentary.records import Labels
+from commentary.errors import CommentaryError
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+path = sys.argv[1]
+w = LabelsAppender(path)
+w.append(Labels("c1", "agree", [], "ann", codebook_version="1.0"))
+limit = len(open(path, "rb").read()) + 40  # room for less than one more label
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+try:
+    w.append(Labels("c2", "disagree", ["politics", "evidence"], "ann", codebook_version="1.0"))
+except CommentaryError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_a_full_disk_never_leaves_half_a_label(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "labels.jsonl"
+    res = subprocess.run([sys.executable, "-c", FULL_DISK, str(path)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert "refused: could not save the label" in res.stdout and "every label saved before is intact" in res.stdout
+    text = path.read_text()
+    assert text.endswith("\n") and len(text.splitlines()) == 1 and '"c1"' in text
+
+
+def test_weak_false_in_a_labels_table_is_not_weak(tmp_path):
+    from commentary.codebook import load_codebook
+    from commentary.errors import InputError
+    from commentary.label.io import read_labels_file
+
+    path = tmp_path / "labels.csv"
+    path.write_text("comment_id,stance,themes,weak\nc1,agree,,false\nc2,agree,,TRUE\nc3,agree,,0\nc4,agree,,\n")
+    assert [lab.weak for lab in read_labels_file(path, load_codebook())] == [False, True, False, False]
+    path.write_text("comment_id,stance,themes,weak\nc1,agree,,maybe\n")
+    with pytest.raises(InputError, match="weak is 'maybe', not true or false"):
+        read_labels_file(path, load_codebook())

@@ -12,7 +12,6 @@ learning).
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import sys
@@ -120,6 +119,7 @@ class Session:
     saved: int = 0
     skipped: int = 0
     message: str = ""
+    writer: Any = None  # a LabelsAppender held for the session (its lock keeps a second session out)
 
     def __post_init__(self) -> None:
         self.skeys = stance_keys(self.codebook)
@@ -143,11 +143,13 @@ class Session:
                                                                            if t in self.themes],
                      annotator=self.annotator, created=datetime.now(UTC).isoformat(timespec="seconds"),
                      codebook_version=self.codebook.version)
-        self.output.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.output, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(lab.to_dict(), ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        if self.writer is not None:
+            self.writer.append(lab)
+        else:
+            from .label.io import LabelsAppender
+
+            with LabelsAppender(self.output) as writer:
+                writer.append(lab)
         self.done.add(item.comment.id)
         self.saved += 1
 

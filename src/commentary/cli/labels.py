@@ -75,25 +75,28 @@ def annotate(
     from ..annotate import Session, build_items, main_loop, order_queue, read_done
     from ..codebook import load_codebook
     from ..dataset import read_dataset
+    from ..label.io import LabelsAppender
     from ..paths import home
 
     book = load_codebook(codebook_file)
     ds = read_dataset(dataset)
     who = annotator or os.environ.get("USER") or "annotator"
     out = output or home() / "labels" / f"{Path(dataset).resolve().name}.{who}.jsonl"
-    done = read_done(out, who, book)
-    suggestions, ref = _suggestions(ds, models_dir, model, no_model)
-    items = order_queue(build_items(ds.articles, ds.comments, suggestions), order, seed)
-    session = Session(items, book, who, out, done=done)
-    if not session.queue:
-        ui.good(f"all {len(items)} comments are already labelled by {who} in {out}")
-        return
-    ui.info(f"{len(done)} of {len(items)} already labelled by {who}; saving to {out}"
-            + (f"; suggestions from {ref}" if ref else ""))
-    try:
-        main_loop(session)
-    finally:
-        ui.good(f"saved {session.saved} labels this session ({len(session.done)} of {len(items)} in all) to {out}")
+    with LabelsAppender(out, warn=ui.warn) as writer:  # locked first: a second session is refused here
+        done = read_done(out, who, book)
+        suggestions, ref = _suggestions(ds, models_dir, model, no_model)
+        items = order_queue(build_items(ds.articles, ds.comments, suggestions), order, seed)
+        session = Session(items, book, who, out, done=done, writer=writer)
+        if not session.queue:
+            ui.good(f"all {len(items)} comments are already labelled by {who} in {out}")
+            return
+        ui.info(f"{len(done)} of {len(items)} already labelled by {who}; saving to {out}"
+                + (f"; suggestions from {ref}" if ref else ""))
+        try:
+            main_loop(session)
+        finally:
+            ui.good(f"saved {session.saved} labels this session ({len(session.done)} of {len(items)} in all) "
+                    f"to {out}")
 
 
 @label_app.command("rules")

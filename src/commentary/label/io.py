@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ..codebook import Codebook
 from ..errors import CommentaryError, InputError
 from ..records import Labels
 
-__all__ = ["read_labels_file", "write_labels_jsonl"]
+__all__ = ["read_labels_file", "write_labels_jsonl", "LabelsAppender", "parse_bool"]
 
 
 def _themes(value) -> list[str]:
@@ -28,11 +30,28 @@ def _themes(value) -> list[str]:
     return [text]
 
 
+_TRUE, _FALSE = {"true", "1", "yes", "y", "t"}, {"false", "0", "no", "n", "f", ""}
+
+
+def parse_bool(value, *, where: str = "") -> bool:
+    """A yes/no cell of a labels file: JSON true/false, or true/false, 1/0, yes/no in any case."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise InputError(f"{where}: weak is {value!r}, not true or false", fix="write true or false")
+
+
 def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = None,
-                     per_annotator: bool = False) -> list[Labels]:
+                     per_annotator: bool = False, warn: Callable[[str], None] | None = None) -> list[Labels]:
     """Read labels from JSONL or CSV (columns comment_id or id, stance, themes) and check them.
 
     One label per comment, unless *per_annotator*: then one per comment and annotator.
+    A JSONL file's last line cut off mid-label (a save interrupted by a full disk or a
+    crash) is skipped and reported through *warn*; a broken line anywhere else is an error.
     """
     path = Path(path)
     if not path.is_file():
@@ -40,11 +59,16 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
     text = path.read_text(encoding="utf-8-sig")
     rows: list[tuple[str, dict]] = []
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        for n, line in enumerate(text.splitlines(), 1):
+        lines = text.splitlines()
+        for n, line in enumerate(lines, 1):
             if line.strip():
                 try:
                     rows.append((f"line {n}", json.loads(line)))
                 except ValueError as exc:
+                    if n == len(lines) and not text.endswith("\n"):
+                        say = warn or _default_warn
+                        say(f"{path}: skipped line {n}, a label cut off by an interrupted save ({line[:40]!r})")
+                        continue
                     raise InputError(f"{path}: line {n} is not valid JSON ({exc})",
                                      fix="fix or remove that line") from exc
     else:
@@ -67,7 +91,7 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
         out.append(Labels(comment_id=str(cid), stance=stance, themes=themes,
                           annotator=row.get("annotator") or annotator, created=row.get("created"),
                           codebook_version=row.get("codebook_version") or codebook.version,
-                          weak=bool(row.get("weak", False))))
+                          weak=parse_bool(row.get("weak"), where=f"{path}: {where}")))
     if not out:
         raise InputError(f"{path} holds no labels", fix="write one label per line")
     return out
@@ -76,3 +100,86 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
 def write_labels_jsonl(labels: list[Labels], out) -> None:
     for lab in labels:
         out.write(json.dumps(lab.to_dict(), ensure_ascii=False) + "\n")
+
+
+def _default_warn(message: str) -> None:
+    from .._ui import ui
+
+    ui.warn(message)
+
+
+class LabelsAppender:
+    """Appends labels to a JSONL file, one whole line at a time, under a lock held while open.
+
+    A second writer on the same file (another ``annotate`` session) is refused instead
+    of interleaving its labels. A line that cannot be written whole (a full disk) is
+    taken back, so the file never ends in half a label. A cut-off last line left by an
+    older crash is removed, with a warning, before the first new label.
+    """
+
+    def __init__(self, path: Path, *, warn: Callable[[str], None] | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            self._lock()
+            self._mend_tail(warn or _default_warn)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def _lock(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; one session per file is then the user's care
+            return
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CommentaryError(f"{self.path} is being written by another session (annotate runs once per "
+                                  "labels file)", fix="finish the other session first, or label into another "
+                                  "file with -o") from None
+
+    def _mend_tail(self, warn: Callable[[str], None]) -> None:
+        size = os.fstat(self.fd).st_size
+        if size == 0 or os.pread(self.fd, 1, size - 1) == b"\n":
+            return
+        start = max(0, size - (1 << 20))
+        tail = os.pread(self.fd, size - start, start)
+        cut = tail.rfind(b"\n") + 1
+        last = tail[cut:]
+        try:
+            json.loads(last.decode("utf-8"))
+        except ValueError:
+            os.ftruncate(self.fd, start + cut)
+            warn(f"{self.path}: removed a label cut off by an interrupted save ({last[:40]!r})")
+        else:  # a whole label that lacks only its newline
+            os.write(self.fd, b"\n")
+
+    def append(self, label: Labels) -> None:
+        data = (json.dumps(label.to_dict(), ensure_ascii=False) + "\n").encode("utf-8")
+        size = os.fstat(self.fd).st_size
+        try:
+            written = os.write(self.fd, data)
+            if written != len(data):
+                raise OSError(28, "No space left on device (the line was cut short)")
+            os.fsync(self.fd)
+        except OSError as exc:
+            try:
+                os.ftruncate(self.fd, size)
+            except OSError:
+                pass
+            raise CommentaryError(f"could not save the label to {self.path} ({exc.strerror or exc}); every label "
+                                  "saved before is intact", fix="free some disk space, then run the same "
+                                  "command again: it resumes where you stopped") from exc
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # releases the lock
+            self.fd = -1
+
+    def __enter__(self) -> LabelsAppender:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
