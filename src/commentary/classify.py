@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import re
 import sys
@@ -94,7 +95,7 @@ def _stream_table(path: Path, opts) -> Iterator[Item]:
     """Rows of a CSV or JSONL file, read one at a time, columns found as ingest finds them."""
     from .ingest.base import ReadResult
     from .ingest.source import Source
-    from .ingest.tabular import jsonl_objects, resolve_columns
+    from .ingest.tabular import jsonl_objects, resolve_columns, sniff_delimiter
     from .records import stable_id
 
     src = Source(str(path), b"", "", path)
@@ -103,8 +104,10 @@ def _stream_table(path: Path, opts) -> Iterator[Item]:
         if path.suffix.lower() in (".jsonl", ".ndjson"):
             rows = jsonl_objects(lines, str(path))
         else:
-            text_lines = (line + "\n" for _, line in lines)
-            reader = csv.DictReader(text_lines, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+            head = [line + "\n" for _, line in itertools.islice(lines, 200)]
+            delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter("".join(head)[:20000])
+            text_lines = itertools.chain(head, (line + "\n" for _, line in lines))
+            reader = csv.DictReader(text_lines, delimiter=delimiter)  # as ingest reads it
             rows = enumerate(reader, 1)
         first = []
         for pair in rows:

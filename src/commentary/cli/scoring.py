@@ -44,6 +44,8 @@ def classify(
     from ..ingest import ReadOptions
     from ..training import load_model
 
+    if output is not None and str(output) == "-":  # - is stdout, as everywhere
+        output = None
     fmt = out_format or (output.suffix.lstrip(".").lower() if output and output.suffix else None)
     fmt = fmt or ("table" if output is None and sys.stdout.isatty() else "jsonl")
     if fmt not in ("table", "jsonl", "json", "csv"):

@@ -53,6 +53,22 @@ def _sniff_xml(src: Source, head: str) -> str:
     )
 
 
+def _json_start(data: bytes) -> bool:
+    """Whether *data* opens with a whole JSON value on its first line (JSON Lines) or is JSON."""
+    import json
+
+    text = data.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    try:
+        json.loads(text.split("\n", 1)[0])
+        return True
+    except ValueError:
+        try:
+            json.loads(text)
+            return True
+        except ValueError:
+            return False
+
+
 def detect_format(src: Source) -> str:
     """Tell a source's format from its extension, and from its first bytes when that fails."""
     ext = src.path.suffix.lower() if src.path else ""
@@ -66,6 +82,8 @@ def detect_format(src: Source) -> str:
         return "jsonl"
     if fmt == "text" and head.startswith("<") and re.search(r"<html\b|<!doctype", head, re.I):
         return "html"
+    if fmt == "text" and head.startswith(("{", "[")) and _json_start(src.data[:65536]):
+        return "jsonl" if head.startswith("{") else "json"  # JSON saved under a .txt name
     if fmt:
         return fmt
     if head.startswith("<"):
@@ -177,6 +195,9 @@ def ingest(sources: list[str], *, fmt: str | None = None, options: ReadOptions |
         for reason, n in result.skipped.items():
             out.skipped[reason] = out.skipped.get(reason, 0) + n
         out.warnings.extend(result.warnings)
+        if not result.comments:
+            out.warnings.append(f"{spec}: found no comments (read as {info.get('format') or fmt or 'detected'}); "
+                                "pass --format if that is the wrong reading")
         if progress:
             progress(0)
     if pseudonymise_authors:

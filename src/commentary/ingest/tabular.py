@@ -133,7 +133,12 @@ def read_rows(rows: Iterable[dict], columns: list[str], src: Source, opts: ReadO
     scope_default = f"table:{Path(src.name).name}"
     pending: list[tuple[Comment, str | None, str]] = []
     for n, row in enumerate(_chain(sample, rows), 1):
-        text = _str(row.get(m["text"]))
+        value = row.get(m["text"])
+        if isinstance(value, (list, dict)):
+            raise FormatError(f"{src.name}: {where} {n}: the text column {m['text']!r} holds a JSON "
+                              f"{'list' if isinstance(value, list) else 'object'}, not the comment's text",
+                              fix="pass --text-column with the column that holds the comment")
+        text = _str(value)
         if not text:
             result.skip("row with no text")
             continue
@@ -186,10 +191,7 @@ def read_csv(src: Source, text: str, opts: ReadOptions, delimiter: str | None = 
     """Read CSV or TSV with a header row."""
     check_line_lengths(src, text)
     if delimiter is None:
-        try:
-            delimiter = csv.Sniffer().sniff(text[:20000], delimiters=",\t;|").delimiter
-        except csv.Error:
-            delimiter = ","
+        delimiter = sniff_delimiter(text[:20000])
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     columns = [c for c in (reader.fieldnames or []) if c is not None]
     if not columns:
@@ -207,8 +209,30 @@ def read_csv(src: Source, text: str, opts: ReadOptions, delimiter: str | None = 
     return read_rows(rows(), columns, src, opts, "row", progress)
 
 
+def sniff_delimiter(sample: str, default: str = ",") -> str:
+    """The delimiter of a CSV sample (comma, tab, semicolon or bar), *default* when it cannot tell."""
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+    except csv.Error:
+        return default
+
+
+def flatten(obj: dict, prefix: str = "") -> dict:
+    """Nested objects become dotted keys (``{"message": {"body": ...}}`` gives ``message.body``),
+    so a comment's text inside an object is found like any column, never read as the object's repr."""
+    out: dict = {}
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value and len(prefix) < 200:
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
 def jsonl_objects(lines: Iterable[tuple[int, str]], name: str) -> Iterator[tuple[int, dict]]:
-    """Parse numbered JSON Lines one at a time, naming the line of any that is not an object."""
+    """Parse numbered JSON Lines one at a time, naming the line of any that is not an object;
+    nested objects are flattened to dotted keys."""
     for n, line in lines:
         if not line.strip():
             continue
@@ -220,7 +244,7 @@ def jsonl_objects(lines: Iterable[tuple[int, str]], name: str) -> Iterator[tuple
         if not isinstance(obj, dict):
             raise FormatError(f"{name}: line {n} is a JSON {type(obj).__name__}, not an object",
                               fix="write one JSON object per line")
-        yield n, obj
+        yield n, obj if obj.get("kind") in ("article", "comment") else flatten(obj)
 
 
 def read_jsonl(src: Source, text: str, opts: ReadOptions, progress=None) -> ReadResult:
