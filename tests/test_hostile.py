@@ -75,3 +75,111 @@ def test_classify_dash_output_is_stdout(cli, models, tmp_path, monkeypatch):
     res = cli("classify", path, "-o", "-", "--format", "jsonl", "--models-dir", models)
     assert res.exit_code == 0, res.stderr
     assert len(res.stdout.splitlines()) == 2 and not (tmp_path / "-").exists()
+
+
+# --- JSON that no file can hold, and nesting too deep to read ---
+
+@pytest.mark.parametrize("content, expected", [
+    ('{"id": "1", "text": "a lone \\ud800 surrogate in an otherwise fine comment"}\n', "a lone \ufffd surrogate"),
+    ('{"id": "1", "text": "a NUL\\u0000 byte escaped in JSON, and a bell\\u0007 too"}\n', "a NUL byte escaped"),
+])
+def test_json_escapes_that_files_cannot_hold_are_cleaned(cli, tmp_path, content, expected):
+    path = tmp_path / "c.jsonl"
+    path.write_text(content)
+    res = cli("ingest", path, "-o", tmp_path / "ds")
+    assert res.exit_code == 0, res.stderr
+    res = cli("classify", tmp_path / "ds", "--format", "jsonl", "--models-dir", tmp_path / "none")
+    from commentary.dataset import read_dataset
+
+    [comment] = read_dataset(tmp_path / "ds").comments
+    assert comment.text.startswith(expected) and "\x00" not in comment.text and "\x07" not in comment.text
+
+
+@pytest.mark.parametrize("name, content", [("deep.json", "[" * 100_000), ("deep.jsonl", '{"a": ' * 100_000 + "\n")])
+def test_json_nested_beyond_reading_is_one_line(cli, tmp_path, name, content):
+    path = tmp_path / name
+    path.write_text(content)
+    res = cli("ingest", path, "-o", "-")
+    assert res.exit_code == 1 and res.stdout == ""
+    [line] = res.stderr.strip().splitlines()
+    assert line.startswith("✘ ") and line.endswith(f"{name}: {'line 1 ' if name.endswith('l') else ''}nests too "
+                                                   "deeply to read; flatten the JSON, or check the file is what you meant")
+
+
+# --- damaged artefacts and bad settings: one line naming what is wrong, never a traceback ---
+
+def _damage(path, how):
+    if how == "truncate":
+        path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 3])
+    elif how == "zero":
+        data = bytearray(path.read_bytes())
+        data[8:64] = b"\0" * 56
+        path.write_bytes(bytes(data))
+    else:
+        path.write_text(how)
+
+
+@pytest.mark.parametrize("file, how", [
+    ("manifest.json", '{"not": "closed"'),
+    ("manifest.json", "[1, 2, 3]"),
+    ("backend.json", '{"backend": '),
+    ("decisions.json", "{}"),
+    ("tfidf-scorer.safetensors", "truncate"),
+    ("tfidf-scorer.safetensors", "zero"),
+    ("tfidf.skops", "truncate"),
+])
+def test_damaged_model_files_are_one_line(cli, models, tmp_path, file, how):
+    import shutil
+
+    root = tmp_path / "models"
+    shutil.copytree(models, root)
+    _damage(root / "commentary" / "v1" / file, how)
+    comments = tmp_path / "c.txt"
+    comments.write_text("The article is right about the wards.\n\nNo, it misses the point.\n")
+    for args in (["classify", comments, "--format", "jsonl"], ["models", "verify", "commentary@v1"]):
+        res = cli(*args, "--models-dir", root)
+        lines = res.stderr.strip().splitlines()
+        assert res.exit_code == 1 and len(lines) == 1 and lines[0].startswith("✘ "), (args, res.stderr)
+        assert "unexpected" not in lines[0], lines[0]
+
+
+def test_damaged_dataset_parquet_is_one_line(cli, models, tmp_path):
+    ds = tmp_path / "ds"
+    path = tmp_path / "c.csv"
+    path.write_text(SEMICOLON)
+    assert cli("ingest", path, "-o", ds).exit_code == 0
+    _damage(ds / "comments.parquet", "zero")
+    res = cli("classify", ds, "--format", "jsonl", "--models-dir", models)
+    assert res.exit_code == 1 and len(res.stderr.strip().splitlines()) == 1
+    assert "comments.parquet" in res.stderr
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--cv-folds", "1000"], "--cv-folds"),
+    (["--cv-folds", "1"], "--cv-folds"),
+    (["--config", "TOML:cv_folds = 'five'"], "cv_folds"),
+    (["--config", "TOML:c_stance = [1, 2]"], "c_stance"),
+    (["--config", "TOML:cv_folds = "], "TOML"),
+])
+def test_bad_training_settings_are_refused_before_training(cli, small, tmp_path, args, expected):
+    if args[0] == "--config":
+        config = tmp_path / "settings.toml"
+        config.write_text(args[1].removeprefix("TOML:") + "\n")
+        args = ["--config", config]
+    res = cli("train", small, *args, "--backend", "tfidf", "--models-dir", tmp_path / "models")
+    lines = res.stderr.strip().splitlines()
+    assert res.exit_code in (1, 2) and len(lines) == 1 and expected in lines[0], res.stderr
+    assert "unexpected" not in lines[0] and not (tmp_path / "models").exists()
+
+
+def test_one_damaged_version_does_not_hide_the_healthy_ones(cli, models, tmp_path):
+    import shutil
+
+    root = tmp_path / "models"
+    shutil.copytree(models, root)
+    shutil.copytree(root / "commentary" / "v1", root / "commentary" / "v2")
+    (root / "commentary" / "v2" / "manifest.json").write_text('{"name": "commentary", ')
+    res = cli("models", "list", "--models-dir", root)
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.startswith("* commentary@v1\t") and "! commentary@v2\tdamaged" in res.stdout
+    assert "commentary@v2" in res.stderr and "manifest.json is damaged" in res.stderr

@@ -78,15 +78,37 @@ def _versions(root: Path, name: str) -> list[str]:
     return sorted(found, key=lambda v: int(v[1:]))
 
 
-def list_versions(root: Path) -> list[Version]:
-    """Every complete version of every model under *root*."""
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """A version's manifest, or one clear error naming the file when it is damaged."""
+    path = Path(folder) / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CommentaryError(f"{path} is damaged ({str(exc).splitlines()[0][:120]})",
+                              fix="restore it from a backup, or retrain this model") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("files", {}), dict):
+        raise CommentaryError(f"{path} is damaged (not a manifest object)",
+                              fix="restore it from a backup, or retrain this model")
+    return data
+
+
+def list_versions(root: Path, *, damaged: list[tuple[str, str]] | None = None) -> list[Version]:
+    """Every complete version of every model under *root*.
+
+    A version whose manifest cannot be read is left out, and named with the reason in
+    *damaged* when a list is given, so one broken version never hides the healthy ones.
+    """
     out = []
     if not root.is_dir():
         return out
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for v in _versions(root, folder.name):
             path = folder / v
-            out.append(Version(folder.name, v, path, json.loads((path / MANIFEST).read_text())))
+            try:
+                out.append(Version(folder.name, v, path, read_manifest(path)))
+            except CommentaryError as exc:
+                if damaged is not None:
+                    damaged.append((f"{folder.name}@{v}", str(exc)))
     return out
 
 
@@ -110,7 +132,7 @@ def resolve(root: Path, ref: str | None) -> Version:
         have = ", ".join(_versions(root, name)) or "none"
         raise CommentaryError(f"model {name}@{version} does not exist in {root} (versions: {have})",
                               fix="see `commentary models list`")
-    return Version(name, version, path, json.loads((path / MANIFEST).read_text()))
+    return Version(name, version, path, read_manifest(path))
 
 
 def verify(version: Version) -> None:

@@ -59,6 +59,8 @@ class TrainConfig:
         if unknown:
             raise CommentaryError(f"{where}: unknown setting{'s' if len(unknown) > 1 else ''} "
                                   f"{', '.join(unknown)}", fix=f"use only {', '.join(sorted(known))}")
+        for key, value in data.items():
+            _check_setting(key, value, where)
         return cls(**data)
 
     @classmethod
@@ -77,9 +79,39 @@ class TrainConfig:
         if config.adapt_method not in ("vocabulary", "self-training"):
             raise CommentaryError(f"unknown adapt_method {config.adapt_method!r}",
                                   fix="use vocabulary or self-training")
-        if config.cv_folds < 2:
-            raise CommentaryError(f"cv_folds is {config.cv_folds}", fix="use 2 or more folds")
         return config
+
+
+# The kind and range of each setting: checked when settings are read (from a TOML file, the
+# command line, or a saved version), so a wrong type is one line before any training, not a
+# library's traceback three minutes in.
+_SETTING_KINDS: dict[str, tuple[tuple[type, ...], Callable[[Any], bool] | None, str]] = {
+    "backend": ((str,), None, "a backend name"),
+    "base_model": ((str, type(None)), None, "a model folder or hub id"),
+    "name": ((str,), lambda v: bool(v.strip()), "a model name"),
+    "seed": ((int,), None, "a whole number"),
+    "cv_folds": ((int,), lambda v: 2 <= v <= 100, "a whole number from 2 to 100 (--cv-folds)"),
+    "abstain_rate": ((int, float), lambda v: 0 <= v < 1, "a share from 0 up to 1"),
+    "use_article": ((bool,), None, "true or false"),
+    "min_examples": ((int,), lambda v: v >= 0, "a whole number, 0 or more"),
+    "adapt_method": ((str,), None, "vocabulary or self-training"),
+    "c_stance": ((int, float), lambda v: v > 0, "a number above 0"),
+    "c_themes": ((int, float), lambda v: v > 0, "a number above 0"),
+    "epochs": ((int,), lambda v: 1 <= v <= 1000, "a whole number from 1 to 1000"),
+    "batch_size": ((int,), lambda v: 1 <= v <= 100_000, "a whole number from 1 to 100000"),
+    "learning_rate": ((int, float), lambda v: 0 < v < 1, "a number between 0 and 1"),
+    "max_length": ((int,), lambda v: 8 <= v <= 8192, "a whole number from 8 to 8192"),
+    "embedding_weight": ((int, float), lambda v: v >= 0, "a number, 0 or more"),
+    "theme_rules": ((str, list, type(None)), None, "default, none, or a rules file"),
+    "rules_weight": ((int, float), lambda v: v >= 0, "a number, 0 or more"),
+}
+
+
+def _check_setting(key: str, value: Any, where: str) -> None:
+    kinds, ok, wanted = _SETTING_KINDS.get(key, ((object,), None, ""))
+    wrong_type = not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)
+    if wrong_type or (ok is not None and not ok(value)):
+        raise CommentaryError(f"{where}: {key} is {value!r}", fix=f"use {wanted}")
 
 
 @dataclass
@@ -216,6 +248,9 @@ def _folds(data: TrainingData, config: TrainConfig):
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     k = config.cv_folds
+    if k > len(data.ids):
+        raise CommentaryError(f"--cv-folds is {k} but there are only {len(data.ids)} labelled comments to fold",
+                              fix=f"use --cv-folds {min(5, len(data.ids))} (at most {len(data.ids)})")
     if len(set(data.groups)) >= k:
         splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=config.seed)
         return list(splitter.split(data.stance, data.stance, data.groups))

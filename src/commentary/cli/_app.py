@@ -16,14 +16,18 @@ from typer.core import TyperGroup
 
 from .. import __version__
 from .._ui import ui
-from ..errors import CommentaryError
+from ..errors import CommentaryError, describe
 
 __all__ = ["app", "main", "ui", "CommentaryError", "ForceOpt", "CodebookOpt", "FormatOpt",
            "ModelsDirOpt", "models_root", "fmt", "group"]
 
 
 class _Boundary(TyperGroup):
-    """Turn CommentaryError into a one-line message and exit code 1, in one place."""
+    """Turn every error into a one-line message and exit code 1, in one place.
+
+    A CommentaryError says what it says; an OSError names its path and a fix by its
+    errno; any other library failure is described by ``errors.describe``.
+    """
 
     def invoke(self, ctx):
         try:
@@ -38,6 +42,13 @@ class _Boundary(TyperGroup):
                 raise
             ui.error("interrupted; nothing was written")
             raise typer.Exit(130) from None
+        except Exception as exc:  # the OS's and libraries' failures: one line too, never a traceback
+            # usage errors (exit 2) and deliberate exits belong to the CLI library (Typer vendors
+            # its own Click, so its classes are told by their module) and pass through
+            if os.environ.get("COMMENTARY_DEBUG") or type(exc).__module__.startswith(("typer", "click")):
+                raise
+            ui.error(describe(exc))
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(

@@ -95,12 +95,20 @@ def models_list(models_dir: ModelsDirOpt = None) -> None:
     from ..registry import list_versions, production
 
     root = models_root(models_dir)
-    for v in list_versions(root):
+    damaged: list[tuple[str, str]] = []
+    for v in list_versions(root, damaged=damaged):
         mark = "*" if production(root, v.name) == v.version else " "
-        cv = json.loads((v.path / "metrics.json").read_text())["cv"] if (v.path / "metrics.json").is_file() else {}
+        try:
+            cv = json.loads((v.path / "metrics.json").read_text())["cv"]
+            cv = cv if isinstance(cv, dict) else {}
+        except (OSError, ValueError, KeyError, TypeError):
+            cv = {}  # figures are for show; a missing or damaged metrics file leaves them blank
         typer.echo(f"{mark} {v.ref}\t{v.manifest.get('created', '')}\t{v.manifest.get('backend', '')}\t"
                    f"stance {fmt(cv.get('stance', {}).get('macro_f1'))}\t"
                    f"themes {fmt(cv.get('themes', {}).get('macro_f1'))}")
+    for ref, why in damaged:
+        typer.echo(f"! {ref}\tdamaged")
+        ui.warn(f"{ref}: {why}")
 
 
 @models_app.command("show")

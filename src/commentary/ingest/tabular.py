@@ -230,17 +230,40 @@ def flatten(obj: dict, prefix: str = "") -> dict:
     return out
 
 
+_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]|[\ud800-\udfff]")
+
+
+def _scrub(value: Any) -> Any:
+    """Strings as decode() leaves them: JSON escapes of control characters (\\u0000) dropped, and
+    lone surrogates (\\ud800), which no file can store, replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _UNSAFE.sub(lambda m: "\ufffd" if "\ud800" <= m.group() <= "\udfff" else "", value)
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def parse_json(text: str, name: str, where: str = ""):
+    """json.loads with its failures named: bad JSON, and nesting too deep to read."""
+    try:
+        return _scrub(json.loads(text))
+    except RecursionError:
+        raise FormatError(f"{name}: {where + ' ' if where else ''}nests too deeply to read",
+                          fix="flatten the JSON, or check the file is what you meant") from None
+    except ValueError as exc:
+        raise FormatError(f"{name}: {where + ' is ' if where else ''}not valid JSON ({exc})",
+                          fix="fix or remove that line" if where else "check the file") from exc
+
+
 def jsonl_objects(lines: Iterable[tuple[int, str]], name: str) -> Iterator[tuple[int, dict]]:
     """Parse numbered JSON Lines one at a time, naming the line of any that is not an object;
     nested objects are flattened to dotted keys."""
     for n, line in lines:
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            raise FormatError(f"{name}: line {n} is not valid JSON ({exc})",
-                              fix="fix or remove that line") from exc
+        obj = parse_json(line, name, f"line {n}")
         if not isinstance(obj, dict):
             raise FormatError(f"{name}: line {n} is a JSON {type(obj).__name__}, not an object",
                               fix="write one JSON object per line")
@@ -265,10 +288,7 @@ def read_jsonl(src: Source, text: str, opts: ReadOptions, progress=None) -> Read
 
 def read_json(src: Source, text: str, opts: ReadOptions, progress=None) -> ReadResult:
     """Read a JSON array of objects (or an object with one list of them)."""
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise FormatError(f"{src.name} is not valid JSON ({exc})", fix="check the file") from exc
+    data = parse_json(text, src.name)
     if isinstance(data, dict):
         lists = [v for v in data.values() if isinstance(v, list)]
         data = lists[0] if len(lists) == 1 else None
