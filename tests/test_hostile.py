@@ -183,3 +183,107 @@ def test_one_damaged_version_does_not_hide_the_healthy_ones(cli, models, tmp_pat
     assert res.exit_code == 0, res.stderr
     assert res.stdout.startswith("* commentary@v1\t") and "! commentary@v2\tdamaged" in res.stdout
     assert "commentary@v2" in res.stderr and "manifest.json is damaged" in res.stderr
+
+
+# --- processes: workers die with the command, SIGTERM cleans up, dead runs' temp files go ---
+
+def _children(pid: int) -> set[int]:
+    from pathlib import Path
+
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out |= {int(x) for x in (task / "children").read_text().split()}
+        except OSError:
+            pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    from pathlib import Path
+
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def _start_classify(models, tmp_path, *extra):
+    import os
+    import subprocess
+    import sys
+
+    big = tmp_path / "many.csv"
+    rows = [f"{i},\"Comment {i}: the article is right about wards, staff and the managers who never listen.\""
+            for i in range(60_000)]
+    big.write_text("id,text\n" + "\n".join(rows) + "\n")
+    env = {**os.environ, "COMMENTARY_HOME": str(tmp_path / "home")}
+    return subprocess.Popen([sys.executable, "-m", "commentary", "classify", big, "--models-dir", models,
+                             "--format", "jsonl", "--jobs", "2", "--batch-size", "500", *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc")
+def test_killed_classify_takes_its_workers_with_it(models, tmp_path):
+    import time
+
+    proc = _start_classify(models, tmp_path)
+    try:
+        end = time.time() + 60
+        while len(_children(proc.pid)) < 2 and time.time() < end and proc.poll() is None:
+            time.sleep(0.1)
+        workers = _children(proc.pid)
+        assert len(workers) >= 2, "the workers never started"
+        proc.kill()  # kill -9: no handler runs in the parent
+        proc.wait(timeout=30)
+        end = time.time() + 20
+        while any(_alive(w) for w in workers) and time.time() < end:
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers), "workers outlived the killed command"
+    finally:
+        proc.kill()
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_leaves_no_temp_file_and_no_workers(models, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "out.jsonl"
+    proc = _start_classify(models, tmp_path, "-o", out)
+    try:
+        end = time.time() + 60
+        while len(_children(proc.pid)) < 2 and time.time() < end and proc.poll() is None:
+            time.sleep(0.1)
+        workers = _children(proc.pid)
+        assert workers and [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl.tmp-")]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 143
+        end = time.time() + 20
+        while any(_alive(w) for w in workers) and time.time() < end:
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers)
+        assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl")]
+    finally:
+        proc.kill()
+
+
+def test_temp_folders_of_dead_runs_are_removed_by_the_next(cli, tmp_path):
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f".ds.tmp-{dead.pid}-abc123"
+    (stale / "inner").mkdir(parents=True)
+    (tmp_path / f".ds.tmp-{dead.pid}-f00").write_text("half a file")
+    path = tmp_path / "semi.csv"
+    path.write_text(SEMICOLON)
+    assert cli("ingest", path, "-o", tmp_path / "ds").exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "semi.csv"]
+
+
+def test_more_jobs_than_cores_is_capped_and_said(cli, models, tmp_path):
+    path = tmp_path / "semi.csv"
+    path.write_text(SEMICOLON)
+    res = cli("classify", path, "--format", "jsonl", "--jobs", "1000", "--models-dir", models)
+    assert res.exit_code == 0 and "--jobs 1000 is more than the" in res.stderr

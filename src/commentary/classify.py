@@ -241,7 +241,10 @@ def _predictions(model, batches: Iterator[list[Item]], jobs: int) -> Iterator[tu
     global _WORKER_MODEL
     _WORKER_MODEL = model
     pending: deque = deque()
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+    from ._procs import worker_initializer
+
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                             initializer=worker_initializer()) as pool:
         for batch in chain([second], batches):
             pending.append((batch, pool.submit(_predict_in_worker, [i.text for i in batch],
                                                [i.article for i in batch])))

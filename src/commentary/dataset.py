@@ -86,7 +86,8 @@ def atomic_dir(target: Path, *, force: bool = False, ours: Callable[[Path], bool
             )
         check_replaceable(target, ours, what)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    remove_stale_temps(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
     try:
         yield tmp
         tmp.chmod(0o755)
@@ -100,6 +101,30 @@ def atomic_dir(target: Path, *, force: bool = False, ours: Callable[[Path], bool
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def remove_stale_temps(target: Path) -> None:
+    """Remove the temp files and folders that a killed run (kill -9, power loss) left beside *target*.
+
+    Temp names carry the writing process's id; one whose process is gone is removed.
+    """
+    import re
+
+    from ._procs import pid_alive
+
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(?:tmp|old)-(\d+)(?:-|$)")
+    try:
+        siblings = list(target.parent.iterdir())
+    except OSError:
+        return
+    for path in siblings:
+        m = pattern.match(path.name)
+        if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
 
 def check_replaceable(target: Path, ours: Callable[[Path], bool] | None, what: str) -> None:
@@ -129,7 +154,8 @@ def atomic_file(target: Path, *, mode: str = "w", force: bool = True) -> Iterato
     if target.exists() and not force:
         raise OutputExistsError(f"{target} already exists", fix="pass --force to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
+    remove_stale_temps(target)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
             yield fh

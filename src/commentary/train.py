@@ -369,7 +369,10 @@ def cross_val_proba(data: TrainingData, config: TrainConfig, *, unlabelled: Inpu
         say(f"cross-validation: {len(folds)} folds in {jobs} processes")
         _FOLDS_JOB = (data, config, unlabelled, folds)
         try:
-            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            from ._procs import worker_initializer
+
+            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                                     initializer=worker_initializer()) as pool:
                 futures = [pool.submit(_fold_in_worker, k) for k in range(len(folds))]
                 if meanwhile is not None:
                     from threadpoolctl import threadpool_limits

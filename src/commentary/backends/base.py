@@ -94,8 +94,8 @@ def get_backend(name: str) -> type:
 def fork_jobs(backend) -> int:
     """Processes to spread work over: the cores (at most 4) for a backend (class or instance) that is
     cheap to fork, marked ``parallel_scoring``; else 1, since torch already uses every core."""
-    import os
+    from .._procs import cores
 
     if not getattr(backend, "parallel_scoring", False):
         return 1
-    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    return max(1, min(4, cores()))

@@ -114,4 +114,7 @@ def fmt(x) -> str:
 
 def main() -> None:
     """Entry point for the console script and ``python -m commentary``."""
+    from .._procs import terminate_cleanly
+
+    terminate_cleanly()  # kill -TERM unwinds like an error: temp files go, workers follow
     app(prog_name="commentary")

@@ -38,6 +38,7 @@ def classify(
     """Score comments with a trained model: stance, themes, probabilities, abstain flags."""
     import csv as csv_mod
 
+    from .._procs import cap_jobs
     from ..backends.base import fork_jobs
     from ..classify import CSV_FIELDS, Summary, read_items, score, write_csv_row
     from ..dataset import atomic_file
@@ -67,7 +68,7 @@ def classify(
         with ui.progress("classifying") as advance:
             for k, pred in enumerate(score(trained, items, model_ref=version.ref, batch_size=batch_size,
                                            explain=explain, progress=advance,
-                                           jobs=jobs if jobs > 0 else fork_jobs(trained.backend))):
+                                           jobs=cap_jobs(jobs, ui.warn) if jobs > 0 else fork_jobs(trained.backend))):
                 summary.add(pred)
                 if fmt == "jsonl":
                     out.write(json.dumps(pred, ensure_ascii=False) + "\n")
