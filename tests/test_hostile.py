@@ -287,3 +287,60 @@ def test_more_jobs_than_cores_is_capped_and_said(cli, models, tmp_path):
     path.write_text(SEMICOLON)
     res = cli("classify", path, "--format", "jsonl", "--jobs", "1000", "--models-dir", models)
     assert res.exit_code == 0 and "--jobs 1000 is more than the" in res.stderr
+
+
+# --- the registry against a determined attacker, and for a shared models folder ---
+
+def _copy_models(models, tmp_path):
+    import shutil
+
+    root = tmp_path / "models"
+    shutil.copytree(models, root)
+    return root, root / "commentary" / "v1"
+
+
+def _verify(cli, root):
+    res = cli("models", "verify", "commentary@v1", "--models-dir", root)
+    lines = res.stderr.strip().splitlines()
+    assert res.exit_code == 1 and len(lines) == 1, res.stderr
+    return lines[0]
+
+
+def test_an_edited_manifest_fails_verification(cli, models, tmp_path):
+    root, v1 = _copy_models(models, tmp_path)
+    manifest = json.loads((v1 / "manifest.json").read_text())
+    manifest["backend"] = "tfidf-but-trust-me"
+    (v1 / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    assert "manifest.json does not match the sha256 recorded for commentary@v1" in _verify(cli, root)
+
+
+def test_a_manifest_cannot_vouch_for_files_outside_the_version(cli, models, tmp_path):
+    from commentary.dataset import file_sha256
+
+    root, v1 = _copy_models(models, tmp_path)
+    (root / "commentary" / "index.json").unlink()  # as an attacker would, with the manifest check
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not the model's")
+    manifest = json.loads((v1 / "manifest.json").read_text())
+    manifest["files"]["../../../secret.txt"] = file_sha256(secret)
+    (v1 / "manifest.json").write_text(json.dumps(manifest))
+    assert "lists '../../../secret.txt', outside the version" in _verify(cli, root)
+
+
+def test_links_inside_a_version_and_a_wandering_pointer_are_refused(cli, models, tmp_path):
+    root, v1 = _copy_models(models, tmp_path)
+    (tmp_path / "elsewhere.json").write_text("{}")
+    (v1 / "extra.json").symlink_to(tmp_path / "elsewhere.json")
+    assert "extra.json is a link inside commentary@v1" in _verify(cli, root)
+    (v1 / "extra.json").unlink()
+    (root / "commentary" / "production").write_text("../../../elsewhere\n")
+    res = cli("classify", "-", "--format", "jsonl", "--models-dir", root, input="A comment.\n")
+    assert res.exit_code == 1 and "names '../../../elsewhere', not a version" in res.stderr
+
+
+def test_a_shared_models_folder_has_the_usual_file_modes(models):
+    import stat
+
+    for path in [models / "commentary" / "production", *sorted((models / "commentary" / "v1").iterdir())]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o044 == 0o044, f"{path.name} is {oct(mode)}: others cannot read it"

@@ -73,7 +73,7 @@ def _versions(root: Path, name: str) -> list[str]:
     folder = root / name
     if not folder.is_dir():
         return []
-    found = [p.name for p in folder.iterdir() if p.is_dir() and _VERSION.match(p.name)
+    found = [p.name for p in folder.iterdir() if p.is_dir() and not p.is_symlink() and _VERSION.match(p.name)
              and (p / MANIFEST).is_file()]
     return sorted(found, key=lambda v: int(v[1:]))
 
@@ -113,8 +113,32 @@ def list_versions(root: Path, *, damaged: list[tuple[str, str]] | None = None) -
 
 
 def production(root: Path, name: str) -> str | None:
+    """The promoted version of *name*, from its pointer file; a pointer that names anything but
+    a version of this model (``../../elsewhere``, a link) is refused, never followed."""
     path = root / name / PRODUCTION
-    return path.read_text().strip() or None if path.is_file() else None
+    if path.is_symlink():
+        raise CommentaryError(f"{path} is a link", fix=f"promote a version again with `commentary models promote "
+                              f"{name}@vN`")
+    if not path.is_file():
+        return None
+    value = path.read_text(encoding="utf-8", errors="replace").strip()
+    if not value:
+        return None
+    if not _VERSION.match(value):
+        raise CommentaryError(f"{path} names {value[:40]!r}, not a version", fix=f"promote a version again with "
+                              f"`commentary models promote {name}@vN`")
+    return value
+
+
+INDEX = "index.json"  # beside the versions: each version's manifest sha256, written when the version is
+
+
+def _index(root: Path, name: str) -> dict[str, str]:
+    try:
+        data = json.loads((root / name / INDEX).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def resolve(root: Path, ref: str | None) -> Version:
@@ -136,10 +160,29 @@ def resolve(root: Path, ref: str | None) -> Version:
 
 
 def verify(version: Version) -> None:
-    """Check every file against its sha256 in the manifest; name the first that differs."""
+    """Check the manifest against the sha256 the registry recorded for it, then every file against
+    its sha256 in the manifest; name the first that differs.
+
+    Links inside a version and manifest entries that point outside it are refused, so an
+    edited manifest cannot vouch for a file elsewhere on the machine.
+    """
+    recorded = _index(version.path.parent.parent, version.name).get(version.version)
+    if recorded is not None and file_sha256(version.path / MANIFEST) != recorded:
+        raise CommentaryError(f"{version.path / MANIFEST} does not match the sha256 recorded for {version.ref} "
+                              f"in {version.path.parent / INDEX}", fix="the manifest was changed; restore it or retrain")
     files = version.manifest.get("files") or {}
     if not files:
         raise CommentaryError(f"{version.path / MANIFEST} lists no files", fix="retrain this model")
+    base = version.path.resolve()
+    for p in version.path.rglob("*"):
+        if p.is_symlink():
+            raise CommentaryError(f"{p} is a link inside {version.ref}", fix="a version holds plain files only; "
+                                  "remove the link, or retrain")
+    for rel in files:
+        target = (version.path / rel).resolve()
+        if Path(rel).is_absolute() or ".." in Path(rel).parts or not target.is_relative_to(base):
+            raise CommentaryError(f"the manifest of {version.ref} lists {rel!r}, outside the version",
+                                  fix="the manifest was changed; restore it or retrain")
     on_disk = {p.relative_to(version.path).as_posix() for p in version.path.rglob("*") if p.is_file()}
     extra = sorted(on_disk - set(files) - {MANIFEST})
     if extra:
@@ -158,12 +201,27 @@ def promote(root: Path, ref: str) -> Version:
     """Make a version the one ``classify`` and ``evaluate`` use by default."""
     version = resolve(root, ref)
     verify(version)
+    from .dataset import atomic_file
+
     target = root / version.name / PRODUCTION
-    fd, tmp = tempfile.mkstemp(prefix=".production.tmp-", dir=target.parent)
-    with os.fdopen(fd, "w") as fh:
+    if target.is_symlink():
+        target.unlink()  # replaced by a plain file, never written through
+    with atomic_file(target) as fh:  # the usual file mode, so a shared models folder works for everyone
         fh.write(version.version + "\n")
-    os.replace(tmp, target)
     return version
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _usual_modes(folder: Path) -> None:
+    mask = _umask()
+    for p in folder.rglob("*"):
+        if not p.is_symlink():
+            p.chmod((0o777 if p.is_dir() else 0o666) & ~mask)
 
 
 def write_version(root: Path, name: str, build, manifest: dict[str, Any], card=None) -> Version:
@@ -191,11 +249,19 @@ def write_version(root: Path, name: str, build, manifest: dict[str, Any], card=N
                         **manifest}
             if card is not None:
                 card(tmp, manifest)
+            _usual_modes(tmp)  # some writers (safetensors) leave files owner-only
             manifest["files"] = {p.relative_to(tmp).as_posix(): file_sha256(p)
                                  for p in sorted(tmp.rglob("*")) if p.is_file()}
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-            tmp.chmod(0o755)
+            os.chmod(tmp / MANIFEST, 0o666 & ~_umask())
+            tmp.chmod(0o777 & ~_umask())
+            index = _index(root, name)
+            index[version] = file_sha256(tmp / MANIFEST)
+            index_tmp = folder / f".{INDEX}.tmp-{os.getpid()}"
+            index_tmp.write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+            os.chmod(index_tmp, 0o666 & ~_umask())
             os.replace(tmp, folder / version)
+            os.replace(index_tmp, folder / INDEX)
     except OSError as exc:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
