@@ -344,3 +344,19 @@ def test_a_shared_models_folder_has_the_usual_file_modes(models):
     for path in [models / "commentary" / "production", *sorted((models / "commentary" / "v1").iterdir())]:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode & 0o044 == 0o044, f"{path.name} is {oct(mode)}: others cannot read it"
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--name", "../escape"], "bad model name '../escape'"),
+    (["--heldout", "no-such-dataset"], "no-such-dataset"),
+    (["--models-dir", "FILE/models"], "is not a folder, so"),
+])
+def test_what_would_fail_after_training_fails_before_it(cli, small, tmp_path, args, expected):
+    (tmp_path / "FILE").write_text("a file, not a folder")
+    args = [str(tmp_path / a) if a.startswith(("FILE", "no-such")) else a for a in args]
+    if "--models-dir" not in args:
+        args += ["--models-dir", str(tmp_path / "models")]
+    res = cli("train", small, "--backend", "tfidf", *args)
+    # refused up front: no training step ran
+    assert res.exit_code == 1 and expected in res.stderr and "cross-validation" not in res.stderr, res.stderr
+    assert not (tmp_path / "models").exists()

@@ -211,6 +211,28 @@ def promote(root: Path, ref: str) -> Version:
     return version
 
 
+def check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise CommentaryError(f"bad model name {name!r}", fix="use letters, digits, '.', '_' and '-'")
+
+
+def check_writable(root: Path) -> None:
+    """Refuse a models folder that cannot be written, by writing a temp file in it (or the
+    nearest folder above it that exists); nothing is left behind."""
+    probe = Path(root)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise CommentaryError(f"{probe} is not a folder, so {root} cannot hold models",
+                              fix="pass --models-dir or set COMMENTARY_HOME to a folder")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise CommentaryError(f"cannot write models under {root} ({exc.strerror})",
+                              fix="pass --models-dir or set COMMENTARY_HOME to a folder you can write") from exc
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -233,8 +255,7 @@ def write_version(root: Path, name: str, build, manifest: dict[str, Any], card=N
     """
     from filelock import FileLock
 
-    if not _NAME.match(name):
-        raise CommentaryError(f"bad model name {name!r}", fix="use letters, digits, '.', '_' and '-'")
+    check_name(name)
     folder = root / name
     tmp: Path | None = None
     try:

@@ -40,7 +40,13 @@ def train_version(dataset: Path | list[Path], codebook: Codebook, config: TrainC
                   make_production: bool | None = None,
                   progress: Callable[[str], None] | None = None) -> TrainOutcome:
     """Train on *dataset* (one folder, or several trained on as one) and write an immutable version."""
+    from .registry import check_name, check_writable
+
     say = progress or (lambda _m: None)
+    # What would fail at the end is checked first, not after minutes of training.
+    check_name(config.name)
+    check_writable(models_root)
+    held = load_training_data(heldout, codebook, min_examples=0) if heldout is not None else None
     datasets = [Path(d) for d in dataset] if isinstance(dataset, (list, tuple)) else [Path(dataset)]
     say(f"loading {', '.join(map(str, datasets))}")
     if config.backend in ("hybrid", "embeddings"):
@@ -56,9 +62,10 @@ def train_version(dataset: Path | list[Path], codebook: Codebook, config: TrainC
         say(f"adapting to {len(unlabelled)} unlabelled comments from {adapt}")
     result = fit(data, config, unlabelled=unlabelled, progress=say)
     metrics = result.metrics
-    if heldout is not None:
+    if held is not None:
         say(f"scoring held-out {heldout}")
-        metrics["heldout"] = evaluate_on(result.model, heldout, codebook)
+        metrics["heldout"], _ = predict_and_score(result.model, held)
+        metrics["heldout"].update(source=str(heldout), n=len(held.ids))
     backend = result.model.backend
     manifest = {
         "commentary_version": package_versions()["commentary"],

@@ -58,6 +58,8 @@ def ingest(
         author_column=author_column, date_column=date_column, article_column=article_column,
         title_column=title_column, article_text_column=article_text_column, split=split,
     )
+    if "-" in sources and sys.stdin.isatty():
+        ui.info("reading from the terminal: paste or type the page, then press Ctrl-D")
     with ui.progress("reading", total=None) as advance:
         result = run_ingest(sources, fmt=fmt, options=opts, pseudonymise_authors=pseudonymise,
                             home=home(), progress=advance)

@@ -53,6 +53,8 @@ def classify(
         raise CommentaryError(f"unknown output format {fmt!r}", fix="use table, jsonl, json or csv")
     trained, version = load_model(models_root(models_dir), model)
     dec = trained.decisions
+    if source == "-" and sys.stdin.isatty():
+        ui.info("reading comments from the terminal: paste or type them, then press Ctrl-D")
     items = read_items(source, fmt=input_format, per_line=per_line,
                        options=ReadOptions(text_column=text_column))
     summary = Summary(dec.stance_labels, dec.theme_labels)
