@@ -360,3 +360,34 @@ def test_what_would_fail_after_training_fails_before_it(cli, small, tmp_path, ar
     # refused up front: no training step ran
     assert res.exit_code == 1 and expected in res.stderr and "cross-validation" not in res.stderr, res.stderr
     assert not (tmp_path / "models").exists()
+
+
+# --- limits: one documented cap per comment, a line when it cuts, linear time on deep markup ---
+
+def test_a_comment_longer_than_the_limit_is_cut_and_said(cli, models, tmp_path):
+    long = "word " * 60_000  # 300,000 characters in one CSV cell (csv alone stops at 128 KB)
+    path = tmp_path / "long.csv"
+    path.write_text(f'id,text\n1,"{long}"\n2,"A short comment about the article."\n')
+    res = cli("ingest", path, "-o", "-")
+    assert res.exit_code == 0, res.stderr
+    assert "cut 1 comment(s) longer than 100,000 characters (the longest had 299,999)" in res.stderr
+    texts = [json.loads(line)["text"] for line in res.stdout.splitlines()]
+    assert len(texts[0]) <= 100_000 and texts[0].endswith("word") and texts[1].startswith("A short")
+    res = cli("ingest", path, "-o", "-", "--max-comment-chars", "400000")
+    assert "cut" not in res.stderr and len(json.loads(res.stdout.splitlines()[0])["text"]) == 299_999
+    res = cli("classify", path, "--format", "jsonl", "--models-dir", models, "--max-comment-chars", "1000")
+    assert res.exit_code == 0 and "cut 1 comment(s) longer than 1,000 characters" in res.stderr
+    assert len(json.loads(res.stdout.splitlines()[0])["text"]) <= 1000
+
+
+def test_markup_nested_beyond_any_page_is_refused_in_linear_time(cli, tmp_path):
+    path = tmp_path / "deep.html"
+    n = 200_000  # took three minutes in the parser before the check
+    path.write_text("<html><body><article><h1>T</h1><p>Body.</p></article>" + "<div>" * n + "x" + "</div>" * n
+                    + "</body></html>")
+    res = cli("ingest", path, "-o", "-")
+    assert res.exit_code == 1 and "nests more than 4,000 elements deep" in res.stderr
+    ok = tmp_path / "fine.html"
+    ok.write_text("<html><body><article><h1>Title</h1><p>Body text.</p></article>" + "<div>" * 500 + "x"
+                  + "</div>" * 500 + "</body></html>")
+    assert cli("ingest", ok, "-o", "-").exit_code == 0

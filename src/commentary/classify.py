@@ -14,7 +14,7 @@ import itertools
 import math
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -23,7 +23,7 @@ from .backends.base import Inputs
 from .errors import InputError
 from .ingest.source import MAX_LINE_CHARS
 
-__all__ = ["Item", "read_items", "items_from_records", "score", "evidence", "Summary", "write_csv_row", "neutralise"]
+__all__ = ["Item", "read_items", "cut_items", "items_from_records", "score", "evidence", "Summary", "write_csv_row", "neutralise"]
 
 _PAGE_LABEL = re.compile(r"^\s*(?:comment(?:ed)?\s+(?:date|on)|posted\s+on)\b", re.IGNORECASE | re.MULTILINE)
 _STREAMED = {".jsonl", ".ndjson", ".csv", ".tsv"}
@@ -49,6 +49,22 @@ def items_from_records(articles, comments) -> Iterator[Item]:
     for c in comments:
         art = arts.get(c.article_id)
         yield Item(c.id, c.text, _article_text(art), c.article_id, c.author)
+
+
+def cut_items(items: Iterable[Item], limit: int, warn: Callable[[str], None] | None = None) -> Iterator[Item]:
+    """*items* with texts over *limit* characters cut (as ingest cuts them); says how many at the end."""
+    from .ingest.base import cut_long
+
+    cut = longest = 0
+    for item in items:
+        if len(item.text) > limit:
+            longest = max(longest, len(item.text))
+            item.text, _ = cut_long(item.text, limit)
+            cut += 1
+        yield item
+    if cut and warn:
+        warn(f"cut {cut:,} comment(s) longer than {limit:,} characters (the longest had {longest:,}); "
+             "pass --max-comment-chars to raise the limit")
 
 
 def _text_lines(stream: IO[bytes], name: str) -> Iterator[tuple[int, str]]:
@@ -95,7 +111,7 @@ def _stream_table(path: Path, opts) -> Iterator[Item]:
     """Rows of a CSV or JSONL file, read one at a time, columns found as ingest finds them."""
     from .ingest.base import ReadResult
     from .ingest.source import Source
-    from .ingest.tabular import jsonl_objects, resolve_columns, sniff_delimiter
+    from .ingest.tabular import allow_long_cells, jsonl_objects, resolve_columns, sniff_delimiter
     from .records import stable_id
 
     src = Source(str(path), b"", "", path)
@@ -107,6 +123,7 @@ def _stream_table(path: Path, opts) -> Iterator[Item]:
             head = [line + "\n" for _, line in itertools.islice(lines, 200)]
             delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter("".join(head)[:20000])
             text_lines = itertools.chain(head, (line + "\n" for _, line in lines))
+            allow_long_cells()
             reader = csv.DictReader(text_lines, delimiter=delimiter)  # as ingest reads it
             rows = enumerate(reader, 1)
         first = []

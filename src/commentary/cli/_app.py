@@ -18,7 +18,7 @@ from .. import __version__
 from .._ui import ui
 from ..errors import CommentaryError, describe
 
-__all__ = ["app", "main", "ui", "CommentaryError", "ForceOpt", "CodebookOpt", "FormatOpt",
+__all__ = ["app", "main", "ui", "CommentaryError", "ForceOpt", "CodebookOpt", "FormatOpt", "MaxCharsOpt",
            "ModelsDirOpt", "models_root", "fmt", "group"]
 
 
@@ -66,6 +66,9 @@ CodebookOpt = Annotated[
     Optional[Path],
     typer.Option("--codebook", help="Codebook file to use [default: the one shipped with commentary]."),
 ]
+MaxCharsOpt = Annotated[int, typer.Option(
+    "--max-comment-chars", min=1, help="Cut comments longer than this many characters, with a warning "
+    "(the limit keeps one pasted book from exhausting memory).")]
 FormatOpt = Annotated[
     Optional[str],
     typer.Option("--format", help="Force the input format: text, html, wxr, disqus, csv, tsv, "

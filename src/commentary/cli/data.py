@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._app import CodebookOpt, CommentaryError, ForceOpt, FormatOpt, app, ui
+from ._app import CodebookOpt, CommentaryError, ForceOpt, FormatOpt, MaxCharsOpt, app, ui
 
 
 @app.command()
@@ -32,6 +32,7 @@ def ingest(
     title_column: Annotated[Optional[str], typer.Option(help="Column holding the article title.")] = None,
     article_text_column: Annotated[Optional[str], typer.Option(help="Column holding the article text.")] = None,
     split: Annotated[Optional[str], typer.Option(help="Split of a Hugging Face dataset.")] = None,
+    max_comment_chars: MaxCharsOpt = 100_000,
     include_pingbacks: Annotated[bool, typer.Option(help="Keep WordPress pingbacks and trackbacks.")] = False,
     keep_unapproved: Annotated[bool, typer.Option(
         help="Keep pending, spam and deleted comments (marked in their status).")] = False,
@@ -57,6 +58,7 @@ def ingest(
         text_column=text_column, id_column=id_column, parent_column=parent_column,
         author_column=author_column, date_column=date_column, article_column=article_column,
         title_column=title_column, article_text_column=article_text_column, split=split,
+        max_comment_chars=max_comment_chars,
     )
     if "-" in sources and sys.stdin.isatty():
         ui.info("reading from the terminal: paste or type the page, then press Ctrl-D")

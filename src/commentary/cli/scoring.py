@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._app import CodebookOpt, CommentaryError, ForceOpt, ModelsDirOpt, app, fmt, models_root, ui
+from ._app import CodebookOpt, CommentaryError, ForceOpt, MaxCharsOpt, ModelsDirOpt, app, fmt, models_root, ui
 
 
 @app.command()
@@ -33,6 +33,7 @@ def classify(
     jobs: Annotated[int, typer.Option(
         help="Processes scoring batches [default 0: the cores, for tfidf models; 1 for transformers].")] = 0,
     force: ForceOpt = False,
+    max_comment_chars: MaxCharsOpt = 100_000,
     models_dir: ModelsDirOpt = None,
 ) -> None:
     """Score comments with a trained model: stance, themes, probabilities, abstain flags."""
@@ -40,7 +41,7 @@ def classify(
 
     from .._procs import cap_jobs
     from ..backends.base import fork_jobs
-    from ..classify import CSV_FIELDS, Summary, read_items, score, write_csv_row
+    from ..classify import CSV_FIELDS, Summary, cut_items, read_items, score, write_csv_row
     from ..dataset import atomic_file
     from ..ingest import ReadOptions
     from ..training import load_model
@@ -55,8 +56,9 @@ def classify(
     dec = trained.decisions
     if source == "-" and sys.stdin.isatty():
         ui.info("reading comments from the terminal: paste or type them, then press Ctrl-D")
-    items = read_items(source, fmt=input_format, per_line=per_line,
-                       options=ReadOptions(text_column=text_column))
+    items = cut_items(read_items(source, fmt=input_format, per_line=per_line,
+                                 options=ReadOptions(text_column=text_column, max_comment_chars=max_comment_chars)),
+                      max_comment_chars, ui.warn)
     summary = Summary(dec.stance_labels, dec.theme_labels)
     rows_for_table: list[dict] = []
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from ..records import Article, Comment, stable_id
 from .source import Source
 
-__all__ = ["ReadOptions", "ReadResult", "article_id", "comment_id", "clean_text"]
+__all__ = ["ReadOptions", "ReadResult", "article_id", "comment_id", "clean_text", "MAX_COMMENT_CHARS", "cut_long"]
+
+MAX_COMMENT_CHARS = 100_000  # about 15,000 words: far beyond any real comment, and cheap to score
 
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _BLANKS = re.compile(r"\n{3,}")
@@ -30,6 +32,7 @@ class ReadOptions:
     title_column: str | None = None
     article_text_column: str | None = None
     split: str | None = None
+    max_comment_chars: int = 100_000  # longer comments are cut here, with a warning (MAX_COMMENT_CHARS)
 
 
 @dataclass
@@ -66,3 +69,12 @@ def clean_text(text: str | None) -> str:
 def provenance(src: Source) -> dict[str, str | None]:
     """Fields every record from *src* carries."""
     return {"source": src.name, "source_sha256": src.sha256}
+
+
+def cut_long(text: str, limit: int) -> tuple[str, bool]:
+    """*text* cut to *limit* characters at a word boundary where one is near; whether it was cut."""
+    if limit <= 0 or len(text) <= limit:
+        return text, False
+    cut = text[:limit]
+    space = cut.rfind(" ", max(0, limit - 200))
+    return (cut[:space] if space > 0 else cut).rstrip(), True

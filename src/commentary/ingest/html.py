@@ -299,10 +299,34 @@ def _drupal_parent(node, members, ids) -> str | None:
     return ids.get(prev.mem_id) if prev is not None else None
 
 
+MAX_NESTING = 4_000  # real pages nest a few dozen deep, a few hundred at worst
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^>]*?(/?)>")
+# Elements that never hold others, or whose end tag may be left out: they do not add depth.
+_FLAT = frozenset("area base br col embed hr img input link meta source track wbr p li dt dd tr td th "
+                  "option optgroup thead tbody tfoot colgroup caption rb rt rtc rp html head body".split())
+
+
+def check_nesting(src: Source, text: str, limit: int = MAX_NESTING) -> None:
+    """Refuse markup nested deeper than *limit*, in one linear pass: the HTML parser's time grows
+    with the square of the depth (200,000 nested divs took three minutes)."""
+    depth = 0
+    for m in _TAG.finditer(text):
+        closing, name, selfclosing = m.group(1), m.group(2).lower(), m.group(3)
+        if name in _FLAT or selfclosing:
+            continue
+        depth = max(0, depth - 1) if closing else depth + 1
+        if depth > limit:
+            line = text.count("\n", 0, m.start()) + 1
+            raise FormatError(f"{src.name}: the markup nests more than {limit:,} elements deep (line {line}); "
+                              "no page a browser saves does that",
+                              fix="check the file is the saved page, or flatten its markup")
+
+
 def read_html(src: Source, text: str, opts) -> ReadResult:
     """Read one saved HTML page into its article and comments."""
     from selectolax.lexbor import LexborHTMLParser
 
+    check_nesting(src, text)
     tree = LexborHTMLParser(text)
     result = ReadResult()
     low = text[-2000:].lower()

@@ -192,6 +192,7 @@ def read_csv(src: Source, text: str, opts: ReadOptions, delimiter: str | None = 
     check_line_lengths(src, text)
     if delimiter is None:
         delimiter = sniff_delimiter(text[:20000])
+    allow_long_cells()
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     columns = [c for c in (reader.fieldnames or []) if c is not None]
     if not columns:
@@ -207,6 +208,15 @@ def read_csv(src: Source, text: str, opts: ReadOptions, delimiter: str | None = 
                               fix="check the quoting on that line") from exc
 
     return read_rows(rows(), columns, src, opts, "row", progress)
+
+
+def allow_long_cells() -> None:
+    """Let a CSV cell be as long as a line may be (csv stops at 128 KB); long comments are then cut
+    to --max-comment-chars with a warning, instead of failing with a message about quoting."""
+    from .source import MAX_LINE_CHARS
+
+    if csv.field_size_limit() < MAX_LINE_CHARS:
+        csv.field_size_limit(MAX_LINE_CHARS)
 
 
 def sniff_delimiter(sample: str, default: str = ",") -> str:
