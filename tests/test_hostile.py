@@ -391,3 +391,16 @@ def test_markup_nested_beyond_any_page_is_refused_in_linear_time(cli, tmp_path):
     ok.write_text("<html><body><article><h1>Title</h1><p>Body text.</p></article>" + "<div>" * 500 + "x"
                   + "</div>" * 500 + "</body></html>")
     assert cli("ingest", ok, "-o", "-").exit_code == 0
+
+
+def test_folders_that_are_not_sources_are_one_line(cli, tmp_path):
+    path = tmp_path / "semi.csv"
+    path.write_text(SEMICOLON)
+    assert cli("ingest", path, "-o", tmp_path / "ds").exit_code == 0
+    res = cli("ingest", tmp_path / "ds", "-o", "-")
+    assert res.exit_code == 1 and "is already a commentary dataset; pass it straight to classify" in res.stderr
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "a.bin").write_bytes(b"\x00\x01")
+    res = cli("ingest", tmp_path / "junk", "-o", "-")
+    assert res.exit_code == 1 and len(res.stderr.strip().splitlines()) == 1
+    assert "could not load the dataset" in res.stderr and "unexpected" not in res.stderr

@@ -44,6 +44,12 @@ def read_hf(spec: str, opts: ReadOptions, progress=None) -> ReadResult:
         raise InputError("reading Hugging Face datasets needs the datasets package",
                          fix="pip install datasets") from exc
     path = Path(spec)
+    if path.is_dir() and (path / "manifest.json").is_file():
+        from ..dataset import is_dataset_folder
+
+        if is_dataset_folder(path):
+            raise InputError(f"{spec} is already a commentary dataset",
+                             fix="pass it straight to classify, annotate, train or evaluate; nothing to ingest")
     datasets.logging.set_verbosity_error()
     datasets.disable_progress_bars()
     try:
@@ -60,7 +66,7 @@ def read_hf(spec: str, opts: ReadOptions, progress=None) -> ReadResult:
             # A hub name such as "owner/name" (needs the network the first time), or a local
             # copy of a hub dataset repository: the same call reads both.
             ds = datasets.load_dataset(spec, split=opts.split)
-    except (FileNotFoundError, ConnectionError, OSError, ValueError) as exc:
+    except Exception as exc:  # datasets raises its own kinds too (DatasetGenerationError, DataFilesNotFoundError)
         if isinstance(exc, FormatError):
             raise
         raise InputError(
