@@ -404,3 +404,28 @@ def test_folders_that_are_not_sources_are_one_line(cli, tmp_path):
     res = cli("ingest", tmp_path / "junk", "-o", "-")
     assert res.exit_code == 1 and len(res.stderr.strip().splitlines()) == 1
     assert "could not load the dataset" in res.stderr and "unexpected" not in res.stderr
+
+
+# --- property: whatever bytes arrive under whatever name, ingest answers with data or one line ---
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from(['{"text": ', '"a comment"', "}", "[", "]", ",", "\n", "<div>", "</div>", "<html>",
+                           "<?xml version='1.0'?>", "<rss>", "text;author\n", "id,text\n", "\ufeff", "\x00",
+                           "\\ud800", '"', "Comment date\n1 May 2020\n", "Ann Lee\n", "&lol;", "é", "\r\n"])
+_CONTENT = st.one_of(st.binary(max_size=300), st.lists(_PIECES, max_size=40).map(lambda p: "".join(p).encode()))
+
+
+@settings(max_examples=250, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(ext=st.sampled_from([".csv", ".tsv", ".jsonl", ".json", ".html", ".txt", ".xml", ".md", ""]), data=_CONTENT)
+def test_any_input_gets_data_or_one_clear_line(cli, tmp_path, ext, data):
+    path = tmp_path / f"input{ext}"
+    path.write_bytes(data)
+    res = cli("ingest", path, "-o", "-")
+    assert res.exit_code in (0, 1), res.stderr
+    if res.exit_code == 1:
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("✘ ") and "unexpected" not in lines[0], res.stderr
+        assert res.stdout == ""
