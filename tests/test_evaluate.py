@@ -124,3 +124,35 @@ def test_output_folder_of_the_users_is_never_replaced(cli, models, tmp_path):
     assert run(cli, models, "-o", tmp_path / "ev", "--force").exit_code == 0
     # without -o the report goes to the home's evaluation folder and replaces the model's last one there
     assert run(cli, models).exit_code == 0 and run(cli, models).exit_code == 0
+
+
+def test_evaluate_on_your_own_labels_file_and_attach_them(cli, models, tmp_path):
+    # a user's labels, as annotate writes them (JSON Lines), for the starter test split
+    ds = read_dataset(TEST)
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text("".join(json.dumps({"comment_id": lab.comment_id, "stance": lab.stance, "themes": lab.themes,
+                                        "annotator": "ana"}) + "\n" for lab in ds.labels[:60]))
+    res = run(cli, models, TEST, "--labels", mine, "-o", tmp_path / "ev")
+    assert res.exit_code == 0, res.stderr
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert m["n"] == 60
+    # the same figures from a dataset that carries the labels
+    res = cli("label", "attach", TEST, mine, "-o", tmp_path / "labelled")
+    assert res.exit_code == 0, res.stderr
+    assert len(read_dataset(tmp_path / "labelled").labels) == 60
+    res = run(cli, models, tmp_path / "labelled", "-o", tmp_path / "ev2")
+    m2 = json.loads((tmp_path / "ev2" / "metrics.json").read_text())
+    assert m2["stance"]["macro_f1"] == m["stance"]["macro_f1"] and m2["n"] == 60
+    # labels for comments the dataset does not have are refused
+    (tmp_path / "other.jsonl").write_text('{"comment_id": "nope", "stance": "agree", "themes": []}\n')
+    res = run(cli, models, TEST, "--labels", tmp_path / "other.jsonl", "-o", tmp_path / "ev3")
+    assert res.exit_code == 1 and "name comments that are not in" in res.stderr
+
+
+def test_max_drop_needs_a_baseline_and_no_gate_still_makes_a_test_case(cli, models, tmp_path):
+    res = run(cli, models, "--max-drop", "0.02", "-o", tmp_path / "a")
+    assert res.exit_code == 1 and "--max-drop needs --baseline" in res.stderr
+    assert run(cli, models, "-o", tmp_path / "b").exit_code == 0
+    suite = ET.parse(tmp_path / "b" / "junit.xml").getroot()
+    assert suite.get("tests") == "1" and suite.get("failures") == "0"
+    assert "stance_macro_f1" in suite.find("testcase/system-out").text

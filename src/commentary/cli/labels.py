@@ -230,6 +230,34 @@ def label_import(
             f"({', '.join(people[:5])}) into {output}")
 
 
+@label_app.command("attach")
+def label_attach(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder the labels were made on.")],
+    labels: Annotated[Path, typer.Argument(help="Labels file (JSON Lines or CSV: from annotate, label import).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="New dataset folder: the comments with these labels.")],
+    force: ForceOpt = False,
+    codebook_file: CodebookOpt = None,
+) -> None:
+    """Write a copy of DATASET that carries LABELS, for evaluate, train and CI gates."""
+    from ..codebook import load_codebook
+    from ..dataset import read_dataset, write_dataset
+    from ..label.io import read_labels_file
+
+    book = load_codebook(codebook_file)
+    ds = read_dataset(dataset)
+    given = read_labels_file(labels, book)
+    ids = {c.id for c in ds.comments}
+    missing = [lab.comment_id for lab in given if lab.comment_id not in ids]
+    if missing:
+        raise CommentaryError(f"{len(missing)} labels in {labels} name comments that are not in {dataset} "
+                              f"(first: {missing[0]})", fix="attach labels to the dataset they were made on")
+    info = {k: v for k, v in ds.manifest.items() if k not in ("format", "format_version", "created", "files",
+                                                              "content_sha256")}
+    write_dataset(output, ds.articles, ds.comments, labels=given, force=force,
+                  info={**info, "labels_from": str(labels)})
+    ui.good(f"wrote {output}: {len(ds.comments):,} comments, {len(given):,} labelled")
+
+
 @label_app.command("agreement")
 def label_agreement(
     files: Annotated[list[Path], typer.Argument(

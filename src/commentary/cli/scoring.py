@@ -194,6 +194,9 @@ def evaluate(
         help="NAME@vN to compare with on the same gold labels.")] = None,
     max_drop: Annotated[Optional[float], typer.Option(
         help="With --baseline: the most macro-F1 may fall below the baseline's.")] = None,
+    labels: Annotated[Optional[Path], typer.Option(
+        "--labels", help="Gold labels for DATASET from a labels file (JSON Lines or CSV, as annotate and "
+        "label import write them) instead of the dataset's own.")] = None,
     real: Annotated[bool, typer.Option(
         "--real", help="Score the real evaluation set (data/real/eval: real comments from several public "
         "sources, read in place from the corpora folder), source by source; gates apply to all of it.")] = False,
@@ -225,15 +228,25 @@ def evaluate(
         dataset, by = combined_real(corpora, sources=source)
     elif corpora is not None or source:
         raise CommentaryError("--corpora and --source go with --real", fix="add --real")
+    if labels is not None and (real or dataset is None):
+        raise CommentaryError("--labels goes with a DATASET of yours", fix="pass the dataset the labels were made on")
+    if max_drop is not None and baseline is None:
+        raise CommentaryError("--max-drop needs --baseline", fix="name the model to compare with, e.g. --baseline commentary@v1")
+    gold_labels = None
+    if labels is not None:
+        from ..label.io import read_labels_file
+
+        gold_labels = read_labels_file(labels, book)
     dataset = dataset or starter_dir() / "test"
     root = models_root(models_dir)
     trained, version = load_model(root, model)
-    metrics = measure(trained, version.ref, version.manifest["codebook"]["version"], dataset, book, by=by)
+    metrics = measure(trained, version.ref, version.manifest["codebook"]["version"], dataset, book, by=by,
+                      labels=gold_labels)
     base_metrics = None
     if baseline:
         base_model, base_version = load_model(root, baseline)
         base_metrics = measure(base_model, base_version.ref, base_version.manifest["codebook"]["version"],
-                               dataset, book, by=by)
+                               dataset, book, by=by, labels=gold_labels)
     limits: dict[str, float] = {}
     for item in min_f1 or []:
         label, sep, value = item.partition("=")
