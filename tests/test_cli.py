@@ -99,3 +99,31 @@ def test_readme_starts_with_the_two_commands():
     blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", readme, re.S)
     assert blocks and "make run" in blocks[0] and "make test" in blocks[0]
     assert Path(REPO / "Makefile").is_file()
+
+
+def test_one_home_for_what_commands_write_and_read(cli, tmp_path, monkeypatch, home):
+    """Outputs without -o go under COMMENTARY_HOME; a relative path that is not here is read from there."""
+    import json as _json
+
+    from conftest import FIXTURES
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    res = cli("ingest", FIXTURES / "disqus.xml")
+    assert res.exit_code == 0, res.stderr
+    assert (home / "data" / "disqus" / "manifest.json").is_file() and not (elsewhere / "data").exists()
+    labels = home / "labels" / "disqus.ana.jsonl"
+    labels.parent.mkdir(parents=True)
+    from commentary.dataset import read_dataset
+
+    ids = [c.id for c in read_dataset(home / "data" / "disqus").comments]
+    labels.write_text("".join(_json.dumps({"comment_id": i, "stance": "agree", "themes": []}) + "\n" for i in ids))
+    # the paths the README gives, read from under the home
+    res = cli("label", "attach", "data/disqus", "labels/disqus.ana.jsonl", "-o", "mine")
+    assert res.exit_code == 0, res.stderr
+    assert len(read_dataset(elsewhere / "mine").labels) == len(ids)
+    # a path that exists here wins over the home's
+    (elsewhere / "data" / "disqus").mkdir(parents=True)
+    res = cli("label", "attach", "data/disqus", "labels/disqus.ana.jsonl", "-o", "mine2")
+    assert res.exit_code == 1 and "data/disqus" in res.stderr

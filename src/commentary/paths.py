@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["home", "data_dir", "models_dir", "cache_root", "bundled", "starter_dir", "default_training_sets"]
+__all__ = ["home", "data_dir", "models_dir", "cache_root", "bundled", "starter_dir", "default_training_sets",
+           "find_input", "find_source"]
 
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -14,6 +15,24 @@ def home() -> Path:
     """The folder that holds ``data/`` and ``models/``."""
     env = os.environ.get("COMMENTARY_HOME")
     return Path(env).expanduser() if env else Path.cwd()
+
+
+def find_input(value: str | Path) -> Path:
+    """The one rule for every path a command reads: as given (from the current folder); when nothing
+    is there and the path is relative, the same path under ``COMMENTARY_HOME``, where commands write
+    when no ``-o`` is given (``data/``, ``labels/``, ``models/``, ``evaluation/``)."""
+    path = Path(value).expanduser()
+    if path.exists() or path.is_absolute():
+        return path
+    under_home = home() / path
+    return under_home if under_home.exists() else path
+
+
+def find_source(value: str) -> str:
+    """`find_input` for a comment source, which may also be ``-`` (stdin) or ``hf:NAME``."""
+    if value == "-" or value.startswith("hf:"):
+        return value
+    return str(find_input(value))
 
 
 def data_dir() -> Path:

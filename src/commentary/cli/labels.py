@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ..paths import find_input
 from ._app import CodebookOpt, CommentaryError, ForceOpt, ModelsDirOpt, app, fmt, group, models_root, ui
 
 label_app = group("label", "Labels: rules, annotation-tool export and import, agreement, likely errors.")
@@ -58,7 +59,7 @@ def _suggestions(dataset, models_dir, model: str | None, no_model: bool) -> tupl
 
 @app.command()
 def annotate(
-    dataset: Annotated[Path, typer.Argument(help="Dataset folder to label (from `commentary ingest`).")],
+    dataset: Annotated[Path, typer.Argument(parser=find_input, metavar="DATASET", help="Dataset folder to label (from `commentary ingest`).")],
     annotator: Annotated[Optional[str], typer.Option(
         "--annotator", "-a", help="Your name, saved with every label [default: $USER].")] = None,
     output: Annotated[Optional[Path], typer.Option(
@@ -101,7 +102,7 @@ def annotate(
 
 @label_app.command("rules")
 def label_rules(
-    dataset: Annotated[Optional[Path], typer.Argument(help="Dataset folder to apply the rules to.")] = None,
+    dataset: Annotated[Optional[Path], typer.Argument(parser=find_input, metavar="DATASET", help="Dataset folder to apply the rules to.")] = None,
     rules_file: Annotated[Optional[Path], typer.Option(
         "--rules", "-r", help="Rules file [default: the one shipped with commentary].")] = None,
     output: Annotated[Optional[Path], typer.Option(
@@ -177,11 +178,11 @@ def label_rules(
 
 @label_app.command("export")
 def label_export(
-    dataset: Annotated[Path, typer.Argument(help="Dataset folder whose comments are to be labelled.")],
+    dataset: Annotated[Path, typer.Argument(parser=find_input, metavar="DATASET", help="Dataset folder whose comments are to be labelled.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="File (or folder, for argilla) to write.")],
     to: Annotated[str, typer.Option("--to", help="label-studio, argilla or csv.")] = "label-studio",
     labels: Annotated[Optional[Path], typer.Option(
-        help="Labels already given, exported as annotations [default: the dataset's own].")] = None,
+        parser=find_input, metavar="PATH", help="Labels already given, exported as annotations [default: the dataset's own].")] = None,
     model: ModelOpt = None,
     no_model: NoModelOpt = False,
     codebook_file: CodebookOpt = None,
@@ -204,7 +205,7 @@ def label_export(
 
 @label_app.command("import")
 def label_import(
-    source: Annotated[Path, typer.Argument(help="The tool's export: Label Studio JSON, an Argilla folder or CSV.")],
+    source: Annotated[Path, typer.Argument(parser=find_input, metavar="SOURCE", help="The tool's export: Label Studio JSON, an Argilla folder or CSV.")],
     dataset: Annotated[Path, typer.Option("--dataset", "-d", help="The dataset the tasks came from.")],
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="Labels file (JSONL) to add the labels to; existing labels are kept.")],
@@ -232,8 +233,8 @@ def label_import(
 
 @label_app.command("attach")
 def label_attach(
-    dataset: Annotated[Path, typer.Argument(help="Dataset folder the labels were made on.")],
-    labels: Annotated[Path, typer.Argument(help="Labels file (JSON Lines or CSV: from annotate, label import).")],
+    dataset: Annotated[Path, typer.Argument(parser=find_input, metavar="DATASET", help="Dataset folder the labels were made on.")],
+    labels: Annotated[Path, typer.Argument(parser=find_input, metavar="LABELS", help="Labels file (JSON Lines or CSV: from annotate, label import).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="New dataset folder: the comments with these labels.")],
     force: ForceOpt = False,
     codebook_file: CodebookOpt = None,
@@ -260,7 +261,7 @@ def label_attach(
 
 @label_app.command("agreement")
 def label_agreement(
-    files: Annotated[list[Path], typer.Argument(
+    files: Annotated[list[Path], typer.Argument(parser=find_input, metavar="FILES", 
         help="Two or more annotators' labels (files or labelled datasets), or one file holding several annotators.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures and the disagreements as JSON.")] = False,
     codebook_file: CodebookOpt = None,
@@ -307,9 +308,9 @@ def label_agreement(
 
 @label_app.command("issues")
 def label_issues(
-    dataset: Annotated[Optional[Path], typer.Argument(
+    dataset: Annotated[Optional[Path], typer.Argument(parser=find_input, metavar="DATASET", 
         help="Labelled dataset [default: the starter corpus' train split].")] = None,
-    labels: Annotated[Optional[Path], typer.Option(help="Labels file joined by comment id.")] = None,
+    labels: Annotated[Optional[Path], typer.Option(parser=find_input, metavar="PATH", help="Labels file joined by comment id.")] = None,
     top: Annotated[int, typer.Option(help="How many to list (worst first).")] = 20,
     backend: Annotated[str, typer.Option(help="Backend for the cross-validated probabilities.")] = "tfidf",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write all of them as JSONL.")] = None,

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..paths import find_input
 from ._app import CodebookOpt, ModelsDirOpt, app, fmt, group, models_root, ui
 
 models_app = group("models", "List, inspect, verify, promote and compare model versions.")
@@ -15,10 +16,10 @@ models_app = group("models", "List, inspect, verify, promote and compare model v
 
 @app.command()
 def train(
-    dataset: Annotated[Optional[list[Path]], typer.Argument(
+    dataset: Annotated[Optional[list[Path]], typer.Argument(parser=find_input, metavar="DATASET", 
         help="Labelled dataset folders, trained on as one [default: the starter corpus' train split and the "
         "real Room for Debate comments in data/real/rfd_train].")] = None,
-    labels: Annotated[Optional[Path], typer.Option(
+    labels: Annotated[Optional[Path], typer.Option(parser=find_input, metavar="PATH", 
         help="Labels file (JSONL or CSV: comment_id, stance, themes) for the dataset.")] = None,
     backend: Annotated[Optional[str], typer.Option(
         help="auto (hybrid where a sentence encoder is installed, else tfidf), tfidf, hybrid, embeddings or finetune.")] = None,
@@ -29,9 +30,9 @@ def train(
     name: Annotated[Optional[str], typer.Option(help="Model name under models/.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
     cv_folds: Annotated[Optional[int], typer.Option(help="Cross-validation folds.")] = None,
-    heldout: Annotated[Optional[Path], typer.Option(
+    heldout: Annotated[Optional[Path], typer.Option(parser=find_input, metavar="PATH", 
         help="Labelled dataset to score after training [default: starter dev split, with the default data].")] = None,
-    adapt: Annotated[Optional[Path], typer.Option(
+    adapt: Annotated[Optional[Path], typer.Option(parser=find_input, metavar="PATH", 
         help="Unlabelled dataset of your own comments to adapt the model to.")] = None,
     adapt_method: Annotated[Optional[str], typer.Option(
         help="How --adapt uses them: self-training (add the comments the model is surest of, with its "

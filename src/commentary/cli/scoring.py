@@ -9,12 +9,13 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..paths import find_input, find_source
 from ._app import CodebookOpt, CommentaryError, ForceOpt, MaxCharsOpt, ModelsDirOpt, app, fmt, models_root, ui
 
 
 @app.command()
 def classify(
-    source: Annotated[str, typer.Argument(
+    source: Annotated[str, typer.Argument(parser=find_source, metavar="SOURCE", 
         help="Comments to score: a copied page, any format ingest reads, plain text with one "
         "comment per paragraph, or - for stdin.")],
     model: Annotated[Optional[str], typer.Option(
@@ -132,7 +133,7 @@ def _print_summary_shares(summary, ref: str) -> None:
 
 @app.command()
 def report(
-    source: Annotated[str, typer.Argument(
+    source: Annotated[str, typer.Argument(parser=find_source, metavar="SOURCE", 
         help="Comments to report on: a copied page, any format ingest reads, plain text, or - for stdin.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")],
     model: Annotated[Optional[str], typer.Option(
@@ -177,7 +178,7 @@ def report(
 
 @app.command()
 def evaluate(
-    dataset: Annotated[Optional[Path], typer.Argument(
+    dataset: Annotated[Optional[Path], typer.Argument(parser=find_input, metavar="DATASET", 
         help="Gold-labelled dataset [default: the starter corpus' test split].")] = None,
     model: Annotated[Optional[str], typer.Option(
         "--model", "-m", help="NAME@vN [default: the promoted version].")] = None,
@@ -195,7 +196,7 @@ def evaluate(
     max_drop: Annotated[Optional[float], typer.Option(
         help="With --baseline: the most macro-F1 may fall below the baseline's.")] = None,
     labels: Annotated[Optional[Path], typer.Option(
-        "--labels", help="Gold labels for DATASET from a labels file (JSON Lines or CSV, as annotate and "
+        "--labels", parser=find_input, metavar="PATH", help="Gold labels for DATASET from a labels file (JSON Lines or CSV, as annotate and "
         "label import write them) instead of the dataset's own.")] = None,
     real: Annotated[bool, typer.Option(
         "--real", help="Score the real evaluation set (data/real/eval: real comments from several public "
