@@ -71,8 +71,9 @@ def test_csv_output_file_is_safe_for_spreadsheets(cli, models, tmp_path):
     res = run(cli, models, src, "-o", out)
     assert res.exit_code == 0 and res.stdout == ""
     rows = list(csv.reader(io.StringIO(out.read_text())))
-    assert rows[0][:4] == ["id", "article_id", "author", "stance"]
-    assert rows[1][6].startswith("'=") and rows[2][6].startswith("'-")
+    assert rows[0][:5] == ["id", "source_id", "article_id", "author", "stance"]
+    assert [r[1] for r in rows[1:]] == ["1", "2"]  # the sheet's own ids, to join back to it
+    assert rows[1][7].startswith("'=") and rows[2][7].startswith("'-")
     assert neutralise("@SUM(A1)") == "'@SUM(A1)" and neutralise("fine") == "fine"
 
 
@@ -117,4 +118,26 @@ def test_parallel_scoring_gives_the_same_output_in_the_same_order(cli, models, t
         assert res.exit_code == 0, res.stderr
         outs.append(out.read_text())
     assert outs[0] == outs[1] and outs[0].count("\n") == 2 * len(texts)
-    assert [json.loads(line)["id"] for line in outs[1].splitlines()][:3] == ["x0", "x1", "x2"]
+    # the id is commentary's (as ingest gives it, to join with datasets and labels); the source's own is kept
+    assert [json.loads(line)["source_id"] for line in outs[1].splitlines()][:3] == ["x0", "x1", "x2"]
+
+
+def test_every_command_reads_a_source_the_same_way_with_the_same_ids(cli, models, tmp_path, seed_path):
+    from commentary.dataset import read_dataset
+
+    # ingest's own JSON Lines, classified, is the page: its comments, under its article
+    res = cli("ingest", seed_path, "-o", "-")
+    page = tmp_path / "page.jsonl"
+    page.write_text(res.stdout)
+    direct = [json.loads(x) for x in run(cli, models, seed_path, "--format", "jsonl").stdout.splitlines()]
+    via = [json.loads(x) for x in run(cli, models, page, "--format", "jsonl").stdout.splitlines()]
+    assert [p["id"] for p in via] == [p["id"] for p in direct] and len(via) == 3
+    assert [p["stance"] for p in via] == [p["stance"] for p in direct]  # the article is read, not scored
+    # a CSV without an id column: ingest and classify give each row the same id
+    csv_path = tmp_path / "comments.csv"
+    csv_path.write_text("text;title\nThe managers never listen to the ward staff.;Ward leadership\n"
+                        "Great piece, thank you.;Ward leadership\n")
+    assert cli("ingest", csv_path, "-o", tmp_path / "ds").exit_code == 0
+    ingested = [c.id for c in read_dataset(tmp_path / "ds").comments]
+    scored = [json.loads(x)["id"] for x in run(cli, models, csv_path, "--format", "jsonl").stdout.splitlines()]
+    assert scored == ingested

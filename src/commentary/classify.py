@@ -38,6 +38,7 @@ class Item:
     article: str | None = None
     article_id: str | None = None
     author: str | None = None
+    source_id: str | None = None  # the id the source itself gave (a CSV's id column), to join back to it
 
 
 def _article_text(art) -> str | None:
@@ -48,7 +49,7 @@ def items_from_records(articles, comments) -> Iterator[Item]:
     arts = {a.id: a for a in articles}
     for c in comments:
         art = arts.get(c.article_id)
-        yield Item(c.id, c.text, _article_text(art), c.article_id, c.author)
+        yield Item(c.id, c.text, _article_text(art), c.article_id, c.author, c.source_id)
 
 
 def cut_items(items: Iterable[Item], limit: int, warn: Callable[[str], None] | None = None) -> Iterator[Item]:
@@ -107,48 +108,51 @@ def _plain(lines: Iterable[tuple[int, str]], name: str, per_line: bool) -> Itera
         yield Item(stable_id("c", name, start), " ".join(buf))
 
 
-def _stream_table(path: Path, opts) -> Iterator[Item]:
-    """Rows of a CSV or JSONL file, read one at a time, columns found as ingest finds them."""
+def _stream_table(path: Path, opts) -> Iterator[Item] | None:
+    """Rows of a CSV or JSONL file, read one at a time by ingest's own table reader (the same
+    columns, ids and articles as ``commentary ingest`` gives them). None for a JSON Lines file
+    that ``ingest -o -`` wrote (articles and comments as records), which is read whole instead."""
     from .ingest.base import ReadResult
     from .ingest.source import Source
-    from .ingest.tabular import allow_long_cells, jsonl_objects, resolve_columns, sniff_delimiter
-    from .records import stable_id
+    from .ingest.tabular import allow_long_cells, jsonl_objects, sniff_delimiter, table_records
 
     src = Source(str(path), b"", "", path)
-    with open(path, "rb") as fh:
-        lines = _text_lines(fh, str(path))
-        if path.suffix.lower() in (".jsonl", ".ndjson"):
-            rows = jsonl_objects(lines, str(path))
-        else:
-            head = [line + "\n" for _, line in itertools.islice(lines, 200)]
-            delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter("".join(head)[:20000])
-            text_lines = itertools.chain(head, (line + "\n" for _, line in lines))
-            allow_long_cells()
-            reader = csv.DictReader(text_lines, delimiter=delimiter)  # as ingest reads it
-            rows = enumerate(reader, 1)
-        first = []
-        for pair in rows:
-            first.append(pair)
-            if len(first) >= 200:
+    fh = open(path, "rb")  # noqa: SIM115 - closed when the generator below ends
+    lines = _text_lines(fh, str(path))
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        objects = jsonl_objects(lines, str(path))
+        first = next(objects, None)
+        if first is not None and first[1].get("kind") in ("article", "comment"):
+            fh.close()
+            return None
+        rows = (obj for _, obj in itertools.chain([first] if first else [], objects))
+        head: list[dict] = []
+        for row in rows:
+            head.append(row)
+            if len(head) >= 200:
                 break
-        if not first:
-            return
-        columns = list(dict.fromkeys(k for _, r in first for k in r if k is not None))
-        m = resolve_columns(columns, [r for _, r in first], src, opts, ReadResult())
+        columns = list(dict.fromkeys(k for r in head for k in r if k is not None))
+        rows = itertools.chain(head, rows)
+        where = "line"
+    else:
+        head_lines = [line + "\n" for _, line in itertools.islice(lines, 200)]
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter("".join(head_lines)[:20000])
+        allow_long_cells()
+        reader = csv.DictReader(itertools.chain(head_lines, (line + "\n" for _, line in lines)), delimiter=delimiter)
+        columns = [c for c in (reader.fieldnames or []) if c is not None]
+        rows = ({k: v for k, v in row.items() if k is not None} for row in reader)
+        where = "row"
 
-        def all_rows():
-            yield from first
-            yield from rows
+    def items() -> Iterator[Item]:
+        try:
+            if not columns:
+                return
+            for com, art, _parent, _scope in table_records(rows, columns, src, opts, ReadResult(), where):
+                yield Item(com.id, com.text, _article_text(art), com.article_id, com.author, com.source_id)
+        finally:
+            fh.close()
 
-        for n, row in all_rows():
-            text = str(row.get(m["text"]) or "").strip()
-            if not text:
-                continue
-            own = str(row.get(m["id"])) if "id" in m and row.get(m["id"]) not in (None, "") else None
-            article = row.get(m["article_text"]) if "article_text" in m else None
-            yield Item(own or stable_id("c", path.name, n), text, article or None,
-                       str(row.get(m["article"])) if "article" in m else None,
-                       row.get(m["author"]) if "author" in m else None)
+    return items()
 
 
 def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, options=None) -> Iterator[Item]:
@@ -168,8 +172,10 @@ def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, opt
         yield from items_from_records(data.articles, data.comments)
         return
     if fmt is None and path is not None and path.is_file() and path.suffix.lower() in _STREAMED:
-        yield from _stream_table(path, opts)
-        return
+        streamed = _stream_table(path, opts)
+        if streamed is not None:
+            yield from streamed
+            return
     is_text = fmt in (None, "text") and (path is None or path.suffix.lower() in ("", ".txt", ".text", ".md"))
     if is_text and not per_line:
         src = open_source(spec)  # refuses empty and binary input; reads stdin once
@@ -282,7 +288,8 @@ def score(model, items: Iterable[Item], *, model_ref: str, batch_size: int = 100
     thresholds = {t: round(v, 4) for t, v in model.decisions.thresholds.items()}
     for batch, preds in _predictions(model, _batches(items, batch_size), jobs):
         for item, pred in zip(batch, preds):
-            row = {"id": item.id, "article_id": item.article_id, "author": item.author, "text": item.text,
+            row = {"id": item.id, "source_id": item.source_id, "article_id": item.article_id, "author": item.author,
+                   "text": item.text,
                    **pred, "thresholds": thresholds, "model": model_ref}
             if explain:
                 row["evidence"] = evidence(model, item, pred)
@@ -342,11 +349,11 @@ def neutralise(value: Any) -> Any:
     return value
 
 
-CSV_FIELDS = ["id", "article_id", "author", "stance", "abstain", "themes", "text", "model"]
+CSV_FIELDS = ["id", "source_id", "article_id", "author", "stance", "abstain", "themes", "text", "model"]
 
 
 def write_csv_row(writer, pred: dict[str, Any], stance_labels, theme_labels) -> None:
-    row = [pred["id"], pred["article_id"], pred["author"], pred["stance"], pred["abstain"],
+    row = [pred["id"], pred.get("source_id"), pred["article_id"], pred["author"], pred["stance"], pred["abstain"],
            ";".join(pred["themes"]), pred["text"], pred["model"]]
     row += [pred["stance_probs"][s] for s in stance_labels] + [pred["theme_probs"][t] for t in theme_labels]
     writer.writerow([neutralise(v) for v in row])

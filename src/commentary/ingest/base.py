@@ -43,6 +43,7 @@ class ReadResult:
     comments: list[Comment] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    text_column: str | None = None  # tables: the column the comments were read from
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + n

@@ -117,10 +117,11 @@ def _str(value: Any) -> str | None:
     return text or None
 
 
-def read_rows(rows: Iterable[dict], columns: list[str], src: Source, opts: ReadOptions,
-              where: str = "row", progress=None) -> ReadResult:
-    """Turn rows of a table into articles and comments."""
-    result = ReadResult()
+def table_records(rows: Iterable[dict], columns: list[str], src: Source, opts: ReadOptions, result: ReadResult,
+                  where: str = "row") -> Iterator[tuple[Comment, Article | None, str | None, str]]:
+    """Each row of a table as (comment, its article or None, the parent's own id, the id scope),
+    one at a time: the one reading of a table, shared by ingest (which collects them) and
+    classify (which streams them), so both give every comment the same id and article."""
     rows = iter(rows)
     sample: list[dict] = []
     for row in rows:
@@ -128,10 +129,10 @@ def read_rows(rows: Iterable[dict], columns: list[str], src: Source, opts: ReadO
         if len(sample) >= 200:
             break
     m = resolve_columns(columns, sample, src, opts, result)
+    result.text_column = m["text"]
     extra = [c for c in columns if c not in m.values()]
     articles: dict[str, Article] = {}
     scope_default = f"table:{Path(src.name).name}"
-    pending: list[tuple[Comment, str | None, str]] = []
     for n, row in enumerate(_chain(sample, rows), 1):
         value = row.get(m["text"])
         if isinstance(value, (list, dict)):
@@ -146,10 +147,12 @@ def read_rows(rows: Iterable[dict], columns: list[str], src: Source, opts: ReadO
         title = _str(row.get(m["title"])) if "title" in m else None
         akey = key or title
         art_id = None
+        art = None
         if akey:
             art_id = akey if _OWN_ID.match(akey) else article_id("table", akey)
-            if art_id not in articles:
-                articles[art_id] = Article(
+            art = articles.get(art_id)
+            if art is None:
+                art = articles[art_id] = Article(
                     id=art_id, title=title,
                     url=key if key and key.startswith(("http://", "https://")) else None,
                     text=_str(row.get(m["article_text"])) if "article_text" in m else None,
@@ -167,6 +170,18 @@ def read_rows(rows: Iterable[dict], columns: list[str], src: Source, opts: ReadO
             meta=json.dumps(meta, ensure_ascii=False, default=str) if meta else None,
             **provenance(src),
         )
+        yield com, art, parent, scope
+
+
+def read_rows(rows: Iterable[dict], columns: list[str], src: Source, opts: ReadOptions,
+              where: str = "row", progress=None) -> ReadResult:
+    """Turn rows of a table into articles and comments."""
+    result = ReadResult()
+    articles: dict[str, Article] = {}
+    pending: list[tuple[Comment, str | None, str]] = []
+    for n, (com, art, parent, scope) in enumerate(table_records(rows, columns, src, opts, result, where), 1):
+        if art is not None:
+            articles.setdefault(art.id, art)
         pending.append((com, parent, scope))
         if progress and n % 5000 == 0:
             progress(5000)
@@ -176,7 +191,7 @@ def read_rows(rows: Iterable[dict], columns: list[str], src: Source, opts: ReadO
     result.comments = [c for c, _, _ in pending]
     result.articles = list(articles.values())
     if not result.comments:
-        raise FormatError(f"{src.name} has no rows with comment text in column {m['text']!r}",
+        raise FormatError(f"{src.name} has no rows with comment text in column {result.text_column!r}",
                           fix="check the file, or pass --text-column")
     return result
 
