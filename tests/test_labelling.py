@@ -229,9 +229,13 @@ def test_agreement_kappa_for_two_and_alpha_for_three(cli, tmp_path):
     assert out["stance"]["alpha"] == pytest.approx(1 - (4 / 12) / (72 / 132), abs=1e-4)
     assert {d["comment_id"] for d in out["disagreements"]} == {"c2", "c4"}
     two = json.loads(cli("label", "agreement", *files[:2], "--json").stdout)
-    assert "cohen" in two and two["n"] == 4
+    # two annotators: the JSON carries the table's statistic, Cohen's kappa (ann aada vs bob aadd: 0.5)
+    assert two["statistic"] == "cohen_kappa" and two["n"] == 4 and two["stance"]["kappa"] == pytest.approx(0.5)
+    # a theme nobody used has no kappa (undefined), not a perfect 1.000
+    assert two["themes"]["hierarchy"]["kappa"] is None and two["themes"]["hierarchy"]["agreement"] == 1.0
     table = cli("label", "agreement", *files)
     assert "Krippendorff's alpha" in table.stdout and "2 comments differ" in table.stderr
+    assert "n/a: nothing_new" in table.stderr and "1.000" not in table.stdout
 
 
 def test_label_issues_rank_planted_errors_first(cli, tmp_path):

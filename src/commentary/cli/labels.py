@@ -287,10 +287,13 @@ def label_agreement(
             raise CommentaryError(f"{name} labels some comments twice", fix="one label per comment per annotator")
     multi = multi_agreement(sets, names, book)
     pair = pairwise_agreement(sets[0], sets[1], book) if len(sets) == 2 else None
-    if as_json:
+    if as_json:  # the same statistic as the table: Cohen's kappa for two annotators, alpha for more
         out = multi.to_dict()
+        out["statistic"] = "cohen_kappa" if pair else "krippendorff_alpha"
         if pair:
-            out["cohen"] = {"stance": pair.stance_kappa, "themes": {t: m["kappa"] for t, m in pair.themes.items()}}
+            out["stance"]["kappa"] = pair.stance_kappa
+            for t, m in pair.themes.items():
+                out["themes"][t]["kappa"] = m["kappa"]
         typer.echo(json.dumps(out, indent=2))
         return
     stat = "Cohen's kappa" if pair else "Krippendorff's alpha"
@@ -303,6 +306,10 @@ def label_agreement(
     for theme, m in multi.themes.items():
         table.add_row(theme, fmt(pair.themes[theme]["kappa"] if pair else m["alpha"]), f"{m['agreement']:.1%}")
     _console().print(table)
+    unused = [t for t, m in multi.themes.items() if (pair.themes[t]["kappa"] if pair else m["alpha"]) is None]
+    if unused:
+        ui.info(f"n/a: {', '.join(unused)} (every annotator gave the same answer on every comment, so "
+                f"agreement beyond chance is undefined)")
     ui.info(f"{len(multi.disagreements)} comments differ; --json lists them for adjudication")
 
 

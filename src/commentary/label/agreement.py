@@ -17,7 +17,7 @@ class Agreement:
     """Kappa and raw agreement for stance and each theme, over the comments both labelled."""
 
     n: int
-    stance_kappa: float
+    stance_kappa: float | None
     stance_agreement: float
     themes: dict[str, dict[str, float]] = field(default_factory=dict)
     disagreements: list[dict] = field(default_factory=list)
@@ -27,11 +27,13 @@ class Agreement:
                 "themes": self.themes, "disagreements": self.disagreements}
 
 
-def _kappa(a: Sequence, b: Sequence) -> float:
+def _kappa(a: Sequence, b: Sequence) -> float | None:
+    """Cohen's kappa; None when both gave one and the same label to everything (a theme nobody
+    used): chance agreement is then total and kappa undefined, not a perfect 1.0."""
     from sklearn.metrics import cohen_kappa_score
 
     if len(set(a) | set(b)) < 2:
-        return 1.0  # both gave one and the same label to everything: perfect, not undefined
+        return None
     return float(cohen_kappa_score(a, b))
 
 
@@ -72,7 +74,7 @@ class MultiAgreement:
 
     annotators: list[str]
     n: int
-    stance_alpha: float
+    stance_alpha: float | None
     stance_agreement: float
     themes: dict[str, dict[str, float]] = field(default_factory=dict)
     disagreements: list[dict] = field(default_factory=list)
@@ -83,14 +85,14 @@ class MultiAgreement:
                 "themes": self.themes, "disagreements": self.disagreements}
 
 
-def _alpha(matrix) -> float:
+def _alpha(matrix) -> float | None:
     """Nominal alpha of an annotators x comments matrix of codes (NaN where not labelled)."""
     import krippendorff
     import numpy as np
 
     values = matrix[~np.isnan(matrix)]
     if len(np.unique(values)) < 2:
-        return 1.0  # everyone gave the same single label: perfect, not undefined
+        return None  # everyone gave the same single label (a theme nobody used): undefined, not perfect
     return float(krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"))
 
 
