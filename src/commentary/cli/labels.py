@@ -171,9 +171,12 @@ def label_rules(
             "none (no stance rule fired or the vote was split)"
             + (f"; stance right on {summary['stance_accuracy_on_gold']:.0%} of {len(scored)} with gold labels"
                if scored else ""))
-    if output is not None:
+    if output is not None and combined.labels:
         ui.good(f"wrote {len(combined.labels):,} weak labels to {output}; train on them with "
                 f"`commentary train {dataset} --labels {output}`")
+    elif output is not None:
+        ui.warn(f"wrote an empty {output}: no rule gave any comment a label, so there is nothing to train on; "
+                "add rules for these comments (`--write` a copy of the rules to edit)")
 
 
 @label_app.command("export")
