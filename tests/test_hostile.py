@@ -429,3 +429,25 @@ def test_any_input_gets_data_or_one_clear_line(cli, tmp_path, ext, data):
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("✘ ") and "unexpected" not in lines[0], res.stderr
         assert res.stdout == ""
+
+
+# --- tables as people save them: a spreadsheet's cp1252 and semicolons, read alike by every command ---
+
+FRENCH = ("id;text\n1;Très bien, l’article a raison à propos des managers – « écoutez »\n"
+          "2;Ça suffit, les élus n’écoutent jamais les équipes\n")
+
+
+def test_a_cp1252_spreadsheet_is_read_with_a_warning_by_ingest_and_classify(cli, models, tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes(FRENCH.encode("cp1252"))
+    res = cli("ingest", path, "-o", "-")
+    assert res.exit_code == 0, res.stderr
+    assert "is not UTF-8 (line 2); read it as cp1252" in res.stderr
+    texts = [json.loads(line)["text"] for line in res.stdout.splitlines()]
+    assert texts[0] == "Très bien, l’article a raison à propos des managers – « écoutez »"
+    res = cli("classify", path, "--format", "jsonl", "--models-dir", models)
+    assert res.exit_code == 0 and "read it as cp1252" in res.stderr
+    assert [json.loads(line)["text"] for line in res.stdout.splitlines()] == texts
+    # an explicit --encoding is used as given, without a guess
+    res = cli("classify", path, "--format", "jsonl", "--models-dir", models, "--encoding", "cp1252")
+    assert res.exit_code == 0 and "guess" not in res.stderr

@@ -155,13 +155,28 @@ def _stream_table(path: Path, opts) -> Iterator[Item] | None:
     return items()
 
 
-def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, options=None) -> Iterator[Item]:
-    """Yield the comments in *spec* (a path or ``-``), with their article when the source has one."""
+def _utf8_head(path: Path) -> bool:
+    """Whether a file's first megabyte is UTF-8 (a table in another encoding is read whole, through
+    ingest's decoding, which tells the encoding and says so)."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 20)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # only a character cut at the end of the megabyte
+    return True
+
+
+def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, options=None,
+               warn: Callable[[str], None] | None = None) -> Iterator[Item]:
+    """Yield the comments in *spec* (a path or ``-``), with their article when the source has one;
+    the reader's warnings (a guessed encoding, a guessed column) go to *warn*."""
     from .ingest import ReadOptions, read_opened, read_source
     from .ingest.pagetext import read_page_text
     from .ingest.source import decode, open_source
 
     opts = options or ReadOptions()
+    say = warn or (lambda _message: None)
     path = Path(spec) if spec != "-" else None
     if path is not None and not path.exists() and not spec.startswith("hf:"):
         raise InputError(f"{spec} does not exist", fix="check the path")
@@ -171,7 +186,8 @@ def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, opt
         data = read_dataset(path)  # a dataset written by `commentary ingest`
         yield from items_from_records(data.articles, data.comments)
         return
-    if fmt is None and path is not None and path.is_file() and path.suffix.lower() in _STREAMED:
+    if fmt is None and path is not None and path.is_file() and path.suffix.lower() in _STREAMED \
+            and _utf8_head(path) and opts.encoding.lower() in ("utf-8", "utf8"):
         streamed = _stream_table(path, opts)
         if streamed is not None:
             yield from streamed
@@ -183,10 +199,16 @@ def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, opt
         if fmt is None and head.lstrip().startswith(("<", "{", "[")):
             result, _ = read_opened(src, None, opts)  # markup or JSON: let ingest tell which
         elif _PAGE_LABEL.search(head):
-            result = read_page_text(src, decode(src))
+            result = read_page_text(src, decode(src, opts.encoding))
+            result.warnings[:0] = src.warnings
         else:
-            yield from _plain(_text_lines(io.BytesIO(src.data), src.name), src.name, per_line)
+            text = decode(src, opts.encoding)  # tells a non-UTF-8 encoding, as ingest does
+            for message in src.warnings:
+                say(message)
+            yield from _plain(_text_lines(io.BytesIO(text.encode("utf-8")), src.name), src.name, per_line)
             return
+        for message in result.warnings:
+            say(message)
         yield from items_from_records(result.articles, result.comments)
         return
     if is_text and per_line:
@@ -198,6 +220,8 @@ def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, opt
                 stream.close()
         return
     result, _ = read_source(spec, fmt, opts)
+    for message in result.warnings:
+        say(message)
     yield from items_from_records(result.articles, result.comments)
 
 

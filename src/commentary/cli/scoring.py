@@ -28,6 +28,9 @@ def classify(
     input_format: Annotated[Optional[str], typer.Option(
         help="Force the input format (as ingest --format).")] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Column holding the comment text.")] = None,
+    encoding: Annotated[str, typer.Option(
+        help="Text encoding of the input [default: UTF-8, or the encoding a non-UTF-8 file most likely has, "
+        "with a warning].")] = "utf-8",
     explain: Annotated[bool, typer.Option(
         "--explain", help="Add the sentence behind each label.")] = False,
     batch_size: Annotated[int, typer.Option(help="Comments scored per batch.")] = 1000,
@@ -58,7 +61,8 @@ def classify(
     if source == "-" and sys.stdin.isatty():
         ui.info("reading comments from the terminal: paste or type them, then press Ctrl-D")
     items = cut_items(read_items(source, fmt=input_format, per_line=per_line,
-                                 options=ReadOptions(text_column=text_column, max_comment_chars=max_comment_chars)),
+                                 options=ReadOptions(text_column=text_column, max_comment_chars=max_comment_chars,
+                                                     encoding=encoding), warn=ui.warn),
                       max_comment_chars, ui.warn)
     summary = Summary(dec.stance_labels, dec.theme_labels)
     rows_for_table: list[dict] = []
@@ -160,7 +164,8 @@ def report(
     if output.exists() and not force:  # fail before the scoring, not after
         raise CommentaryError(f"{output} already exists", fix="pass --force to replace it")
     trained, version = load_model(models_root(models_dir), model)
-    items = read_items(source, fmt=input_format, per_line=per_line, options=ReadOptions(text_column=text_column))
+    items = read_items(source, fmt=input_format, per_line=per_line, options=ReadOptions(text_column=text_column),
+                       warn=ui.warn)
     with ui.progress("scoring") as advance:
         data = collect(trained, items, model_ref=version.ref, per_label=examples, progress=advance)
     if data.summary.n == 0:

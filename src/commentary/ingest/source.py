@@ -63,16 +63,52 @@ def check_binary(name: str, head: bytes) -> None:
         )
 
 
-def decode(src: Source, encoding: str = "utf-8") -> str:
-    """Decode to text with LF line ends, strip control characters and count them."""
+_WESTERN = {"cp1250", "cp1252", "latin_1", "iso8859_15", "iso8859_2", "mac_roman", "cp850", "cp437"}
+
+
+def guess_encoding(data: bytes) -> str | None:
+    """The likely encoding of bytes that are not UTF-8 (charset-normalizer), or None when no guess is safe.
+
+    Western legacy guesses are read as cp1252, the encoding spreadsheets save such files in
+    (charset-normalizer often names a sibling, cp1250, that would turn "à" into "ŕ").
+    """
     try:
-        text = src.data.decode("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding)
+        from charset_normalizer import from_bytes
+    except ImportError:  # pragma: no cover - a core dependency
+        return None
+    best = from_bytes(data[: 1 << 20]).best()
+    if best is None or best.chaos > 0.3:
+        return None
+    if best.encoding in _WESTERN:
+        try:
+            data.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            return best.encoding
+    return best.encoding
+
+
+def decode(src: Source, encoding: str = "utf-8") -> str:
+    """Decode to text with LF line ends, strip control characters and count them.
+
+    With the default, UTF-8, a file that is not UTF-8 is read in the encoding it most
+    likely has, with a warning that names it; an explicit --encoding is used as given.
+    """
+    default = encoding.lower() in ("utf-8", "utf8")
+    try:
+        text = src.data.decode("utf-8-sig" if default else encoding)
     except UnicodeDecodeError as exc:
         line = src.data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{src.name}: line {line} is not valid {encoding} (byte {exc.start})",
-            fix="re-save the file as UTF-8, or pass --encoding (for example cp1252)",
-        ) from exc
+        guess = guess_encoding(src.data) if default else None
+        if guess is None:
+            raise InputError(
+                f"{src.name}: line {line} is not valid {encoding} (byte {exc.start}), and its encoding "
+                "cannot be told safely",
+                fix="re-save the file as UTF-8, or pass --encoding (for example cp1252)",
+            ) from exc
+        text = src.data.decode(guess, errors="replace")
+        src.warnings.append(f"{src.name} is not UTF-8 (line {line}); read it as {guess}, a guess: pass "
+                            f"--encoding if its accents look wrong")
     except LookupError as exc:
         raise InputError(f"unknown encoding {encoding!r}", fix="pass e.g. --encoding cp1252") from exc
     text = text.replace("\r\n", "\n").replace("\r", "\n")
