@@ -163,13 +163,16 @@ def training_sets(mix: str, tmp: Path) -> list[Path]:
                           info={**{k: v for k, v in ds.manifest.items() if k not in ("files", "content_sha256")},
                                 "stance_for_training": True})
         return [STARTER / "train", path]
+    if mix.startswith("+"):  # the default mix plus dataset folders: "+data/x/train,data/y/train" (":"-separated)
+        return default_training_sets() + [Path(p) for p in mix[1:].split(":")]
     raise SystemExit(f"unknown --data {mix}")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--backends", default="tfidf,hybrid")
-    ap.add_argument("--data", default="default,starter", help="training mixes: default, starter, rfd-stance")
+    ap.add_argument("--data", default="default,starter",
+                    help="training mixes: default, starter, rfd-stance, or +FOLDER[:FOLDER...] (the default plus those)")
     ap.add_argument("--out", default=str(REPO / "docs" / "quality.json"))
     ap.add_argument("--transfer", action="store_true")
     ap.add_argument("--set", action="append", default=[], help="KEY=JSON training setting (repeatable)")

