@@ -127,3 +127,20 @@ def test_one_home_for_what_commands_write_and_read(cli, tmp_path, monkeypatch, h
     (elsewhere / "data" / "disqus").mkdir(parents=True)
     res = cli("label", "attach", "data/disqus", "labels/disqus.ana.jsonl", "-o", "mine2")
     assert res.exit_code == 1 and "data/disqus" in res.stderr
+
+
+def test_progress_goes_to_a_log_as_lines_when_stderr_is_not_a_terminal(capsys, monkeypatch):
+    from commentary._ui import UI
+
+    ui = UI()
+    monkeypatch.setattr(UI, "PLAIN_EVERY", 0.0)  # every step is "long enough" here
+    with ui.progress("classifying", total=3) as advance:
+        for _ in range(3):
+            advance(1)
+    err = capsys.readouterr().err
+    assert "classifying: 1 of 3 done (" in err and "classifying: 3 of 3 done (" in err and "/s)" in err
+    quiet = UI()
+    quiet.verbosity = -1
+    with quiet.progress("classifying") as advance:
+        advance(5)
+    assert capsys.readouterr().err == ""

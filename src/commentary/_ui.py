@@ -12,6 +12,8 @@ __all__ = ["ui", "UI"]
 class UI:
     """Where messages go: stderr, quieter or louder as the user asked."""
 
+    PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
+
     def __init__(self) -> None:
         self.verbosity = 0
         self._console = None
@@ -53,9 +55,29 @@ class UI:
 
     @contextlib.contextmanager
     def progress(self, description: str, total: float | None = None) -> Iterator:
-        """Yield ``advance(n)``; shows a bar only on a terminal and when not quiet."""
-        if self.verbosity < 0 or not sys.stderr.isatty():
+        """Yield ``advance(n)``: a bar on a terminal; elsewhere (a pipe, a CI log) a line every
+        ``PLAIN_EVERY`` seconds with the count and rate, and one at the end when it took that long."""
+        if self.verbosity < 0:
             yield lambda n=1: None
+            return
+        if not sys.stderr.isatty():
+            import time
+
+            start = last = time.monotonic()
+            done = [0]
+
+            def advance(n=1) -> None:
+                nonlocal last
+                done[0] += n
+                now = time.monotonic()
+                if now - last >= self.PLAIN_EVERY:
+                    last = now
+                    of = f" of {total:,.0f}" if total else ""
+                    self.info(f"{description}: {done[0]:,}{of} done ({done[0] / (now - start):,.0f}/s)")
+
+            yield advance
+            if time.monotonic() - start >= self.PLAIN_EVERY and done[0]:
+                self.info(f"{description}: {done[0]:,} done in {time.monotonic() - start:,.0f} s")
             return
         from rich.progress import Progress
 
