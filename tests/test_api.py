@@ -1,0 +1,55 @@
+"""The Python API: load a version, predict typed labels (also as a DataFrame), run the stages."""
+
+from __future__ import annotations
+
+import pytest
+
+import commentary
+from commentary.api import Prediction, evaluate, ingest, train
+
+from conftest import FIXTURES, REPO
+
+
+@pytest.fixture(scope="module")
+def models(small, tmp_path_factory):
+    root = tmp_path_factory.mktemp("api") / "models"
+    ref = train([small], models_dir=root, backend="tfidf", cv_folds=2, promote=True)
+    assert ref == "commentary@v1"
+    return root
+
+
+def test_load_and_predict_typed_labels(models):
+    m = commentary.load(models_dir=models)
+    assert m.ref == "commentary@v1" and "agree" in m.labels["stance"]
+    texts = ["Spot on: the managers never listen to the ward staff.", "Nonsense, the data say otherwise."]
+    preds = m.predict(texts, articles="Ward leaders should listen to their staff.", ids=["a", "b"])
+    assert [type(p) for p in preds] == [Prediction, Prediction] and [p.id for p in preds] == ["a", "b"]
+    p = preds[0]
+    assert p.stance in m.labels["stance"] and abs(sum(p.stance_probs.values()) - 1) < 1e-3
+    assert set(p.themes) <= set(m.labels["themes"]) and p.model == "commentary@v1"
+    # the same comment scores the same alone, in a batch, and through the command line's model
+    assert m.predict(texts[0], articles="Ward leaders should listen to their staff.")[0].stance_probs == p.stance_probs
+    frame = m.predict_frame(texts)
+    assert list(frame["text"]) == texts and "p_agree" in frame.columns and len(frame) == 2
+    with pytest.raises(commentary.CommentaryError, match="articles has 3 items for 2 texts"):
+        m.predict(texts, articles=["x", "y", "z"])
+
+
+def test_stages_with_plain_arguments(models, tmp_path):
+    manifest = ingest([FIXTURES / "disqus.xml"], output=tmp_path / "ds")
+    assert manifest["format"] == "commentary-dataset" and (tmp_path / "ds" / "manifest.json").is_file()
+    records = ingest([FIXTURES / "disqus.xml"])
+    assert records["comments"] and records["comments"][0].text
+    metrics = evaluate(None, REPO / "data" / "starter" / "test", models_dir=models)
+    assert metrics["model"] == "commentary@v1" and 0 <= metrics["stance"]["macro_f1"] <= 1
+    with pytest.raises(commentary.CommentaryError, match="no promoted version"):
+        commentary.load(models_dir=tmp_path / "empty")
+
+
+def test_import_stays_light():
+    import subprocess
+    import sys
+
+    code = "import sys, commentary; print('sklearn' in sys.modules, 'torch' in sys.modules, 'pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False", "False"]
