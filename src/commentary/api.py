@@ -75,6 +75,20 @@ class Model:
     def manifest(self) -> dict[str, Any]:
         return self.version.manifest
 
+    def quality(self) -> dict[str, Any]:
+        """The version's cross-validated and held-out macro-F1 (from its metrics.json)."""
+        import json
+
+        try:
+            metrics = json.loads((self.version.path / "metrics.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        out = {}
+        for part in ("cv", "heldout"):
+            if isinstance(metrics.get(part), dict):
+                out[part] = {head: metrics[part][head]["macro_f1"] for head in ("stance", "themes")}
+        return out
+
     def predict(self, texts: str | Sequence[str], *, articles: str | Sequence[str | None] | None = None,
                 ids: Sequence[str] | None = None, batch_size: int = 1000) -> list[Prediction]:
         """Label each text; *articles* is the article each comment answers (one string for all, or

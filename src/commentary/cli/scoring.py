@@ -282,3 +282,27 @@ def evaluate(
                               fix=f"see {folder / 'report.md'}")
     if gates:
         ui.good(f"all {len(gates)} gates passed")
+
+
+@app.command()
+def serve(
+    model: Annotated[Optional[str], typer.Option(
+        "--model", "-m", help="NAME@vN [default: the promoted version of 'commentary'].")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    max_comments: Annotated[int, typer.Option(min=1, help="Most comments in one request.")] = 1000,
+    max_comment_chars: MaxCharsOpt = 100_000,
+    models_dir: ModelsDirOpt = None,
+) -> None:
+    """Serve a model over HTTP: POST /classify, GET /health and /model, OpenAPI docs at /docs."""
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise CommentaryError("serve needs FastAPI and uvicorn", fix="pip install 'commentary-nlp[serve]' (or '.[serve]' in a clone)") from None
+    from ..api import load
+    from ..serve import serve as run
+
+    m = load(model, models_dir=models_root(models_dir))
+    ui.info(f"serving {m.ref} on http://{host}:{port} (docs at /docs); Ctrl-C stops")
+    run(m, host=host, port=port, max_comments=max_comments, max_chars=max_comment_chars)
