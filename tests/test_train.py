@@ -41,6 +41,14 @@ def test_tfidf_trains_a_verified_promoted_version_with_card(small, tmp_path):
     card = (v.path / "README.md").read_text()
     assert "commentary@v1" in card and "Stance macro-F1" in card
     cv = json.loads((v.path / "metrics.json").read_text())["cv"]
+    # hubs read the front matter: huggingface_hub parses it back, scores in the model-index form
+    from huggingface_hub import ModelCard
+
+    hub = ModelCard.load(v.path / "README.md")
+    assert hub.data.library_name == "commentary" and hub.data.model_name == "commentary@v1"
+    [stance] = [r for r in hub.data.eval_results
+                if r.metric_name == "stance macro-F1" and r.dataset_split == "cross-validation"]
+    assert stance.metric_value == round(cv["stance"]["macro_f1"], 4) and "/" not in stance.dataset_name
     assert 0.3 < cv["stance"]["macro_f1"] <= 1 and 0.3 < cv["themes"]["macro_f1"] <= 1
     assert set(json.loads((v.path / "decisions.json").read_text())["thresholds"]) == set(book.theme_ids)
     model, _ = load_model(tmp_path / "models")

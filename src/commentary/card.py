@@ -78,6 +78,43 @@ def render_card(manifest: dict[str, Any], metrics: dict[str, Any], thresholds: d
     return "\n".join(lines)
 
 
+def card_metadata(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """The Hugging Face model-card front matter (YAML), with the scores in the model-index form."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    ref = f"{manifest['name']}@{manifest['version']}"
+
+    def short(source: str | None) -> str:  # folder names only: a card leaves the machine, its paths do not
+        return " + ".join(Path(p.strip()).name for p in str(source or "dataset").split(" + "))
+
+    results = []
+    for split, scores, name in [("cross-validation", metrics.get("cv"), manifest["training_data"]["source"]),
+                                ("held-out", metrics.get("heldout"), (metrics.get("heldout") or {}).get("source"))]:
+        if not scores:
+            continue
+        for head in ("stance", "themes"):
+            value = scores[head]["macro_f1"]
+            if value is not None:
+                results.append(EvalResult(task_type="text-classification", task_name="stance and themes of comments",
+                                          dataset_type="commentary-dataset", dataset_name=short(name),
+                                          dataset_split=split, metric_type="f1",
+                                          metric_name=f"{head} macro-F1", metric_value=round(float(value), 4)))
+    base = manifest.get("base_model")
+    data = ModelCardData(
+        model_name=ref, language="en", license="mit", library_name="commentary",
+        pipeline_tag="text-classification",
+        tags=["commentary", "stance-detection", "comments", f"backend-{manifest['backend']}"],
+        base_model=base if base and "/" in base and not base.startswith(("/", ".", "~")) else None,
+        eval_results=results or None,
+    )
+    return data.to_yaml()
+
+
 def write_card(folder: Path, manifest: dict[str, Any], metrics: dict[str, Any],
                thresholds: dict[str, float]) -> None:
-    (folder / "README.md").write_text(render_card(manifest, metrics, thresholds))
+    """README.md: the Hugging Face front matter, then the card; parsed back by huggingface_hub to check it."""
+    from huggingface_hub import ModelCard
+
+    content = f"---\n{card_metadata(manifest, metrics)}\n---\n\n{render_card(manifest, metrics, thresholds)}"
+    ModelCard(content)  # raises if the front matter is not what hubs read
+    (folder / "README.md").write_text(content)
