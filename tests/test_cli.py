@@ -144,3 +144,20 @@ def test_progress_goes_to_a_log_as_lines_when_stderr_is_not_a_terminal(capsys, m
     with quiet.progress("classifying") as advance:
         advance(5)
     assert capsys.readouterr().err == ""
+
+
+def test_the_dockerfile_copies_what_the_project_has_and_an_installed_copy_finds_its_data(tmp_path, monkeypatch):
+    import re
+
+    from commentary import paths
+
+    from conftest import REPO
+
+    text = (REPO / "Dockerfile").read_text()
+    sources = [s for line in re.findall(r"^COPY (.+)$", text, re.M) for s in line.split()[:-1]]
+    assert sources and all((REPO / s).exists() for s in sources), sources
+    assert 'ENTRYPOINT ["commentary"]' in text and "COMMENTARY_DATA=" in text
+    # an installed copy (no data beside its source) finds the bundled corpora through COMMENTARY_DATA
+    monkeypatch.setattr(paths, "_REPO", tmp_path / "site-packages")
+    monkeypatch.setenv("COMMENTARY_DATA", str(REPO))
+    assert paths.starter_dir() == REPO / "data" / "starter"

@@ -50,8 +50,10 @@ def cache_root() -> Path:
 
 
 def bundled(folder: str, marker: str) -> Path:
-    """Bundled data (``data/<folder>``): under the home if it has *marker* there, else beside the source."""
-    for base in (home(), _REPO):
+    """Bundled data (``data/<folder>``): under the home if it has *marker* there, else under
+    ``COMMENTARY_DATA`` (for an installed copy, e.g. the Docker image), else beside the source."""
+    extra = os.environ.get("COMMENTARY_DATA")  # where an installed copy keeps the bundled data (the Dockerfile)
+    for base in (home(), *([Path(extra).expanduser()] if extra else []), _REPO):
         candidate = base / "data" / folder
         if (candidate / marker).is_file():
             return candidate
