@@ -46,6 +46,48 @@ def test_keys_label_save_and_skip_then_a_rerun_resumes(cli, tmp_path):
     assert _labels(out)[-1].comment_id == got[0].comment_id
 
 
+def test_undo_takes_back_the_last_label_and_help_and_article_show_on_demand(cli, tmp_path):
+    out = tmp_path / "ana.jsonl"
+    # label the first two (agree, disagree), undo the second and relabel it neutral; skip the third,
+    # undo the skip and label it mixed; ? and r open and close the help and the article; then quit
+    res = cli("annotate", TEST_SPLIT, "-a", "ana", "-o", out, "--no-model", input="a\nd\nun\n?r?s" + "um\nq")
+    assert res.exit_code == 0, res.stderr
+    got = _labels(out)
+    assert [g.stance for g in got] == ["agree", "neutral", "mixed"] and len({g.comment_id for g in got}) == 3
+    assert f"saved 3 labels this session (3 of {N_TEST} in all)" in res.stderr
+    res = cli("annotate", TEST_SPLIT, "-a", "ana", "-o", out, "--no-model", input="uq")
+    assert res.exit_code == 0 and len(_labels(out)) == 3  # undo reaches only this session's labels
+
+
+def test_the_screen_shows_help_the_article_and_long_comments_by_page():
+    from rich.console import Console
+
+    from commentary.annotate import Session, build_items, render
+
+    ds = read_dataset(TEST_SPLIT)
+    items = build_items(ds.articles, ds.comments, None)
+    items[0].comment.text = "\n".join(f"line {i} of a very long comment" for i in range(200))
+    session = Session(items[:2], load_codebook(), "ana", REPO / "never-written.jsonl")
+    console = Console(record=True, width=100, height=40, force_terminal=False)
+
+    def screen(*keys):
+        for k in keys:
+            session.press(k)
+        console.clear()
+        render(session, console)
+        return console.export_text(clear=True)
+
+    first = screen()
+    assert "Article:" in first and "line 0 of a very long" in first and "line 150" not in first
+    assert "[page 1 of" in first and "Stance:" in first  # the header and the keys stay on screen
+    second = screen(" ")
+    assert "line 0 of" not in second and "[page 2 of" in second
+    helped = screen("?")
+    assert "Themes (any)" in helped and "hierarchy:" in helped
+    article = screen("?", "r")
+    assert items[0].article_text and items[0].article_text.split()[0] in article
+
+
 def test_enter_accepts_the_models_suggestion_and_uncertainty_orders_the_queue(cli, small, tmp_path):
     assert cli("train", small, "--cv-folds", "2", "--promote").exit_code == 0
     out = tmp_path / "a.jsonl"

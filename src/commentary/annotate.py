@@ -37,6 +37,10 @@ class Item:
     title: str | None
     parent: str | None = None
     suggestion: dict[str, Any] | None = None
+    article_text: str | None = None
+
+
+COMMAND_KEYS = "squr"  # skip, quit, undo, read the article (with ?, space and Enter)
 
 
 def stance_keys(codebook: Codebook) -> dict[str, str]:
@@ -44,7 +48,7 @@ def stance_keys(codebook: Codebook) -> dict[str, str]:
     keys: dict[str, str] = {}
     for sid in codebook.stance_ids:
         for ch in sid.lower():
-            if ch.isalpha() and ch not in keys and ch not in "sq":
+            if ch.isalpha() and ch not in keys and ch not in COMMAND_KEYS:
                 keys[ch] = sid
                 break
         else:
@@ -54,7 +58,7 @@ def stance_keys(codebook: Codebook) -> dict[str, str]:
 
 def theme_keys(codebook: Codebook) -> dict[str, str]:
     symbols = "123456789" + "0" + "bcefghijklnoprtuvwxyz"
-    free = [c for c in symbols if c not in stance_keys(codebook) and c not in "sq"]
+    free = [c for c in symbols if c not in stance_keys(codebook) and c not in COMMAND_KEYS]
     if len(codebook.theme_ids) > len(free):
         raise CommentaryError("too many themes for one keystroke each", fix="use an annotation tool export")
     return dict(zip(free, codebook.theme_ids))
@@ -84,10 +88,11 @@ def order_queue(items: list[Item], order: str, seed: int) -> list[Item]:
 
 def build_items(articles: Sequence[Article], comments: Sequence[Comment],
                 suggestions: dict[str, dict[str, Any]] | None) -> list[Item]:
-    titles = {a.id: a.title for a in articles}
+    arts = {a.id: a for a in articles}
     texts = {c.id: c.text for c in comments}
-    return [Item(c, titles.get(c.article_id), texts.get(c.parent_id) if c.parent_id else None,
-                 (suggestions or {}).get(c.id)) for c in comments]
+    return [Item(c, arts[c.article_id].title if c.article_id in arts else None,
+                 texts.get(c.parent_id) if c.parent_id else None, (suggestions or {}).get(c.id),
+                 arts[c.article_id].text if c.article_id in arts else None) for c in comments]
 
 
 def read_done(path: Path, annotator: str, codebook: Codebook) -> set[str]:
@@ -120,6 +125,9 @@ class Session:
     skipped: int = 0
     message: str = ""
     writer: Any = None  # a LabelsAppender held for the session (its lock keeps a second session out)
+    view: str = "comment"  # or "help" (the codebook) or "article" (the article's text)
+    page: int = 0  # which screenful of a long comment
+    history: list = field(default_factory=list)  # ("saved" | "skipped", position) for undo
 
     def __post_init__(self) -> None:
         self.skeys = stance_keys(self.codebook)
@@ -143,13 +151,11 @@ class Session:
                                                                            if t in self.themes],
                      annotator=self.annotator, created=datetime.now(UTC).isoformat(timespec="seconds"),
                      codebook_version=self.codebook.version)
-        if self.writer is not None:
-            self.writer.append(lab)
-        else:
+        if self.writer is None:
             from .label.io import LabelsAppender
 
-            with LabelsAppender(self.output) as writer:
-                writer.append(lab)
+            self.writer = LabelsAppender(self.output)  # held (and locked) until the session ends
+        self.writer.append(lab)
         self.done.add(item.comment.id)
         self.saved += 1
 
@@ -160,6 +166,18 @@ class Session:
         self.message = ""
         if key in ("q", "\x04"):
             return "quit"
+        if key == "?":
+            self.view = "comment" if self.view == "help" else "help"
+            return "changed"
+        if key == "r":
+            self.view = "comment" if self.view == "article" else "article"
+            return "changed"
+        if key == " ":
+            self.page += 1  # render wraps round to the first page
+            return "changed"
+        if key == "u":
+            return self._undo()
+        self.view = "comment"
         if key in self.skeys:
             self.stance = self.skeys[key]
             return "changed"
@@ -172,16 +190,39 @@ class Session:
                 self.message = "pick a stance first"
                 return "ignored"
             self._save()
+            self.history.append(("saved", self.position))
             self.position += 1
+            self.page = 0
             self._load_current()
             return "saved"
         if key == "s":
             self.skipped += 1
+            self.history.append(("skipped", self.position))
             self.position += 1
+            self.page = 0
             self._load_current()
             return "skipped"
-        self.message = f"key {key!r} does nothing here"
+        self.message = f"key {key!r} does nothing here; ? shows the keys and the codebook"
         return "ignored"
+
+    def _undo(self) -> str:
+        """Back to the previous comment; a label saved for it in this session is taken back from the file."""
+        if not self.history:
+            self.message = "nothing to undo in this session"
+            return "ignored"
+        what, position = self.history.pop()
+        self.position, self.page, self.view = position, 0, "comment"
+        item = self.current
+        if what == "saved":
+            self.writer.undo()
+            self.done.discard(item.comment.id)
+            self.saved -= 1
+            self.message = f"took back the label of {item.comment.id}"
+        else:
+            self.skipped -= 1
+            self.message = f"back to {item.comment.id}"
+        self._load_current()
+        return "undone"
 
 
 def render(session: Session, console) -> None:
@@ -199,11 +240,20 @@ def render(session: Session, console) -> None:
         console.print("Nothing left to label.")
         return
     console.print(Text(f"Article: {item.title or item.comment.article_id or '(unknown)'}", style="cyan"))
+    if session.view == "help":
+        console.print(Panel(Text(help_text(session)), title="keys and the codebook (? to close)", title_align="left"))
+        return
+    if session.view == "article":
+        text = item.article_text or "(no article text in this dataset)"
+        console.print(Panel(Text(_window(text, session, console, reserve=6)), title="article (r to close)",
+                            title_align="left"))
+        return
     if item.parent:
         excerpt = item.parent if len(item.parent) <= 300 else item.parent[:297] + "..."
         console.print(Panel(Text(excerpt, style="dim"), title="in reply to", title_align="left"))
     who = f" · {item.comment.author}" if item.comment.author else ""
-    console.print(Panel(Text(item.comment.text), title=f"comment {item.comment.id}{who}", title_align="left"))
+    body = _window(item.comment.text, session, console, reserve=16 + (6 if item.parent else 0))
+    console.print(Panel(Text(body), title=f"comment {item.comment.id}{who}", title_align="left"))
     s = item.suggestion
     if s:
         themes = ", ".join(s["themes"]) or "none"
@@ -219,9 +269,38 @@ def render(session: Session, console) -> None:
     console.print(line)
     console.print(Text(f"Selected: {session.stance or '-'} | {', '.join(session.themes) or 'no themes'}",
                        style="bold green"))
-    console.print(Text("Enter save · s skip · q quit (every saved answer is already on disk)", style="dim"))
+    console.print(Text("Enter save · s skip · u undo · r article · space more · ? help · q quit "
+                       "(every saved answer is already on disk)", style="dim"))
     if session.message:
         console.print(Text(session.message, style="yellow"))
+
+
+def _window(text: str, session: Session, console, *, reserve: int) -> str:
+    """The screenful of *text* that fits under the fixed header and above the keys (space pages on)."""
+    import textwrap
+
+    width = max(20, console.width - 4)
+    lines = [w for para in text.split("\n") for w in (textwrap.wrap(para, width) or [""])]
+    room = max(4, console.height - reserve)
+    if len(lines) <= room:
+        return "\n".join(lines)
+    pages = (len(lines) + room - 2) // (room - 1)
+    k = session.page % pages
+    part = lines[k * (room - 1):(k + 1) * (room - 1)]
+    return "\n".join(part) + f"\n[page {k + 1} of {pages}: space for more]"
+
+
+def help_text(session: Session) -> str:
+    book = session.codebook
+    out = ["Keys: " + ", ".join(f"{k} {v}" for k, v in session.skeys.items()) + " (stance); "
+           + ", ".join(f"{k} {v}" for k, v in session.tkeys.items()) + " (themes, toggle)",
+           "Enter save · s skip · u undo (takes back the last label) · r the article's text · "
+           "space next page of a long comment · q quit", ""]
+    for group, labels in (("Stance (one)", book.stances), ("Themes (any)", book.themes)):
+        out.append(group)
+        for lab in labels:
+            out.append(f"  {lab.id}: {lab.description}")
+    return "\n".join(out)
 
 
 def keys_from(stream) -> Iterator[str]:

@@ -95,9 +95,11 @@ def annotate(
                 + (f"; suggestions from {ref}" if ref else ""))
         try:
             main_loop(session)
-        finally:
-            ui.good(f"saved {session.saved} labels this session ({len(session.done)} of {len(items)} in all) "
-                    f"to {out}")
+        except KeyboardInterrupt:  # what was saved is on disk: say so, not the boundary's "nothing was written"
+            ui.good(f"interrupted; saved {session.saved} labels this session ({len(session.done)} of "
+                    f"{len(items)} in all) to {out}")
+            raise typer.Exit(130) from None
+        ui.good(f"saved {session.saved} labels this session ({len(session.done)} of {len(items)} in all) to {out}")
 
 
 @label_app.command("rules")

@@ -120,6 +120,7 @@ class LabelsAppender:
     def __init__(self, path: Path, *, warn: Callable[[str], None] | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._sizes: list[int] = []  # the file's size before each label appended, for undo
         self.fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
         try:
             self._lock()
@@ -159,12 +160,14 @@ class LabelsAppender:
     def append(self, label: Labels) -> None:
         data = (json.dumps(label.to_dict(), ensure_ascii=False) + "\n").encode("utf-8")
         size = os.fstat(self.fd).st_size
+        self._sizes.append(size)
         try:
             written = os.write(self.fd, data)
             if written != len(data):
                 raise OSError(28, "No space left on device (the line was cut short)")
             os.fsync(self.fd)
         except OSError as exc:
+            self._sizes.pop()
             try:
                 os.ftruncate(self.fd, size)
             except OSError:
@@ -172,6 +175,14 @@ class LabelsAppender:
             raise CommentaryError(f"could not save the label to {self.path} ({exc.strerror or exc}); every label "
                                   "saved before is intact", fix="free some disk space, then run the same "
                                   "command again: it resumes where you stopped") from exc
+
+    def undo(self) -> bool:
+        """Take back the last label this writer appended (the file is locked, so it is ours)."""
+        if not self._sizes:
+            return False
+        os.ftruncate(self.fd, self._sizes.pop())
+        os.fsync(self.fd)
+        return True
 
     def close(self) -> None:
         if self.fd >= 0:
