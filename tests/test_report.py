@@ -143,3 +143,30 @@ def test_report_renders_in_headless_chromium_with_its_charts(page, tmp_path):
     for colour in STANCE_COLOURS.values():
         assert painted(colour) > 400, colour
     assert painted(THEME_COLOUR) > 5000
+
+
+def test_examples_are_sure_short_and_point_at_the_words_that_carry_the_label():
+    from commentary.report import CONTEXT_CHARS, _split_at
+
+    long = "word " * 400 + "It's not telling us anything new. " + "more " * 400
+    before, sentence, after = _split_at(long, "It's not telling us anything new.")
+    assert sentence == "It's not telling us anything new."
+    assert len(before) <= CONTEXT_CHARS + 2 and before.startswith("… ") and after.endswith(" …")
+
+    from commentary.classify import Item, evidence
+
+    class Model:  # scores sentences so that the model alone would pick the wrong one
+        class decisions:
+            stance_labels = ["agree", "disagree", "mixed", "neutral"]
+            theme_labels = ["nothing_new"]
+
+        def probabilities(self, inputs):
+            import numpy as np
+
+            n = len(inputs.texts)
+            p = np.array([[0.9] if "years ago" in t else [0.3] for t in inputs.texts])
+            return np.tile([[0.7, 0.1, 0.1, 0.1]], (n, 1)), p
+
+    item = Item("c1", "I trained as a nurse forty years ago. It's not telling us anything new.", None)
+    ev = evidence(Model(), item, {"stance": "agree", "themes": ["nothing_new"]})
+    assert ev["nothing_new"] == "It's not telling us anything new."

@@ -9,6 +9,7 @@ so memory stays flat however long the input is.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import math
@@ -241,16 +242,43 @@ def _sentences(text: str) -> list[str]:
     return parts or [text]
 
 
+@functools.cache
+def _theme_rules():
+    """The shipped theme rules, by theme: the wording that carries a theme ("nothing new", "nobody asked")."""
+    from .label.rules import load_rules
+
+    by: dict[str, list] = {}
+    for rule in load_rules(None, None).rules:
+        if rule.kind == "theme":
+            by.setdefault(rule.label, []).append(rule)
+    return by
+
+
 def evidence(model, item: Item, pred: dict[str, Any]) -> dict[str, str]:
-    """The sentence that most supports each predicted label (scored on its own)."""
+    """The sentence that most supports each predicted label (scored on its own).
+
+    For a theme, a sentence whose wording a theme rule recognises ("it's not telling us anything
+    new" for nothing_new) is preferred over one the model merely scores higher on its own, since
+    a sentence taken out of its comment often loses what carried the theme.
+    """
+    import numpy as np
+
+    from .label.rules import fired
+
     sents = _sentences(item.text)
     if len(sents) == 1:
         return {pred["stance"]: sents[0], **{t: sents[0] for t in pred["themes"]}}
     cs, ct = model.probabilities(Inputs(sents, [item.article] * len(sents)))
     dec = model.decisions
     out = {pred["stance"]: sents[int(cs[:, dec.stance_labels.index(pred["stance"])].argmax())]}
+    rules = _theme_rules()
     for t in pred["themes"]:
-        out[t] = sents[int(ct[:, dec.theme_labels.index(t)].argmax())]
+        p = ct[:, dec.theme_labels.index(t)]
+        if rules.get(t):
+            hit = fired(rules[t], sents).any(axis=1)
+            if hit.any():
+                p = np.where(hit, p + 1.0, p)  # a recognised sentence first, the model's order within each
+        out[t] = sents[int(p.argmax())]
     return out
 
 

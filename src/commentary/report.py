@@ -49,11 +49,27 @@ class ReportData:
     per_article: dict[str, dict[str, int]] = field(default_factory=dict)  # article id -> stance counts
 
 
+CONTEXT_CHARS = 240  # of the comment on each side of its evidence sentence; the rest is elided
+SURE = 0.5  # an example is shown as one of the surest only at or above this probability
+
+
 def _split_at(text: str, sentence: str) -> tuple[str, str, str]:
+    """The comment around its evidence sentence, at most CONTEXT_CHARS either side (cut at a word),
+    so a long comment shown under several labels does not fill the page each time."""
     at = text.find(sentence)
     if at < 0:
-        return "", text, ""
-    return text[:at], sentence, text[at + len(sentence):]
+        before, sentence, after = "", text, ""
+    else:
+        before, after = text[:at], text[at + len(sentence):]
+    if len(before) > CONTEXT_CHARS:
+        cut = before[-CONTEXT_CHARS:]
+        before = "… " + cut[cut.find(" ") + 1:] if " " in cut else "… " + cut
+    if len(after) > CONTEXT_CHARS:
+        cut = after[:CONTEXT_CHARS]
+        after = (cut[:cut.rfind(" ")] if " " in cut else cut) + " …"
+    if len(sentence) > 4 * CONTEXT_CHARS:
+        sentence = sentence[:4 * CONTEXT_CHARS].rsplit(" ", 1)[0] + " …"
+    return before, sentence, after
 
 
 def collect(model, items: Iterable[Item], *, model_ref: str, per_label: int = 3,
@@ -73,6 +89,7 @@ def collect(model, items: Iterable[Item], *, model_ref: str, per_label: int = 3,
             counts[pred["stance"]] = counts.get(pred["stance"], 0) + 1
         picks = [(pred["stance"], pred["stance_probs"][pred["stance"]])] if not pred["abstain"] else []
         picks += [(t, pred["theme_probs"][t]) for t in pred["themes"]]
+        picks = [(label, p) for label, p in picks if p >= SURE]  # "surest" means sure: never one at 0.18
         for label, p in picks:
             heap = best.setdefault(label, [])
             entry = (p, -n, item, pred)
@@ -151,7 +168,10 @@ def model_quality(manifest: dict[str, Any], metrics: dict[str, Any]) -> dict[str
                      "themes": cv.get("themes", {}).get("macro_f1")})
     held = metrics.get("heldout")
     if held:
-        rows.append({"name": f"held-out {held.get('source', 'data')}", "n": held.get("n", ""),
+        from pathlib import Path
+
+        source = Path(str(held.get("source", "data"))).name  # a folder name: the page leaves this machine
+        rows.append({"name": f"held-out {source}", "n": held.get("n", ""),
                      "stance": held["stance"]["macro_f1"], "themes": held.get("themes", {}).get("macro_f1")})
     return {"backend": manifest.get("backend"), "base_model": manifest.get("base_model"),
             "codebook": manifest.get("codebook", {}).get("version"), "rows": rows}
