@@ -53,8 +53,10 @@ def _suggestions(dataset, models_dir, model: str | None, no_model: bool) -> tupl
         ui.info("no promoted model, so no suggestions (train one with `commentary train --promote`)")
         return {}, None
     trained, version = load_model(root, model)
+    ui.info(f"scoring {len(dataset.comments):,} comments with {version.ref} for its suggestions")
     items = items_from_records(dataset.articles, dataset.comments)
-    return {p["id"]: p for p in score(trained, items, model_ref=version.ref)}, version.ref
+    with ui.progress("scoring", total=len(dataset.comments)) as advance:
+        return {p["id"]: p for p in score(trained, items, model_ref=version.ref, progress=advance)}, version.ref
 
 
 @app.command()
