@@ -141,3 +141,16 @@ def test_every_command_reads_a_source_the_same_way_with_the_same_ids(cli, models
     ingested = [c.id for c in read_dataset(tmp_path / "ds").comments]
     scored = [json.loads(x)["id"] for x in run(cli, models, csv_path, "--format", "jsonl").stdout.splitlines()]
     assert scored == ingested
+
+
+def test_shares_carry_wilson_intervals():
+    from commentary.classify import Summary
+
+    s = Summary(["agree", "disagree"], ["politics"])
+    for stance in ["agree"] * 3 + ["disagree"] * 7:
+        s.add({"stance": stance, "abstain": False, "themes": []})
+    rows = {name: rest for name, *rest in s.rows()}
+    k, share, lo, hi = rows["stance:agree"]
+    assert (k, share) == (3, 0.3) and lo == pytest.approx(0.1078, abs=1e-3) and hi == pytest.approx(0.6032, abs=1e-3)
+    k, share, lo, hi = rows["theme:politics"]
+    assert (k, share, lo) == (0, 0.0, 0.0) and hi == pytest.approx(0.2775, abs=1e-3)  # never seen is not "0%"

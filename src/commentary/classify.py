@@ -12,7 +12,6 @@ import csv
 import functools
 import io
 import itertools
-import math
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -352,14 +351,14 @@ def score(model, items: Iterable[Item], *, model_ref: str, batch_size: int = 100
             progress(len(batch))
 
 
-def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of a share k/n (scipy's binomtest)."""
     if n == 0:
         return 0.0, 0.0
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return max(0.0, float(ci.low)), min(1.0, float(ci.high))
 
 
 @dataclass
