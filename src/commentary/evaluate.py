@@ -7,7 +7,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 from .codebook import Codebook
 from .dataset import Dataset
@@ -197,21 +196,24 @@ def render_report(metrics: dict[str, Any], gates: list[Gate]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _junit(metrics: dict[str, Any], gates: list[Gate]) -> str:
-    """Each gate as a JUnit test case, so CI systems show them like tests."""
-    cases = []
+def _junit(metrics: dict[str, Any], gates: list[Gate], path: Path) -> None:
+    """Each gate as a JUnit test case (junitparser), so CI systems show them like tests; with no
+    gate, one passing case carries the figures, so CI shows a test rather than "0 tests"."""
+    from junitparser import Failure, TestCase, TestSuite
+
+    suite = TestSuite(f"evaluate {metrics['model']}")
     for g in gates:
-        body = "" if g.passed else f"<failure message={quoteattr(g.describe())}/>"
-        cases.append(f'  <testcase classname="commentary.evaluate" name={quoteattr(g.name)}>{body}</testcase>\n')
-    if not gates:  # no gate asked for: one passing case carries the figures, so CI shows a test, not "0 tests"
-        figures = ", ".join(f"{name} {_figure(metrics, name):.3f}" for name in ("stance_macro_f1", "themes_macro_f1")
-                            if _figure(metrics, name) is not None)
-        cases.append(f'  <testcase classname="commentary.evaluate" name={quoteattr("evaluated " + str(metrics["n"]) + " comments")}>'
-                     f"<system-out>{escape(figures)}</system-out></testcase>\n")
-    failures = sum(not g.passed for g in gates)
-    return ('<?xml version="1.0" encoding="utf-8"?>\n'
-            f'<testsuite name={quoteattr("evaluate " + metrics["model"])} tests="{len(cases)}" '
-            f'failures="{failures}" errors="0">\n{"".join(cases)}</testsuite>\n')
+        case = TestCase(g.name, classname="commentary.evaluate")
+        if not g.passed:
+            case.result = [Failure(g.describe())]
+        suite.add_testcase(case)
+    if not gates:
+        case = TestCase(f"evaluated {metrics['n']} comments", classname="commentary.evaluate")
+        case.system_out = ", ".join(f"{name} {_figure(metrics, name):.3f}" for name in
+                                    ("stance_macro_f1", "themes_macro_f1") if _figure(metrics, name) is not None)
+        suite.add_testcase(case)
+    suite.update_statistics()
+    suite.write(str(path))
 
 
 REPORT_FILES = ("metrics.json", "report.md", "junit.xml")
@@ -233,7 +235,7 @@ def write_reports(metrics: dict[str, Any], gates: list[Gate], folder: Path, *, f
         payload = {**metrics, "gates": [g.__dict__ for g in gates]}
         (tmp / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
         (tmp / "report.md").write_text(render_report(metrics, gates))
-        (tmp / "junit.xml").write_text(_junit(metrics, gates))
+        _junit(metrics, gates, tmp / "junit.xml")
         files = ["metrics.json", "report.md", "junit.xml", *_plots(metrics, tmp)]
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
