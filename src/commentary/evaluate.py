@@ -131,32 +131,32 @@ def check_gates(metrics: dict[str, Any], *, min_macro_f1: float | None = None,
 
 
 def _plots(metrics: dict[str, Any], folder: Path) -> list[str]:
+    """The stance reliability diagram and confusion matrix, drawn by scikit-learn's displays."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
+    from sklearn.calibration import CalibrationDisplay
+    from sklearn.metrics import ConfusionMatrixDisplay
 
     rel = metrics["stance"]["reliability"]
     if not rel:
         return []
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
-    ax.plot([b["confidence"] for b in rel], [b["accuracy"] for b in rel], "o-", label="model")
+    CalibrationDisplay(prob_true=np.array([b["accuracy"] for b in rel]),
+                       prob_pred=np.array([b["confidence"] for b in rel]), y_prob=None,
+                       estimator_name="model").plot(ax=ax)
     ax.set(xlabel="confidence", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
            title=f"stance reliability (ECE {metrics['stance']['ece']:.3f})")
-    ax.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(folder / "reliability.png", dpi=100)
     plt.close(fig)
     conf = metrics["stance"]["confusion"]
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.imshow(conf["matrix"], cmap="Blues")
-    ticks = range(len(conf["labels"]))
-    ax.set(xticks=ticks, yticks=ticks, xticklabels=conf["labels"], yticklabels=conf["labels"],
-           xlabel="predicted", ylabel="gold", title="stance confusion")
-    for i, row in enumerate(conf["matrix"]):
-        for j, v in enumerate(row):
-            ax.text(j, i, str(v), ha="center", va="center")
+    ConfusionMatrixDisplay(np.array(conf["matrix"]), display_labels=conf["labels"]).plot(
+        ax=ax, cmap="Blues", colorbar=False)
+    ax.set(xlabel="predicted", ylabel="gold", title="stance confusion")
     fig.tight_layout()
     fig.savefig(folder / "confusion.png", dpi=100)
     plt.close(fig)
