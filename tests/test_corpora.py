@@ -40,15 +40,19 @@ def test_vast_finds_text_and_article_columns_by_name(cli):
     assert sum(r["kind"] == "article" for r in records) > 10
 
 
-def test_reddit_pairs_need_their_encoding_named(cli, tmp_path):
+def test_reddit_pairs_in_cp1252_are_read_with_the_encoding_named(cli, tmp_path):
     path = corpus("subreddit_agreement") / "SubReddit-CovidVaccine.csv"
-    res = cli("ingest", path, "-o", tmp_path / "x")
-    assert res.exit_code == 1 and "not valid utf-8" in res.stderr and "--encoding" in res.stderr
+    res = cli("ingest", path, "--text-column", "response_text", "--article-column", "quote_text",
+              "-o", tmp_path / "guessed")
+    assert res.exit_code == 0, res.stderr
+    assert "is not UTF-8" in res.stderr and "read it as cp1252" in res.stderr and "--encoding" in res.stderr
     res = cli("ingest", path, "--encoding", "cp1252", "--text-column", "response_text",
               "--article-column", "quote_text", "-o", tmp_path / "x")
-    assert res.exit_code == 0, res.stderr
+    assert res.exit_code == 0 and "guess" not in res.stderr, res.stderr
     ds = read_dataset(tmp_path / "x")
     assert len(ds.comments) == 1400 and {json.loads(c.meta)["relation"] for c in ds.comments} == {"0", "1", "2"}
+    # the guess reads exactly what the named encoding reads
+    assert [c.text for c in read_dataset(tmp_path / "guessed").comments] == [c.text for c in ds.comments]
 
 
 def test_seed_page_through_the_cli(cli, seed_path, tmp_path):
