@@ -246,6 +246,8 @@ def evaluate(
     dataset = dataset or starter_dir() / "test"
     root = models_root(models_dir)
     trained, version = load_model(root, model)
+    ui.info(f"scoring {'the real evaluation set' if real else dataset} with {version.ref}"
+            + (f" and {baseline}" if baseline else ""))
     metrics = measure(trained, version.ref, version.manifest["codebook"]["version"], dataset, book, by=by,
                       labels=gold_labels)
     base_metrics = None
