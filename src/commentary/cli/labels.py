@@ -266,6 +266,65 @@ def label_attach(
     ui.good(f"wrote {output}: {len(ds.comments):,} comments, {len(given):,} labelled")
 
 
+@label_app.command("llm")
+def label_llm(
+    dataset: Annotated[Path, typer.Argument(parser=find_input, metavar="DATASET",
+                                            help="Dataset folder whose comments are to be labelled.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Labels file to write (JSON Lines).")],
+    base_url: Annotated[Optional[str], typer.Option(
+        help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1 [default: $COMMENTARY_LLM_BASE_URL].")] = None,
+    model: Annotated[Optional[str], typer.Option(
+        "--model", help="Model name at the endpoint [default: $COMMENTARY_LLM_MODEL].")] = None,
+    api_key: Annotated[Optional[str], typer.Option(
+        help="API key [default: $COMMENTARY_LLM_API_KEY]; never written anywhere.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Requests in flight at once.")] = 4,
+    max_retries: Annotated[int, typer.Option(min=0, max=20, help="Retries on 429, 5xx and time-outs.")] = 4,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for one answer.")] = 60.0,
+    price: Annotated[Optional[float], typer.Option(help="Price per 1,000 tokens, to show the cost so far.")] = None,
+    json_mode: Annotated[bool, typer.Option(help="Ask for a JSON answer (response_format); "
+                                            "--no-json-mode for servers that refuse it.")] = True,
+    force: ForceOpt = False,
+    codebook_file: CodebookOpt = None,
+) -> None:
+    """Label comments by the codebook through a language model; answers are cached, failures left unlabelled."""
+    from ..codebook import load_codebook
+    from ..dataset import atomic_file, read_dataset
+    from ..label.llm import Endpoint, label_with_llm
+    from ..paths import cache_root
+
+    if (output.exists() or output.is_symlink()) and not force:
+        raise CommentaryError(f"{output} already exists", fix="pass --force to replace it")
+    book = load_codebook(codebook_file)
+    endpoint = Endpoint.from_env(base_url, model, api_key, timeout=timeout, price_per_1k_tokens=price)
+    ds = read_dataset(dataset)
+    arts = {a.id: a for a in ds.articles}
+    texts = {c.id: c.text for c in ds.comments}
+    items = [{"id": c.id, "text": c.text, "title": arts[c.article_id].title if c.article_id in arts else None,
+              "article": arts[c.article_id].text if c.article_id in arts else None,
+              "parent": texts.get(c.parent_id) if c.parent_id else None} for c in ds.comments]
+    ui.info(f"labelling {len(items):,} comments with {endpoint.model} at {endpoint.base_url}")
+    with ui.progress("labelling", total=len(items)) as advance:
+        last = {"n": 0}
+
+        def step(counts: dict[str, int]) -> None:
+            n = counts["done"] + counts["cached"] + counts["failed"]
+            advance(n - last["n"])
+            last["n"] = n
+
+        run = label_with_llm(items, book, endpoint, cache_dir=cache_root() / "llm", concurrency=concurrency,
+                             max_retries=max_retries, json_mode=json_mode, progress=step)
+    with atomic_file(output, force=True) as fh:
+        for lab in run.labels:
+            fh.write(json.dumps({**lab.to_dict(), **run.extras.get(lab.comment_id, {})}, ensure_ascii=False) + "\n")
+    for cid, why in list(run.failed.items())[:10]:
+        ui.warn(f"{cid}: not labelled ({why})")
+    cost = f", cost {run.cost:.4f}" if run.cost is not None else ""
+    ui.good(f"wrote {len(run.labels):,} labels to {output} ({run.cached:,} from the cache, {run.requests:,} "
+            f"requests, {run.tokens:,} tokens{cost}); {len(run.failed):,} failed and are left unlabelled")
+    if run.failed:
+        raise typer.Exit(1 if not run.labels else 0)
+
+
 @label_app.command("agreement")
 def label_agreement(
     files: Annotated[list[Path], typer.Argument(parser=find_input, metavar="FILES", 

@@ -1,0 +1,283 @@
+"""Labels from a language model behind any OpenAI-compatible chat-completions endpoint.
+
+OpenAI, Azure OpenAI, vLLM, llama.cpp's server and Ollama all speak it. Each comment is
+sent with the codebook (definitions, what counts and what does not), the article's title
+and text cut to a budget (its beginning and its conclusion kept), and the comment it
+replies to; the answer must be one JSON object with the codebook's labels and the
+sentence that carries each. Answers are checked strictly, repaired once by asking again,
+and cached on disk by (endpoint model, prompt version, codebook version, text hash), so a
+rerun or a resumed run costs nothing. A comment that still fails is reported and left
+unlabelled, never guessed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..codebook import Codebook
+from ..errors import CommentaryError
+from ..records import Labels
+
+__all__ = ["Endpoint", "LlmRun", "build_messages", "parse_answer", "label_with_llm", "PROMPT_VERSION"]
+
+PROMPT_VERSION = "llm-1"
+ARTICLE_BUDGET = 6000  # characters of the article sent: its opening and its conclusion
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+@dataclass
+class Endpoint:
+    """Where to send requests: from options, else COMMENTARY_LLM_BASE_URL / _MODEL / _API_KEY."""
+
+    base_url: str
+    model: str
+    api_key: str | None = None
+    timeout: float = 60.0
+    price_per_1k_tokens: float | None = None
+
+    @classmethod
+    def from_env(cls, base_url: str | None = None, model: str | None = None, api_key: str | None = None,
+                 **kw) -> Endpoint:
+        base_url = base_url or os.environ.get("COMMENTARY_LLM_BASE_URL")
+        model = model or os.environ.get("COMMENTARY_LLM_MODEL")
+        if not base_url:
+            raise CommentaryError("no language-model endpoint is set",
+                                  fix="pass --base-url (e.g. http://127.0.0.1:8080/v1) or set COMMENTARY_LLM_BASE_URL")
+        if not model:
+            raise CommentaryError("no language model is named", fix="pass --model or set COMMENTARY_LLM_MODEL")
+        return cls(base_url.rstrip("/"), model, api_key or os.environ.get("COMMENTARY_LLM_API_KEY"), **kw)
+
+
+def _article_excerpt(text: str | None, budget: int = ARTICLE_BUDGET) -> str:
+    if not text:
+        return "(no article text)"
+    if len(text) <= budget:
+        return text
+    head, tail = text[: budget * 2 // 3], text[-budget // 3:]
+    return f"{head.rsplit(' ', 1)[0]} [...] {tail.split(' ', 1)[-1]}"
+
+
+def _codebook_text(book: Codebook) -> str:
+    lines = [f"Codebook {book.name} v{book.version}.", "STANCE (exactly one), toward the article's main argument:"]
+    for group, labels in (("stance", book.stances), ("themes", book.themes)):
+        if group == "themes":
+            lines.append("THEMES (any number, including none): present only when words in the comment carry it.")
+        for lab in labels:
+            lines.append(f"- {lab.id}: {lab.description}")
+            if lab.counts:
+                lines.append(f"  counts: {'; '.join(lab.counts)}")
+            if lab.not_:
+                lines.append(f"  not: {'; '.join(lab.not_)}")
+    lines += [f"- {r}" for r in book.rules_of_thumb]
+    return "\n".join(lines)
+
+
+def build_messages(book: Codebook, comment: str, *, title: str | None = None, article: str | None = None,
+                   parent: str | None = None) -> list[dict[str, str]]:
+    """The chat messages for one comment."""
+    schema = {"stance": "|".join(book.stance_ids), "stance_evidence": "the sentence that shows it",
+              "themes": [{"theme": "|".join(book.theme_ids), "evidence": "the words that carry it"}]}
+    system = (_codebook_text(book) + "\n\nLabel the COMMENT by this codebook. Answer with one JSON object and "
+              f"nothing else, of this form: {json.dumps(schema)}")
+    user = [f"ARTICLE TITLE: {title or '(unknown)'}", f"ARTICLE: {_article_excerpt(article)}"]
+    if parent:
+        user.append(f"THE COMMENT IT REPLIES TO: {parent[:2000]}")
+    user.append(f"COMMENT: {comment}")
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(user)}]
+
+
+def parse_answer(text: str, book: Codebook) -> dict[str, Any]:
+    """The labels in a model's answer, checked against the codebook; ValueError says what is wrong."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < start:
+        raise ValueError("the answer holds no JSON object")
+    data = json.loads(text[start:end + 1])
+    if not isinstance(data, dict):
+        raise ValueError("the answer is not a JSON object")
+    stance = data.get("stance")
+    if stance not in book.stance_ids:
+        raise ValueError(f"stance {stance!r} is not one of {', '.join(book.stance_ids)}")
+    themes, evidence = [], {"stance": str(data.get("stance_evidence") or "")}
+    for entry in data.get("themes") or []:
+        theme = entry.get("theme") if isinstance(entry, dict) else entry
+        if theme not in book.theme_ids:
+            raise ValueError(f"theme {theme!r} is not in the codebook")
+        if theme not in themes:
+            themes.append(theme)
+            evidence[theme] = str(entry.get("evidence") or "") if isinstance(entry, dict) else ""
+    return {"stance": stance, "themes": [t for t in book.theme_ids if t in themes], "evidence": evidence}
+
+
+@dataclass
+class LlmRun:
+    """What a run did: labels made, comments that failed (with why), cache hits, tokens, cost."""
+
+    labels: list[Labels] = field(default_factory=list)
+    extras: dict[str, dict] = field(default_factory=dict)  # per comment: confidence, the evidence per label
+    failed: dict[str, str] = field(default_factory=dict)
+    cached: int = 0
+    requests: int = 0
+    tokens: int = 0
+    cost: float | None = None
+
+
+class _Cache:
+    """One JSON file per answer, named by the hash of what decides it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> dict | None:
+        try:
+            return json.loads(self.path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def put(self, key: str, value: dict) -> None:
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+        tmp.write_text(json.dumps(value), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def _post(endpoint: Endpoint, messages: list[dict], *, max_retries: int, json_mode: bool) -> dict:
+    """One chat completion, retried with backoff on 429, 5xx and time-outs."""
+    body: dict[str, Any] = {"model": endpoint.model, "messages": messages, "temperature": 0, "logprobs": True}
+    if json_mode:
+        body["response_format"] = {"type": "json_object"}
+    headers = {"Content-Type": "application/json"}
+    if endpoint.api_key:
+        headers["Authorization"] = f"Bearer {endpoint.api_key}"
+    url = f"{endpoint.base_url}/chat/completions"
+    for attempt in range(max_retries + 1):
+        req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=endpoint.timeout) as res:
+                raw = res.read()
+            try:
+                return json.loads(raw)
+            except ValueError:
+                raise CommentaryError(f"{url} answered with something that is not JSON ({raw[:80]!r})",
+                                      fix="check --base-url points at an OpenAI-compatible /v1 endpoint") from None
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:200].decode("utf-8", "replace")
+            if exc.code in (401, 403):
+                raise CommentaryError(f"{url} refused the key (HTTP {exc.code})",
+                                      fix="check --api-key or COMMENTARY_LLM_API_KEY") from None
+            if exc.code == 404 or (exc.code == 400 and "model" in detail.lower()):
+                raise CommentaryError(f"{url}: HTTP {exc.code} ({detail.strip()[:120]})",
+                                      fix=f"check the model name ({endpoint.model}) and the base URL") from None
+            if exc.code not in RETRY_STATUS or attempt == max_retries:
+                raise _Failed(f"HTTP {exc.code}: {detail.strip()[:120]}") from None
+            wait = float(exc.headers.get("Retry-After") or 0) or min(30.0, 0.5 * 2 ** attempt)
+        except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            if isinstance(reason, ConnectionRefusedError) and attempt == 0:
+                raise CommentaryError(f"nothing answers at {url} ({reason})",
+                                      fix="start the server, or check --base-url") from None
+            if attempt == max_retries:
+                raise _Failed(f"no answer ({reason})") from None
+            wait = min(30.0, 0.5 * 2 ** attempt)
+        time.sleep(wait * (0.5 + random.random()))
+    raise _Failed("no answer")  # pragma: no cover
+
+
+class _Failed(Exception):
+    """One comment could not be labelled (after retries); the run goes on."""
+
+
+def _confidence(choice: dict) -> float | None:
+    """exp(mean token log-probability) of the answer, where the server gives log-probabilities."""
+    import math
+
+    content = (choice.get("logprobs") or {}).get("content") or []
+    values = [t.get("logprob") for t in content if isinstance(t, dict) and t.get("logprob") is not None]
+    return round(math.exp(sum(values) / len(values)), 4) if values else None
+
+
+def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: Endpoint, *, cache_dir: Path,
+                   concurrency: int = 4, max_retries: int = 4, json_mode: bool = True,
+                   progress: Callable[[dict[str, int]], None] | None = None) -> LlmRun:
+    """Label *items* (dicts with id, text, and optionally title, article, parent) through *endpoint*."""
+    cache = _Cache(Path(cache_dir))
+    run = LlmRun()
+    lock = threading.Lock()
+    counts = {"done": 0, "cached": 0, "failed": 0}
+
+    def one(item: dict[str, Any]) -> tuple[str, dict | None, str | None]:
+        messages = build_messages(book, item["text"], title=item.get("title"), article=item.get("article"),
+                                  parent=item.get("parent"))
+        key = hashlib.sha256(json.dumps([endpoint.model, PROMPT_VERSION, book.version, messages]).encode()).hexdigest()
+        hit = cache.get(key)
+        if hit is not None:
+            return item["id"], {**hit, "cached": True}, None
+        tokens = 0
+        for repair in (False, True):
+            try:
+                answer = _post(endpoint, messages, max_retries=max_retries, json_mode=json_mode)
+            except _Failed as exc:
+                return item["id"], None, str(exc)
+            tokens += int((answer.get("usage") or {}).get("total_tokens") or 0)
+            try:
+                choice = answer["choices"][0]
+                content = choice["message"]["content"] or ""
+                parsed = parse_answer(content, book)
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                if repair:
+                    return item["id"], {"tokens": tokens}, f"unusable answer after one repair ({exc})"
+                messages = messages + [{"role": "assistant", "content": str(locals().get("content", ""))[:2000]},
+                                       {"role": "user", "content": f"That answer cannot be used ({exc}). Answer "
+                                        "again with only the JSON object, using only the codebook's labels."}]
+                continue
+            value = {**parsed, "confidence": _confidence(choice), "tokens": tokens}
+            cache.put(key, value)
+            return item["id"], value, None
+        return item["id"], None, "no answer"  # pragma: no cover
+
+    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+        futures = [pool.submit(one, item) for item in items]
+        results: dict[str, tuple[dict | None, str | None]] = {}
+        for future in as_completed(futures):
+            cid, value, error = future.result()
+            with lock:
+                results[cid] = (value, error)
+                if value is not None:
+                    run.tokens += 0 if value.get("cached") else int(value.get("tokens") or 0)
+                    run.requests += 0 if value.get("cached") else 1
+                if error:
+                    counts["failed"] += 1
+                elif value and value.get("cached"):
+                    counts["cached"] += 1
+                else:
+                    counts["done"] += 1
+                if progress:
+                    progress(dict(counts, tokens=run.tokens))
+    source = f"llm:{endpoint.model}:{PROMPT_VERSION}"
+    for item in items:  # in input order
+        value, error = results[item["id"]]
+        if error:
+            run.failed[item["id"]] = error
+            continue
+        run.cached += int(bool(value.get("cached")))
+        run.labels.append(Labels(item["id"], value["stance"], value["themes"], source,
+                                 codebook_version=book.version, weak=True))
+        run.extras[item["id"]] = {"confidence": value.get("confidence"), "evidence": value.get("evidence")}
+    if endpoint.price_per_1k_tokens is not None:
+        run.cost = round(run.tokens / 1000 * endpoint.price_per_1k_tokens, 4)
+    return run

@@ -1,0 +1,137 @@
+"""label llm against an OpenAI-compatible server on a loopback port (started here, stopped by itself):
+the protocol, strict answers with one repair, retries on 429 and 5xx, the cache, failures left unlabelled."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from commentary.codebook import load_codebook
+from commentary.dataset import read_dataset, write_dataset
+from commentary.records import Article, Comment
+
+
+class Scripted(BaseHTTPRequestHandler):
+    """An OpenAI-compatible /v1/chat/completions whose 'model' reads a few words, with faults on cue."""
+
+    seen: list[dict] = []
+    faults: dict[str, list] = {}
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def do_POST(self):
+        if self.headers.get("Authorization") != "Bearer sk-test":
+            return self._send(401, {"error": {"message": "bad key"}})
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if body["model"] != "tiny":
+            return self._send(404, {"error": {"message": f"model {body['model']} not found"}})
+        type(self).seen.append(body)
+        comment = body["messages"][1]["content"].rsplit("COMMENT: ", 1)[1]
+        queue = type(self).faults.get(comment.split()[0], [])
+        fault = queue.pop(0) if queue else None
+        if fault == 429:
+            return self._send(429, {"error": {"message": "slow down"}}, {"Retry-After": "0"})
+        if fault == 500:
+            return self._send(500, {"error": {"message": "oops"}})
+        if fault == "prose":
+            content = "I think this comment agrees with the article."
+        elif fault == "bad-label":
+            content = json.dumps({"stance": "enthusiastic", "themes": []})
+        else:
+            stance = "disagree" if "nonsense" in comment.lower() else "agree"
+            themes = [{"theme": "listening", "evidence": "nobody asked"}] if "asked" in comment else []
+            content = json.dumps({"stance": stance, "stance_evidence": comment[:40], "themes": themes})
+        self._send(200, {"choices": [{"message": {"role": "assistant", "content": content},
+                                      "logprobs": {"content": [{"token": "x", "logprob": -0.1}]}}],
+                         "usage": {"total_tokens": 100}})
+
+    def _send(self, code, payload, headers=None):
+        data = json.dumps(payload).encode()
+        self.send_response(code)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def server():
+    Scripted.seen, Scripted.faults = [], {}
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    art = Article(id="a1", title="Ward leaders should listen", text="Leaders should listen to staff. " * 50)
+    texts = ["Alpha: spot on, nobody asked the nurses.", "Bravo: nonsense, the data say otherwise.",
+             "Charlie: great piece.", "Delta: I agree.", "Echo: what a read."]
+    coms = [Comment(id=f"c{i}", article_id="a1", text=t) for i, t in enumerate(texts)]
+    write_dataset(tmp_path / "ds", [art], coms)
+    return tmp_path / "ds"
+
+
+def run(cli, server, dataset, out, *extra, key="sk-test"):
+    return cli("label", "llm", dataset, "-o", out, "--base-url", server, "--model", "tiny", "--api-key", key,
+               "--concurrency", "3", *extra)
+
+
+def test_labels_every_comment_with_retries_repair_and_a_cache(cli, server, dataset, tmp_path):
+    Scripted.faults = {"Alpha:": [429, 500], "Bravo:": ["prose"], "Echo:": ["bad-label", "bad-label"]}
+    out = tmp_path / "llm.jsonl"
+    res = run(cli, server, dataset, out)
+    assert res.exit_code == 0, res.stderr
+    rows = {r["comment_id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert rows["c0"]["stance"] == "agree" and rows["c0"]["themes"] == ["listening"]  # after a 429 and a 500
+    assert rows["c1"]["stance"] == "disagree"  # after one repair of a prose answer
+    assert "c4" not in rows and "c4: not labelled (unusable answer after one repair" in res.stderr  # never guessed
+    assert rows["c0"]["annotator"] == "llm:tiny:llm-1" and rows["c0"]["weak"] is True
+    assert rows["c0"]["confidence"] == pytest.approx(0.9048, abs=1e-3)
+    assert rows["c0"]["evidence"]["listening"] == "nobody asked"
+    # the system prompt carries the codebook, the article (cut to its budget), and the labels' form
+    first = Scripted.seen[0]["messages"]
+    assert "hierarchy" in first[0]["content"] and "ARTICLE TITLE: Ward leaders should listen" in first[1]["content"]
+    assert Scripted.seen[0]["temperature"] == 0 and Scripted.seen[0]["response_format"] == {"type": "json_object"}
+    # the labels file is an ordinary one: train --labels and label agreement read it
+    from commentary.label.io import read_labels_file
+
+    assert len(read_labels_file(out, load_codebook())) == 4
+    # a rerun costs nothing: every answer comes from the cache; the failed one is asked again
+    before = len(Scripted.seen)
+    res = run(cli, server, dataset, tmp_path / "again.jsonl")
+    assert res.exit_code == 0 and "(4 from the cache" in res.stderr
+    again = {r["comment_id"]: r for r in map(json.loads, (tmp_path / "again.jsonl").read_text().splitlines())}
+    assert {k: again[k] for k in rows} == rows and again["c4"]["stance"] == "agree"
+    assert len(Scripted.seen) - before == 1  # only Echo, which now answers well
+    assert read_dataset(dataset).comments  # the dataset is untouched
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--api-key", "wrong"], "refused the key (HTTP 401)"),
+    (["--model", "huge"], "check the model name (huge)"),
+    (["--base-url", "http://127.0.0.1:9/v1"], "nothing answers at http://127.0.0.1:9/v1/chat/completions"),
+])
+def test_endpoint_problems_are_one_line(cli, server, dataset, tmp_path, args, words):
+    base = ["label", "llm", dataset, "-o", tmp_path / "x.jsonl", "--base-url", server, "--model", "tiny",
+            "--api-key", "sk-test"]
+    for flag, value in zip(args[::2], args[1::2]):
+        base[base.index(flag) + 1] = value
+    res = cli(*base)
+    lines = res.stderr.strip().splitlines()
+    assert res.exit_code == 1 and words in lines[-1] and not (tmp_path / "x.jsonl").exists(), res.stderr
+
+
+def test_no_endpoint_says_how_to_set_one(cli, dataset, tmp_path, monkeypatch):
+    monkeypatch.delenv("COMMENTARY_LLM_BASE_URL", raising=False)
+    res = cli("label", "llm", dataset, "-o", tmp_path / "x.jsonl")
+    assert res.exit_code == 1 and "no language-model endpoint is set; pass --base-url" in res.stderr
