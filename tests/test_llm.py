@@ -135,3 +135,30 @@ def test_no_endpoint_says_how_to_set_one(cli, dataset, tmp_path, monkeypatch):
     monkeypatch.delenv("COMMENTARY_LLM_BASE_URL", raising=False)
     res = cli("label", "llm", dataset, "-o", tmp_path / "x.jsonl")
     assert res.exit_code == 1 and "no language-model endpoint is set; pass --base-url" in res.stderr
+
+
+def test_peoples_labels_win_over_the_models_when_both_label_a_comment():
+    from commentary.label.io import merge_label_sources
+    from commentary.records import Labels
+
+    llm = [Labels("c1", "agree", [], "llm:tiny:llm-1", weak=True), Labels("c2", "agree", [], "llm:tiny:llm-1", weak=True)]
+    people = [Labels("c2", "disagree", ["evidence"], "ana"), Labels("c3", "neutral", [], "ana")]
+    merged, counts = merge_label_sources([llm, people])
+    assert {lab.comment_id: lab.stance for lab in merged} == {"c1": "agree", "c2": "disagree", "c3": "neutral"}
+    assert counts == {"from people": 2, "from machines (weak)": 1, "machine labels overruled by people's": 1}
+
+
+def test_train_takes_several_labels_files_and_says_where_they_came_from(cli, small, tmp_path):
+    ds = read_dataset(small)
+    half = len(ds.labels) // 2
+    llm = tmp_path / "llm.jsonl"
+    llm.write_text("".join(json.dumps({"comment_id": lab.comment_id, "stance": lab.stance, "themes": lab.themes,
+                                       "annotator": "llm:tiny:llm-1", "weak": True}) + "\n" for lab in ds.labels))
+    people = tmp_path / "ana.jsonl"
+    people.write_text("".join(json.dumps({"comment_id": lab.comment_id, "stance": lab.stance, "themes": lab.themes,
+                                          "annotator": "ana"}) + "\n" for lab in ds.labels[:half]))
+    res = cli("train", small, "--labels", llm, "--labels", people, "--backend", "tfidf", "--cv-folds", "2",
+              "--models-dir", tmp_path / "models")
+    assert res.exit_code == 0, res.stderr
+    assert (f"labels: {half:,} from people, {len(ds.labels) - half:,} from machines (weak), "
+            f"{half:,} machine labels overruled by people's") in res.stderr

@@ -44,7 +44,7 @@ def render_card(manifest: dict[str, Any], metrics: dict[str, Any], thresholds: d
         "",
         f"{metrics['n_train']} labelled comments from `{manifest['training_data']['source']}` "
         f"(sha256 `{manifest['training_data']['sha256'][:16]}…`)"
-        + (f", {manifest['training_data']['weak']} of them weak labels from rules" if
+        + (f", {manifest['training_data']['weak']} of them weak (machine) labels, from rules or a language model" if
            manifest["training_data"].get("weak") else "") + ".",
         *([""] + [f"- `{p['source']}`: {p['n']} comments" for p in manifest["training_data"]["parts"]]
           if len(manifest["training_data"].get("parts") or []) > 1 else []),

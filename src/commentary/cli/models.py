@@ -19,8 +19,9 @@ def train(
     dataset: Annotated[Optional[list[Path]], typer.Argument(parser=find_input, metavar="DATASET", 
         help="Labelled dataset folders, trained on as one [default: the starter corpus' train split and the "
         "real Room for Debate comments in data/real/rfd_train].")] = None,
-    labels: Annotated[Optional[Path], typer.Option(parser=find_input, metavar="PATH", 
-        help="Labels file (JSONL or CSV: comment_id, stance, themes) for the dataset.")] = None,
+    labels: Annotated[Optional[list[Path]], typer.Option(parser=find_input, metavar="PATH",
+        help="Labels file (JSONL or CSV: comment_id, stance, themes) for the dataset; repeatable: people's "
+        "labels win over machine (weak) ones, e.g. label llm's, where both label a comment.")] = None,
     backend: Annotated[Optional[str], typer.Option(
         help="auto (hybrid where a sentence encoder is installed, else tfidf), tfidf, hybrid, embeddings or finetune.")] = None,
     base_model: Annotated[Optional[str], typer.Option(
@@ -56,7 +57,13 @@ def train(
     settings = TrainConfig.resolve(config, {"backend": backend, "base_model": base_model, "name": name,
                                             "seed": seed, "cv_folds": cv_folds,
                                             "adapt_method": adapt_method})
-    label_list = read_labels_file(labels, book) if labels else None
+    label_list = None
+    if labels:
+        from ..label.io import merge_label_sources
+
+        label_list, counts = merge_label_sources([read_labels_file(p, book) for p in labels])
+        if len(labels) > 1:
+            ui.info("labels: " + ", ".join(f"{n:,} {k}" for k, n in counts.items()))
     ui.info(f"training {settings.backend} on {' + '.join(map(str, dataset))}")
     outcome = train_version(dataset, book, settings, models_root(models_dir), labels=label_list,
                             heldout=heldout, adapt=adapt, make_production=promote_it,

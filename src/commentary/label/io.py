@@ -13,7 +13,7 @@ from ..codebook import Codebook
 from ..errors import CommentaryError, InputError
 from ..records import Labels
 
-__all__ = ["read_labels_file", "write_labels_jsonl", "LabelsAppender", "parse_bool"]
+__all__ = ["read_labels_file", "write_labels_jsonl", "LabelsAppender", "parse_bool", "merge_label_sources"]
 
 
 def _themes(value) -> list[str]:
@@ -194,3 +194,26 @@ class LabelsAppender:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def merge_label_sources(sources: list[list[Labels]]) -> tuple[list[Labels], dict[str, int]]:
+    """One label per comment from several labels files: a person's label (not weak) wins over a
+    machine's (weak: rules, a language model), and among equals the earlier file wins. Returns the
+    labels and how many came from people, from machines, and how many machine labels were overruled."""
+    chosen: dict[str, Labels] = {}
+    overruled = 0
+    for labels in sources:
+        for lab in labels:
+            have = chosen.get(lab.comment_id)
+            if have is None:
+                chosen[lab.comment_id] = lab
+            elif have.weak and not lab.weak:
+                chosen[lab.comment_id] = lab
+                overruled += 1
+            elif lab.weak and not have.weak:
+                overruled += 1
+    out = list(chosen.values())
+    counts = {"from people": sum(not lab.weak for lab in out), "from machines (weak)": sum(lab.weak for lab in out)}
+    if overruled:
+        counts["machine labels overruled by people's"] = overruled
+    return out, counts
