@@ -257,3 +257,35 @@ def test_label_issues_rank_planted_errors_first(cli, tmp_path):
     base_rate = len(planted) / len(ds.labels)  # about 7%
     assert sum(c in planted for c in worst) / len(worst) >= 3 * base_rate
     assert all(f["given"] != f["suggested"] for f in found if f["kind"] == "stance")
+
+
+def test_label_studio_tasks_carry_the_article_and_its_json_min_export_is_read(cli, tmp_path):
+    ds = read_dataset(TEST_SPLIT)
+    given = tmp_path / "given.jsonl"
+    given.write_text(json.dumps({"comment_id": ds.comments[0].id, "stance": "agree", "themes": [],
+                                 "annotator": "ana"}) + "\n")
+    out = tmp_path / "tasks.json"
+    res = cli("label", "export", TEST_SPLIT, "--to", "label-studio", "-o", out, "--no-model", "--labels", given)
+    assert res.exit_code == 0, res.stderr
+    tasks = json.loads(out.read_text())
+    art = {a.id: a for a in ds.articles}[ds.comments[0].article_id]
+    assert tasks[0]["data"]["article_text"] == art.text[:5000] and "$article_text" in (
+        tmp_path / "tasks.label_config.xml").read_text()
+    labelled = [t for t in tasks if t.get("annotations")]
+    # Label Studio refuses an annotator it does not know: no completed_by; who labelled rides in meta
+    assert labelled and all("completed_by" not in a and a["meta"]["annotator"] == "ana"
+                            for t in labelled for a in t["annotations"])
+    # Label Studio's JSON-MIN export (one flat object per annotation) imports like the full one
+    ids = [c.id for c in ds.comments[:3]]
+    minimal = [{"id": 1, "comment_id": ids[0], "text": "...", "stance": "agree", "themes": {"choices": ["evidence", "politics"]},
+                "annotator": "ana@example.org", "annotation_id": 11, "updated_at": "2026-12-01T10:00:00Z"},
+               {"id": 2, "comment_id": ids[1], "stance": "neutral", "annotator": "ana@example.org"},
+               {"id": 3, "comment_id": ids[2], "stance": "disagree", "themes": "hierarchy", "annotator": 7}]
+    (tmp_path / "min.json").write_text(json.dumps(minimal))
+    res = cli("label", "import", tmp_path / "min.json", "--from", "label-studio", "--dataset", TEST_SPLIT,
+              "-o", tmp_path / "labels.jsonl")
+    assert res.exit_code == 0, res.stderr
+    got = [json.loads(x) for x in (tmp_path / "labels.jsonl").read_text().splitlines()]
+    assert [(g["stance"], sorted(g["themes"]), g["annotator"]) for g in got] == [
+        ("agree", ["evidence", "politics"], "ana@example.org"), ("neutral", [], "ana@example.org"),
+        ("disagree", ["hierarchy"], "7")]

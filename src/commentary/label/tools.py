@@ -43,19 +43,25 @@ class Task:
     article_title: str | None
     suggestion: dict[str, Any] | None = None  # a classify prediction
     labels: list[Labels] | None = None
+    article_text: str | None = None
 
 
 def tasks_from(articles: Sequence[Article], comments: Sequence[Comment], labels: Iterable[Labels] = (),
                suggestions: dict[str, dict[str, Any]] | None = None) -> list[Task]:
-    titles = {a.id: a.title for a in articles}
+    arts = {a.id: a for a in articles}
     given: dict[str, list[Labels]] = {}
     for lab in labels:
         given.setdefault(lab.comment_id, []).append(lab)
-    return [Task(c, titles.get(c.article_id), (suggestions or {}).get(c.id), given.get(c.id)) for c in comments]
+    return [Task(c, arts[c.article_id].title if c.article_id in arts else None, (suggestions or {}).get(c.id),
+                 given.get(c.id), arts[c.article_id].text if c.article_id in arts else None) for c in comments]
 
 
 def _meta(lab: Labels) -> dict[str, Any]:
-    return {"created": lab.created, "codebook_version": lab.codebook_version, "weak": lab.weak}
+    return {"annotator": lab.annotator, "created": lab.created, "codebook_version": lab.codebook_version,
+            "weak": lab.weak}
+
+
+ARTICLE_CHARS = 5000  # of the article's text carried in each task (the annotator reads it; the rest is cut)
 
 
 # --- Label Studio -------------------------------------------------------------------------------------
@@ -73,7 +79,9 @@ def label_studio_config(codebook: Codebook) -> str:
     def choices(labels) -> str:
         return "\n".join(f"    <Choice value={quoteattr(lab.id)} hint={quoteattr(lab.description)}/>" for lab in labels)
 
-    return ("<View>\n  <Header value=\"$article_title\"/>\n  <Text name=\"text\" value=\"$text\"/>\n"
+    return ("<View>\n  <Header value=\"$article_title\"/>\n"
+            "  <Collapse><Panel value=\"The article\"><Text name=\"article\" value=\"$article_text\"/></Panel></Collapse>\n"
+            "  <Text name=\"text\" value=\"$text\"/>\n"
             "  <Choices name=\"stance\" toName=\"text\" choice=\"single-radio\" required=\"true\" showInline=\"true\">\n"
             f"{choices(codebook.stances)}\n  </Choices>\n"
             "  <Choices name=\"themes\" toName=\"text\" choice=\"multiple\" showInline=\"true\">\n"
@@ -86,16 +94,19 @@ def _label_studio(tasks: Sequence[Task], codebook: Codebook) -> list[dict[str, A
         c = t.comment
         task: dict[str, Any] = {"id": n, "data": {
             "comment_id": c.id, "text": c.text, "article_id": c.article_id, "article_title": t.article_title or "",
-            "author": c.author or "", "codebook_version": codebook.version}}
+            "article_text": (t.article_text or "")[:ARTICLE_CHARS], "author": c.author or "",
+            "codebook_version": codebook.version}}
         if t.suggestion:
             s = t.suggestion
             task["predictions"] = [{"model_version": s.get("model", ""),
                                     "score": s["stance_probs"][s["stance"]],
                                     "result": _ls_result(s["stance"], s["themes"])}]
         if t.labels:
-            task["annotations"] = [{"completed_by": {"email": lab.annotator or ""}, "created_at": lab.created,
-                                    "was_cancelled": False, "result": _ls_result(lab.stance, lab.themes),
-                                    "meta": _meta(lab)} for lab in t.labels]
+            # No completed_by: Label Studio refuses an annotator it does not know ({"email": "ana"} was
+            # refused) and gives imported annotations to the importing user; who labelled is kept in meta.
+            task["annotations"] = [{"created_at": lab.created, "was_cancelled": False,
+                                    "result": _ls_result(lab.stance, lab.themes), "meta": _meta(lab)}
+                                   for lab in t.labels]
         out.append(task)
     return out
 
@@ -109,6 +120,8 @@ def _from_label_studio(path: Path) -> list[tuple[str, dict[str, Any]]]:
         tasks = [tasks]
     if not isinstance(tasks, list):
         raise InputError(f"{path}: expected a list of Label Studio tasks", fix="export from Label Studio as JSON")
+    if tasks and all(isinstance(t, dict) and "data" not in t and "comment_id" in t for t in tasks):
+        return _from_label_studio_min(path, tasks)
     rows = []
     for n, task in enumerate(tasks, 1):
         data = task.get("data") or {}
@@ -119,8 +132,9 @@ def _from_label_studio(path: Path) -> list[tuple[str, dict[str, Any]]]:
         for a, ann in enumerate(task.get("annotations") or [], 1):
             if ann.get("was_cancelled"):
                 continue
-            who = ann.get("completed_by")
-            if isinstance(who, dict):
+            meta = ann.get("meta") or {}
+            who = meta.get("annotator") or ann.get("completed_by")
+            if isinstance(who, dict):  # an int is Label Studio's own user id, kept as it is
                 who = who.get("email") or who.get("username") or who.get("id")
             stance, themes = None, []
             for r in ann.get("result") or []:
@@ -132,13 +146,39 @@ def _from_label_studio(path: Path) -> list[tuple[str, dict[str, Any]]]:
                     stance = picked[0] if picked else None
                 elif r.get("from_name") == "themes":
                     themes = list(picked)
-            meta = ann.get("meta") or {}
             rows.append((f"task {n}, annotation {a}", {
                 "comment_id": cid, "stance": stance, "themes": themes,
                 "annotator": str(who) if who not in (None, "") else None,
                 "created": meta.get("created") or ann.get("created_at"),
                 "codebook_version": meta.get("codebook_version") or data.get("codebook_version"),
                 "weak": bool(meta.get("weak", False))}))
+    return rows
+
+
+def _choices(value) -> list[str]:
+    """A JSON-MIN cell of a Choices control: "a", {"choices": ["a", "b"]}, or ["a", "b"]."""
+    if value in (None, ""):
+        return []
+    if isinstance(value, dict):
+        value = value.get("choices") or []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def _from_label_studio_min(path: Path, tasks: list[dict]) -> list[tuple[str, dict[str, Any]]]:
+    """Label Studio's JSON-MIN export: one flat object per annotation, the data and each control's value."""
+    rows = []
+    for n, task in enumerate(tasks, 1):
+        stance = _choices(task.get("stance"))
+        if len(stance) > 1:
+            raise InputError(f"{path}: item {n} picks {len(stance)} stances",
+                             fix="make stance a single choice in the labelling config")
+        who = task.get("annotator")
+        rows.append((f"item {n}", {
+            "comment_id": task["comment_id"], "stance": stance[0] if stance else None,
+            "themes": _choices(task.get("themes")),
+            "annotator": str(who) if who not in (None, "") else None,
+            "created": task.get("updated_at") or task.get("created_at"),
+            "codebook_version": task.get("codebook_version"), "weak": False}))
     return rows
 
 
@@ -259,6 +299,33 @@ def _from_argilla(path: Path) -> list[tuple[str, dict[str, Any]]]:
                 "created": meta.get("created"),
                 "codebook_version": meta.get("codebook_version") or rec.get("codebook_version"),
                 "weak": bool(meta.get("weak", False))}))
+    return rows
+
+
+def _choices(value) -> list[str]:
+    """A JSON-MIN cell of a Choices control: "a", {"choices": ["a", "b"]}, or ["a", "b"]."""
+    if value in (None, ""):
+        return []
+    if isinstance(value, dict):
+        value = value.get("choices") or []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def _from_label_studio_min(path: Path, tasks: list[dict]) -> list[tuple[str, dict[str, Any]]]:
+    """Label Studio's JSON-MIN export: one flat object per annotation, the data and each control's value."""
+    rows = []
+    for n, task in enumerate(tasks, 1):
+        stance = _choices(task.get("stance"))
+        if len(stance) > 1:
+            raise InputError(f"{path}: item {n} picks {len(stance)} stances",
+                             fix="make stance a single choice in the labelling config")
+        who = task.get("annotator")
+        rows.append((f"item {n}", {
+            "comment_id": task["comment_id"], "stance": stance[0] if stance else None,
+            "themes": _choices(task.get("themes")),
+            "annotator": str(who) if who not in (None, "") else None,
+            "created": task.get("updated_at") or task.get("created_at"),
+            "codebook_version": task.get("codebook_version"), "weak": False}))
     return rows
 
 
