@@ -51,7 +51,7 @@ class EmbeddingsBackend:
     def encoder(self) -> Encoder:
         if self._encoder is None:
             self._encoder = shared_encoder(self.location, self.max_length, self.batch_size)
-            folder = Path(self._encoder.model.name_or_path)
+            folder = self._encoder.folder
             self.base_model_sha256 = weights_sha256(folder) if folder.is_dir() else self.base_model_id
             if self.expected_sha and self.expected_sha != self.base_model_sha256:
                 raise CommentaryError(

@@ -1,0 +1,62 @@
+"""The fast tier: a Model2Vec static encoder behind the hybrid backend, scoring without torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from commentary.codebook import load_codebook
+from commentary.train import TrainConfig
+from commentary.training import load_model, train_version
+
+pytest.importorskip("model2vec")
+
+
+@pytest.fixture(scope="module")
+def static_encoder(small, tmp_path_factory):
+    """A small static model over the training comments' words (real ones are distilled from mpnet)."""
+    import numpy as np
+    from model2vec import StaticModel
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from commentary.dataset import read_dataset
+
+    words = sorted({w.lower().strip(".,!?;:\"'()") for c in read_dataset(small).comments for w in c.text.split()} - {""})
+    vocab = {"[UNK]": 0, **{w: i + 1 for i, w in enumerate(words)}}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    vectors = np.random.default_rng(0).normal(size=(len(vocab), 32)).astype("float32")
+    folder = tmp_path_factory.mktemp("static") / "m2v"
+    StaticModel(vectors, tok, config={"model_type": "model2vec"}, normalize=True).save_pretrained(str(folder))
+    return folder
+
+
+def test_hybrid_on_a_static_encoder_trains_scores_and_loads_without_torch(small, static_encoder, tmp_path):
+    root = tmp_path / "models"
+    outcome = train_version(small, load_codebook(), TrainConfig(backend="hybrid", base_model=str(static_encoder),
+                                                                cv_folds=2), root)
+    assert outcome.version.manifest["base_model"] == str(static_encoder)
+    model, _ = load_model(root)
+    from commentary.backends.base import Inputs
+
+    preds = model.predict(Inputs(["Nobody ever asks the nurses anything."], ["Leaders should listen"]))
+    assert preds[0]["stance"] in ("agree", "disagree", "mixed", "neutral")
+    code = ("import sys; from pathlib import Path; from commentary.training import load_model; "
+            "from commentary.backends.base import Inputs; "
+            f"m, _ = load_model(Path({str(root)!r})); m.predict(Inputs(['A comment.'], [None])); "
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]  # the fast tier scores with neither loaded
+
+
+def test_base_model_static_names_the_distilled_encoder_in_the_cache(static_encoder, home):
+    import shutil
+
+    from commentary.backends.encoder import STATIC, resolve_base_model
+    from commentary.paths import cache_root
+
+    target = cache_root() / "encoders" / "static-all-mpnet-base-v2-256"
+    shutil.copytree(static_encoder, target)  # as the first use leaves it (distilling mpnet takes minutes)
+    assert resolve_base_model("static") == (STATIC, str(target))
