@@ -302,33 +302,6 @@ def _from_argilla(path: Path) -> list[tuple[str, dict[str, Any]]]:
     return rows
 
 
-def _choices(value) -> list[str]:
-    """A JSON-MIN cell of a Choices control: "a", {"choices": ["a", "b"]}, or ["a", "b"]."""
-    if value in (None, ""):
-        return []
-    if isinstance(value, dict):
-        value = value.get("choices") or []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
-
-
-def _from_label_studio_min(path: Path, tasks: list[dict]) -> list[tuple[str, dict[str, Any]]]:
-    """Label Studio's JSON-MIN export: one flat object per annotation, the data and each control's value."""
-    rows = []
-    for n, task in enumerate(tasks, 1):
-        stance = _choices(task.get("stance"))
-        if len(stance) > 1:
-            raise InputError(f"{path}: item {n} picks {len(stance)} stances",
-                             fix="make stance a single choice in the labelling config")
-        who = task.get("annotator")
-        rows.append((f"item {n}", {
-            "comment_id": task["comment_id"], "stance": stance[0] if stance else None,
-            "themes": _choices(task.get("themes")),
-            "annotator": str(who) if who not in (None, "") else None,
-            "created": task.get("updated_at") or task.get("created_at"),
-            "codebook_version": task.get("codebook_version"), "weak": False}))
-    return rows
-
-
 # --- CSV ------------------------------------------------------------------------------------------------
 CSV_COLUMNS = ["comment_id", "article_id", "article_title", "author", "text", "suggested_stance",
                "suggested_stance_probability", "suggested_themes", "stance", "themes", "annotator", "created",
