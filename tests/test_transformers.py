@@ -249,3 +249,16 @@ def test_base_model_hash_is_remembered_and_redone_when_a_file_changes(tiny, tmp_
     cfg.write_text(cfg.read_text().replace('"gelu"', '"relu"'))  # same size, new content and time
     os.utime(cfg, ns=(1, 1))
     assert weights_sha256(copy) != first
+
+
+def test_each_text_is_encoded_once_per_process_and_in_order(tiny):
+    from commentary.backends.encoder import Encoder
+
+    enc = Encoder(str(tiny), max_length=32, batch_size=4)
+    calls = []
+    real = enc._encode
+    enc._encode = lambda texts: calls.append(list(texts)) or real(texts)
+    a = enc.encode(["one comment", "another comment", "one comment"])
+    b = enc.encode(["another comment", "a third"])  # a model and its baseline share what was encoded
+    assert calls == [["one comment", "another comment"], ["a third"]]
+    assert np.allclose(a[0], a[2]) and np.allclose(a[1], b[0]) and b.shape == (2, a.shape[1])

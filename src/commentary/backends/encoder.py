@@ -316,14 +316,32 @@ class Encoder:
         self.max_length = max_length
         self.batch_size = batch_size
 
+    MEMO_SIZE = 20_000  # texts whose embeddings stay in memory (about 60 MB for mpnet)
+
     def encode(self, texts: list[str]):
-        """Embeddings in the order of *texts*; batches are formed from texts of similar length,
-        so little of each batch is padding (the order is restored at the end)."""
+        """Embeddings in the order of *texts*, each distinct text encoded once per process: a model
+        and its baseline (evaluate --baseline), or a report's examples, share what was encoded.
+        Batches are formed from texts of similar length, so little of each batch is padding."""
+        import numpy as np
+
+        memo = self.__dict__.setdefault("_memo", {})
+        todo = list(dict.fromkeys(t for t in texts if t not in memo))
+        if todo:
+            vectors = self._encode(todo)
+            if len(memo) + len(todo) > self.MEMO_SIZE:
+                memo.clear()
+            memo.update(zip(todo, vectors))
+            if len(todo) > self.MEMO_SIZE:  # too many to keep: use them once
+                fresh = dict(zip(todo, vectors))
+                return np.stack([fresh[t] if t in fresh else memo[t] for t in texts])
+        if not texts:
+            return np.zeros((0, self.model.config.hidden_size), dtype="float32")
+        return np.stack([memo[t] for t in texts])
+
+    def _encode(self, texts: list[str]):
         import numpy as np
 
         torch = self.torch
-        if not texts:
-            return np.zeros((0, self.model.config.hidden_size), dtype="float32")
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), self.model.config.hidden_size), dtype="float32")
         with torch.inference_mode():
