@@ -4,6 +4,7 @@
     python bench/bench_classify.py memory [--sizes 10000 1000000]
     python bench/bench_classify.py embeddings [--n 2000] [--backend embeddings|hybrid]
     python bench/bench_classify.py startup [--backend auto|tfidf]
+    python bench/bench_classify.py tiers [--n 5000] [--with-mpnet]
 
 Every run trains its model in a temporary home first (not timed). The comments are
 made from sentences of the starter corpus, recombined at random (1 to 6 sentences
@@ -146,6 +147,46 @@ def startup(args) -> None:
               f"{predict_s * 1000:.1f} ms")
 
 
+def real_texts(n: int) -> tuple[list[str], str]:
+    """*n* real reader comments (the Globe and Mail comments of ../shared/corpora/sfu_ctc, read in
+    place and repeated as needed), else recombined starter sentences when the corpora are absent."""
+    import csv
+
+    path = REPO.parent / "shared" / "corpora" / "sfu_ctc" / "SFU_constructiveness_toxicity.csv"
+    if path.is_file():
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            pool = [r["comment"] for r in csv.DictReader(fh) if r.get("comment", "").strip()]
+        return [pool[i % len(pool)] for i in range(n)], f"real Globe and Mail comments ({len(pool):,}, repeated)"
+    rng = random.Random(3)
+    pool = sentences()
+    return [" ".join(rng.choice(pool) for _ in range(rng.randint(1, 6))) for _ in range(n)], "recombined starter sentences"
+
+
+def tiers(args) -> None:
+    """Each tier side by side on the same real comments: tfidf, hybrid on the static encoder, and
+    (with --with-mpnet, slow) the default hybrid: end-to-end throughput and one-comment start-up."""
+    from commentary.paths import cache_root
+
+    texts, what = real_texts(args.n)
+    print(f"{args.n:,} comments: {what}")
+    settings = [("tfidf", ["--backend", "tfidf"]), ("hybrid, static encoder", ["--backend", "hybrid", "--base-model", "static"])]
+    if args.with_mpnet:
+        settings.append(("hybrid, mpnet (default)", ["--backend", "hybrid"]))
+    for name, extra in settings:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["COMMENTARY_CACHE"] = str(cache_root())  # encoders and embeddings are made once
+            env = train(tmp, *extra)
+            src = Path(tmp) / "c.jsonl"
+            src.write_text("".join(json.dumps({"id": f"r{i}", "text": t}) + "\n" for i, t in enumerate(texts)),
+                           encoding="utf-8")
+            secs, rss = run_classify(env, src, Path(tmp) / "p.jsonl")
+            one = Path(tmp) / "one.txt"
+            one.write_text(texts[0] + "\n", encoding="utf-8")
+            start = min(run_classify(env, one, Path(tmp) / "p1.jsonl")[0] for _ in range(2))
+            print(f"{name}: {args.n / secs:,.0f} comments/s end to end ({secs:.1f} s, peak RSS {rss / 1024:,.0f} MiB); "
+                  f"one comment {start:.2f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
@@ -161,9 +202,13 @@ def main() -> None:
     p = sub.add_parser("startup")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--backend", default="auto", help="auto is the default: hybrid where an encoder is installed")
+    p = sub.add_parser("tiers")
+    p.add_argument("--n", type=int, default=5000)
+    p.add_argument("--with-mpnet", action="store_true", help="also the default hybrid (minutes on a CPU)")
     args = ap.parse_args()
     start = time.perf_counter()
-    {"throughput": throughput, "memory": memory, "embeddings": embeddings, "startup": startup}[args.what](args)
+    {"throughput": throughput, "memory": memory, "embeddings": embeddings, "startup": startup,
+     "tiers": tiers}[args.what](args)
     print(f"(benchmark took {time.perf_counter() - start:.0f} s)", file=sys.stderr)
 
 
