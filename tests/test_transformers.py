@@ -262,3 +262,14 @@ def test_each_text_is_encoded_once_per_process_and_in_order(tiny):
     b = enc.encode(["another comment", "a third"])  # a model and its baseline share what was encoded
     assert calls == [["one comment", "another comment"], ["a third"]]
     assert np.allclose(a[0], a[2]) and np.allclose(a[1], b[0]) and b.shape == (2, a.shape[1])
+
+
+def test_a_full_memo_never_loses_a_text_of_the_call_that_fills_it(tiny, monkeypatch):
+    from commentary.backends.encoder import Encoder
+
+    enc = Encoder(str(tiny), max_length=32, batch_size=4)
+    monkeypatch.setattr(Encoder, "MEMO_SIZE", 3)
+    first = enc.encode(["a", "b", "c"])
+    both = enc.encode(["a", "d", "e"])  # "a" was memoised; the new two overflow the memo, which is cleared
+    assert np.allclose(both[0], first[0]) and both.shape == (3, first.shape[1])
+    assert np.allclose(enc.encode(["d"])[0], both[1])

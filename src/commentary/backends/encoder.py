@@ -315,6 +315,7 @@ class Encoder:
         self.folder = Path(self.model.name_or_path)
         self.max_length = max_length
         self.batch_size = batch_size
+        self._memo: dict[str, Any] = {}  # text -> embedding, at most MEMO_SIZE of them
 
     MEMO_SIZE = 20_000  # texts whose embeddings stay in memory (about 60 MB for mpnet)
 
@@ -324,19 +325,16 @@ class Encoder:
         Batches are formed from texts of similar length, so little of each batch is padding."""
         import numpy as np
 
-        memo = self.__dict__.setdefault("_memo", {})
-        todo = list(dict.fromkeys(t for t in texts if t not in memo))
-        if todo:
-            vectors = self._encode(todo)
-            if len(memo) + len(todo) > self.MEMO_SIZE:
-                memo.clear()
-            memo.update(zip(todo, vectors))
-            if len(todo) > self.MEMO_SIZE:  # too many to keep: use them once
-                fresh = dict(zip(todo, vectors))
-                return np.stack([fresh[t] if t in fresh else memo[t] for t in texts])
+        new = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        fresh = dict(zip(new, self._encode(new))) if new else {}
         if not texts:
             return np.zeros((0, self.model.config.hidden_size), dtype="float32")
-        return np.stack([memo[t] for t in texts])
+        out = np.stack([fresh[t] if t in fresh else self._memo[t] for t in texts])  # before the memo is trimmed
+        if len(self._memo) + len(fresh) > self.MEMO_SIZE:
+            self._memo.clear()
+        if len(fresh) <= self.MEMO_SIZE:
+            self._memo.update(fresh)
+        return out
 
     def _encode(self, texts: list[str]):
         import numpy as np
