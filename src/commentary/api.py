@@ -77,12 +77,9 @@ class Model:
 
     def quality(self) -> dict[str, Any]:
         """The version's cross-validated and held-out macro-F1 (from its metrics.json)."""
-        import json
+        from .registry import read_metrics
 
-        try:
-            metrics = json.loads((self.version.path / "metrics.json").read_text())
-        except (OSError, ValueError):
-            return {}
+        metrics = read_metrics(self.version)
         out = {}
         for part in ("cv", "heldout"):
             if isinstance(metrics.get(part), dict):

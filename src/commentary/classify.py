@@ -23,7 +23,7 @@ from .backends.base import Inputs
 from .errors import InputError
 from .ingest.source import MAX_LINE_CHARS
 
-__all__ = ["Item", "read_items", "cut_items", "items_from_records", "score", "evidence", "Summary", "write_csv_row", "neutralise"]
+__all__ = ["Item", "read_items", "items_from_records", "score", "evidence", "Summary", "write_csv_row", "neutralise"]
 
 _PAGE_LABEL = re.compile(r"^\s*(?:comment(?:ed)?\s+(?:date|on)|posted\s+on)\b", re.IGNORECASE | re.MULTILINE)
 _STREAMED = {".jsonl", ".ndjson", ".csv", ".tsv"}
@@ -50,22 +50,6 @@ def items_from_records(articles, comments) -> Iterator[Item]:
     for c in comments:
         art = arts.get(c.article_id)
         yield Item(c.id, c.text, _article_text(art), c.article_id, c.author, c.source_id)
-
-
-def cut_items(items: Iterable[Item], limit: int, warn: Callable[[str], None] | None = None) -> Iterator[Item]:
-    """*items* with texts over *limit* characters cut (as ingest cuts them); says how many at the end."""
-    from .ingest.base import cut_long
-
-    cut = longest = 0
-    for item in items:
-        if len(item.text) > limit:
-            longest = max(longest, len(item.text))
-            item.text, _ = cut_long(item.text, limit)
-            cut += 1
-        yield item
-    if cut and warn:
-        warn(f"cut {cut:,} comment(s) longer than {limit:,} characters (the longest had {longest:,}); "
-             "pass --max-comment-chars to raise the limit")
 
 
 def _text_lines(stream: IO[bytes], name: str) -> Iterator[tuple[int, str]]:
@@ -169,14 +153,22 @@ def _utf8_head(path: Path) -> bool:
 
 def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, options=None,
                warn: Callable[[str], None] | None = None) -> Iterator[Item]:
-    """Yield the comments in *spec* (a path or ``-``), with their article when the source has one;
-    the reader's warnings (a guessed encoding, a guessed column) go to *warn*."""
-    from .ingest import ReadOptions, read_opened, read_source
-    from .ingest.pagetext import read_page_text
-    from .ingest.source import decode, open_source
+    """Yield the comments in *spec* (a path or ``-``), with their article when the source has one,
+    each cut to ``options.max_comment_chars`` as ingest cuts it; the reader's warnings (a guessed
+    encoding, a guessed column, comments cut) go to *warn*."""
+    from .ingest import ReadOptions
+    from .ingest.base import cut_long_texts
 
     opts = options or ReadOptions()
     say = warn or (lambda _message: None)
+    return cut_long_texts(_read_items(spec, fmt, per_line, opts, say), opts.max_comment_chars, say)
+
+
+def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[[str], None]) -> Iterator[Item]:
+    from .ingest import read_opened, read_source
+    from .ingest.pagetext import read_page_text
+    from .ingest.source import decode, open_source
+
     path = Path(spec) if spec != "-" else None
     if path is not None and not path.exists() and not spec.startswith("hf:"):
         raise InputError(f"{spec} does not exist", fix="check the path")

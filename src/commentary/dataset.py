@@ -25,7 +25,7 @@ __all__ = [
     "file_sha256",
     "atomic_dir",
     "atomic_file",
-    "check_replaceable",
+    "claim_output",
     "is_dataset_folder",
     "write_jsonl",
 ]
@@ -79,12 +79,7 @@ def atomic_dir(target: Path, *, force: bool = False, ours: Callable[[Path], bool
     manifest, a report by its files): ``--force`` never deletes a folder of the user's.
     """
     target = Path(target)
-    if target.exists() or target.is_symlink():
-        if not force:
-            raise OutputExistsError(
-                f"{target} already exists", fix="pass --force to replace it, or choose another path"
-            )
-        check_replaceable(target, ours, what)
+    claim_output(target, force=force, ours=ours, what=what)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
@@ -127,7 +122,19 @@ def remove_stale_temps(target: Path) -> None:
                     path.unlink()
 
 
-def check_replaceable(target: Path, ours: Callable[[Path], bool] | None, what: str) -> None:
+def claim_output(target: Path, *, force: bool, ours: Callable[[Path], bool] | None = None,
+                 what: str = "an output folder", fix: str = "pass --force to replace it, or choose another path") -> None:
+    """Refuse an existing output folder *target* unless *force*, and even then unless it is empty or
+    *ours* recognises it as *what* the command writes. Commands call it before their work, not after."""
+    target = Path(target)
+    if not (target.exists() or target.is_symlink()):
+        return
+    if not force:
+        raise OutputExistsError(f"{target} already exists", fix=fix)
+    _check_replaceable(target, ours, what)
+
+
+def _check_replaceable(target: Path, ours: Callable[[Path], bool] | None, what: str) -> None:
     """Refuse to replace *target* unless it is an empty folder or *ours* says it is *what*."""
     if target.is_symlink() or not target.is_dir():
         raise OutputExistsError(f"{target} exists and is not a folder; --force replaces only {what} "

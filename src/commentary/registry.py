@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .dataset import file_sha256
+from .dataset import _umask, atomic_file, file_sha256
 from .errors import CommentaryError
 
 __all__ = ["Version", "parse_ref", "list_versions", "resolve", "verify", "promote", "write_version",
-           "package_versions"]
+           "package_versions", "read_manifest", "read_metrics"]
 
 MANIFEST = "manifest.json"
 PRODUCTION = "production"
@@ -130,6 +130,16 @@ def production(root: Path, name: str) -> str | None:
     return value
 
 
+def read_metrics(version: Version) -> dict[str, Any]:
+    """A version's metrics.json, or {} when it is missing or damaged (its figures are for show;
+    ``verify`` is what vouches for the files)."""
+    try:
+        data = json.loads((version.path / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 INDEX = "index.json"  # beside the versions: each version's manifest sha256, written when the version is
 
 
@@ -174,16 +184,18 @@ def verify(version: Version) -> None:
     if not files:
         raise CommentaryError(f"{version.path / MANIFEST} lists no files", fix="retrain this model")
     base = version.path.resolve()
+    on_disk = set()
     for p in version.path.rglob("*"):
         if p.is_symlink():
             raise CommentaryError(f"{p} is a link inside {version.ref}", fix="a version holds plain files only; "
                                   "remove the link, or retrain")
+        if p.is_file():
+            on_disk.add(p.relative_to(version.path).as_posix())
     for rel in files:
         target = (version.path / rel).resolve()
         if Path(rel).is_absolute() or ".." in Path(rel).parts or not target.is_relative_to(base):
             raise CommentaryError(f"the manifest of {version.ref} lists {rel!r}, outside the version",
                                   fix="the manifest was changed; restore it or retrain")
-    on_disk = {p.relative_to(version.path).as_posix() for p in version.path.rglob("*") if p.is_file()}
     extra = sorted(on_disk - set(files) - {MANIFEST})
     if extra:
         raise CommentaryError(f"{version.path / extra[0]} is not in the manifest of {version.ref}",
@@ -233,15 +245,10 @@ def check_writable(root: Path) -> None:
                               fix="pass --models-dir or set COMMENTARY_HOME to a folder you can write") from exc
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _usual_modes(folder: Path) -> None:
+    """The folder and everything in it with the usual modes (0777 and 0666 less the umask)."""
     mask = _umask()
-    for p in folder.rglob("*"):
+    for p in [folder, *folder.rglob("*")]:
         if not p.is_symlink():
             p.chmod((0o777 if p.is_dir() else 0o666) & ~mask)
 
@@ -270,19 +277,14 @@ def write_version(root: Path, name: str, build, manifest: dict[str, Any], card=N
                         **manifest}
             if card is not None:
                 card(tmp, manifest)
-            _usual_modes(tmp)  # some writers (safetensors) leave files owner-only
             manifest["files"] = {p.relative_to(tmp).as_posix(): file_sha256(p)
                                  for p in sorted(tmp.rglob("*")) if p.is_file()}
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-            os.chmod(tmp / MANIFEST, 0o666 & ~_umask())
-            tmp.chmod(0o777 & ~_umask())
-            index = _index(root, name)
-            index[version] = file_sha256(tmp / MANIFEST)
-            index_tmp = folder / f".{INDEX}.tmp-{os.getpid()}"
-            index_tmp.write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
-            os.chmod(index_tmp, 0o666 & ~_umask())
+            _usual_modes(tmp)  # some writers (safetensors) leave files owner-only
+            index = {**_index(root, name), version: file_sha256(tmp / MANIFEST)}
             os.replace(tmp, folder / version)
-            os.replace(index_tmp, folder / INDEX)
+            with atomic_file(folder / INDEX) as fh:  # still under the lock
+                fh.write(json.dumps(index, indent=1, sort_keys=True) + "\n")
     except OSError as exc:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

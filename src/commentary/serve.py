@@ -7,7 +7,7 @@
     GET  /docs       OpenAPI documentation (and /openapi.json)
 
 The model is loaded once. Requests that arrive together are scored together: a batcher
-collects what comes within a few milliseconds (up to ``max_batch`` comments) and runs the
+collects what comes within a few milliseconds (up to ``max_comments`` comments) and runs the
 model once, in a worker thread, so concurrent clients share the work. Bad input gets a
 4xx with a one-line reason: 422 for a malformed body, 413 for too many or too long comments.
 """
@@ -17,10 +17,12 @@ model once, in a worker thread, so concurrent clients share the work. Bad input 
 import asyncio
 from typing import Any
 
+from .ingest.base import MAX_COMMENT_CHARS
+
 __all__ = ["make_app", "serve"]
 
 
-def make_app(model, *, max_comments: int = 1000, max_chars: int = 100_000, batch_wait_ms: float = 5.0):
+def make_app(model, *, max_comments: int = 1000, max_chars: int = MAX_COMMENT_CHARS, batch_wait_ms: float = 5.0):
     """The FastAPI app over a loaded ``commentary.api.Model``."""
     from contextlib import asynccontextmanager
 

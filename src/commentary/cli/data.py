@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._app import CodebookOpt, CommentaryError, ForceOpt, FormatOpt, MaxCharsOpt, app, ui
+from ..ingest.base import MAX_COMMENT_CHARS
+from ._app import CodebookOpt, ForceOpt, FormatOpt, MaxCharsOpt, app, ui
 
 
 @app.command()
@@ -32,7 +33,7 @@ def ingest(
     title_column: Annotated[Optional[str], typer.Option(help="Column holding the article title.")] = None,
     article_text_column: Annotated[Optional[str], typer.Option(help="Column holding the article text.")] = None,
     split: Annotated[Optional[str], typer.Option(help="Split of a Hugging Face dataset.")] = None,
-    max_comment_chars: MaxCharsOpt = 100_000,
+    max_comment_chars: MaxCharsOpt = MAX_COMMENT_CHARS,
     include_pingbacks: Annotated[bool, typer.Option(help="Keep WordPress pingbacks and trackbacks.")] = False,
     keep_unapproved: Annotated[bool, typer.Option(
         help="Keep pending, spam and deleted comments (marked in their status).")] = False,
@@ -41,7 +42,7 @@ def ingest(
         "affiliations (key: COMMENTARY_PSEUDONYM_KEY, or a key file made in the home folder).")] = False,
 ) -> None:
     """Read article pages and comment threads into one clean dataset."""
-    from ..dataset import check_replaceable, is_dataset_folder, write_dataset, write_jsonl
+    from ..dataset import claim_output, is_dataset_folder, write_dataset, write_jsonl
     from ..ingest import ReadOptions, summarise
     from ..ingest import ingest as run_ingest
     from ..paths import data_dir, home
@@ -49,10 +50,8 @@ def ingest(
     if output is None:
         stem = Path(sources[0]).stem if sources[0] != "-" else "stdin"
         output = str(data_dir() / stem.removeprefix("hf:").replace("/", "_"))
-    if output != "-" and (Path(output).exists() or Path(output).is_symlink()):
-        if not force:
-            raise CommentaryError(f"{output} already exists", fix="pass --force to replace it")
-        check_replaceable(Path(output), is_dataset_folder, "a dataset")  # before the reading, not after
+    if output != "-":  # before the reading, not after
+        claim_output(Path(output), force=force, ours=is_dataset_folder, what="a dataset")
     opts = ReadOptions(
         encoding=encoding, include_pingbacks=include_pingbacks, include_unapproved=keep_unapproved,
         text_column=text_column, id_column=id_column, parent_column=parent_column,

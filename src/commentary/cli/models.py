@@ -100,17 +100,14 @@ def _print_scores(metrics: dict) -> None:
 @models_app.command("list")
 def models_list(models_dir: ModelsDirOpt = None) -> None:
     """List every model version, marking the promoted ones."""
-    from ..registry import list_versions, production
+    from ..registry import list_versions, production, read_metrics
 
     root = models_root(models_dir)
     damaged: list[tuple[str, str]] = []
     for v in list_versions(root, damaged=damaged):
         mark = "*" if production(root, v.name) == v.version else " "
-        try:
-            cv = json.loads((v.path / "metrics.json").read_text())["cv"]
-            cv = cv if isinstance(cv, dict) else {}
-        except (OSError, ValueError, KeyError, TypeError):
-            cv = {}  # figures are for show; a missing or damaged metrics file leaves them blank
+        cv = read_metrics(v).get("cv")
+        cv = cv if isinstance(cv, dict) else {}  # figures are for show: a damaged file leaves them blank
         typer.echo(f"{mark} {v.ref}\t{v.manifest.get('created', '')}\t{v.manifest.get('backend', '')}\t"
                    f"stance {fmt(cv.get('stance', {}).get('macro_f1'))}\t"
                    f"themes {fmt(cv.get('themes', {}).get('macro_f1'))}")

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..ingest.base import MAX_COMMENT_CHARS
 from ..paths import find_input, find_source
 from ._app import CodebookOpt, CommentaryError, ForceOpt, MaxCharsOpt, ModelsDirOpt, app, fmt, models_root, ui
 
@@ -37,7 +38,7 @@ def classify(
     jobs: Annotated[int, typer.Option(
         help="Processes scoring batches [default 0: the cores, for tfidf models; 1 for transformers].")] = 0,
     force: ForceOpt = False,
-    max_comment_chars: MaxCharsOpt = 100_000,
+    max_comment_chars: MaxCharsOpt = MAX_COMMENT_CHARS,
     models_dir: ModelsDirOpt = None,
 ) -> None:
     """Score comments with a trained model: stance, themes, probabilities, abstain flags."""
@@ -45,7 +46,7 @@ def classify(
 
     from .._procs import cap_jobs
     from ..backends.base import fork_jobs
-    from ..classify import CSV_FIELDS, Summary, cut_items, read_items, score, write_csv_row
+    from ..classify import CSV_FIELDS, Summary, read_items, score, write_csv_row
     from ..dataset import atomic_file
     from ..ingest import ReadOptions
     from ..training import load_model
@@ -60,10 +61,9 @@ def classify(
     dec = trained.decisions
     if source == "-" and sys.stdin.isatty():
         ui.info("reading comments from the terminal: paste or type them, then press Ctrl-D")
-    items = cut_items(read_items(source, fmt=input_format, per_line=per_line,
-                                 options=ReadOptions(text_column=text_column, max_comment_chars=max_comment_chars,
-                                                     encoding=encoding), warn=ui.warn),
-                      max_comment_chars, ui.warn)
+    items = read_items(source, fmt=input_format, per_line=per_line, warn=ui.warn,
+                       options=ReadOptions(text_column=text_column, max_comment_chars=max_comment_chars,
+                                           encoding=encoding))
     summary = Summary(dec.stance_labels, dec.theme_labels)
     rows_for_table: list[dict] = []
 
@@ -156,6 +156,7 @@ def report(
     from ..codebook import load_codebook
     from ..dataset import atomic_file
     from ..ingest import ReadOptions
+    from ..registry import read_metrics
     from ..report import collect, model_quality, render_html
     from ..training import load_model
 
@@ -171,8 +172,7 @@ def report(
     if data.summary.n == 0:
         raise CommentaryError(f"found no comments in {source}",
                               fix="pass a file with comment text (use --per-line for one per line)")
-    metrics_file = version.path / "metrics.json"
-    data.quality = model_quality(version.manifest, json.loads(metrics_file.read_text()) if metrics_file.exists() else {})
+    data.quality = model_quality(version.manifest, read_metrics(version))
     book = load_codebook(codebook_file)
     data.descriptions = {t.id: t.description for t in book.themes}
     html = render_html(data)
@@ -215,15 +215,14 @@ def evaluate(
 ) -> None:
     """Measure a model on gold labels; with gates, exit 1 when quality falls (for CI)."""
     from ..codebook import load_codebook
-    from ..dataset import check_replaceable
+    from ..dataset import claim_output
     from ..evaluate import check_gates, is_report_folder, measure, write_reports
     from ..paths import home, starter_dir
     from ..training import load_model
 
-    if output is not None and (output.exists() or output.is_symlink()):  # before the scoring, not after
-        if not force:
-            raise CommentaryError(f"{output} already exists", fix="pass --force to replace an earlier report there")
-        check_replaceable(output, is_report_folder, "an evaluation report")
+    if output is not None:  # before the scoring, not after
+        claim_output(output, force=force, ours=is_report_folder, what="an evaluation report",
+                     fix="pass --force to replace an earlier report there")
     book = load_codebook(codebook_file)
     by = None
     if real:
@@ -293,7 +292,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
     max_comments: Annotated[int, typer.Option(min=1, help="Most comments in one request.")] = 1000,
-    max_comment_chars: MaxCharsOpt = 100_000,
+    max_comment_chars: MaxCharsOpt = MAX_COMMENT_CHARS,
     models_dir: ModelsDirOpt = None,
 ) -> None:
     """Serve a model over HTTP: POST /classify, GET /health and /model, OpenAPI docs at /docs."""

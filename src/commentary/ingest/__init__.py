@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import FormatError, InputError
 from ..records import Article, Comment
-from .base import ReadOptions, ReadResult, cut_long
+from .base import ReadOptions, ReadResult, cut_long_texts
 from .source import Source, decode, open_source
 
 __all__ = ["FORMATS", "IngestResult", "ReadOptions", "detect_format", "read_source", "read_opened", "ingest",
@@ -185,14 +185,8 @@ def ingest(sources: list[str], *, fmt: str | None = None, options: ReadOptions |
             if art.id not in seen_a:
                 seen_a.add(art.id)
                 out.articles.append(art)
-        long = [c for c in result.comments if len(c.text) > opts.max_comment_chars]
-        if long:
-            longest = max(len(c.text) for c in long)
-            for com in long:
-                com.text, _ = cut_long(com.text, opts.max_comment_chars)
-            out.warnings.append(f"{spec}: cut {len(long):,} comment(s) longer than {opts.max_comment_chars:,} "
-                                f"characters (the longest had {longest:,}); pass --max-comment-chars to raise the limit")
-        for com in result.comments:
+        for com in cut_long_texts(result.comments, opts.max_comment_chars,
+                                  lambda message, spec=spec: out.warnings.append(f"{spec}: {message}")):
             if com.id in seen_c:
                 out.skipped["repeat of a comment already read"] = out.skipped.get(
                     "repeat of a comment already read", 0) + 1

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from ..records import Article, Comment, stable_id
 from .source import Source
 
-__all__ = ["ReadOptions", "ReadResult", "article_id", "comment_id", "clean_text", "MAX_COMMENT_CHARS", "cut_long"]
+__all__ = ["ReadOptions", "ReadResult", "article_id", "comment_id", "clean_text", "MAX_COMMENT_CHARS", "cut_long",
+           "cut_long_texts"]
+
+T = TypeVar("T")
 
 MAX_COMMENT_CHARS = 100_000  # about 15,000 words: far beyond any real comment, and cheap to score
 
@@ -32,7 +37,7 @@ class ReadOptions:
     title_column: str | None = None
     article_text_column: str | None = None
     split: str | None = None
-    max_comment_chars: int = 100_000  # longer comments are cut here, with a warning (MAX_COMMENT_CHARS)
+    max_comment_chars: int = MAX_COMMENT_CHARS  # longer comments are cut, with a warning
 
 
 @dataclass
@@ -79,3 +84,19 @@ def cut_long(text: str, limit: int) -> tuple[str, bool]:
     cut = text[:limit]
     space = cut.rfind(" ", max(0, limit - 200))
     return (cut[:space] if space > 0 else cut).rstrip(), True
+
+
+def cut_long_texts(records: Iterable[T], limit: int, warn: Callable[[str], None] | None = None) -> Iterator[T]:
+    """*records* (comments or anything with a ``text``) with texts over *limit* characters cut by
+    ``cut_long``, one at a time; at the end one warning says how many and the longest. Every
+    reader's comments pass through here (ingest and classify alike)."""
+    cut = longest = 0
+    for record in records:
+        if len(record.text) > limit:
+            longest = max(longest, len(record.text))
+            record.text, _ = cut_long(record.text, limit)
+            cut += 1
+        yield record
+    if cut and warn:
+        warn(f"cut {cut:,} comment(s) longer than {limit:,} characters (the longest had {longest:,}); "
+             "pass --max-comment-chars to raise the limit")

@@ -232,12 +232,10 @@ def _write_argilla(folder: Path, tasks: Sequence[Task], codebook: Codebook, *, f
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ..dataset import atomic_dir, check_replaceable
+    from ..dataset import atomic_dir
 
-    if folder.exists() or folder.is_symlink():  # refused before the work, not after
-        check_replaceable(folder, _is_argilla_export, "an Argilla export")
-    table = pa.Table.from_pylist(_argilla_rows(tasks, codebook), schema=_argilla_schema())
     with atomic_dir(folder, force=force, ours=_is_argilla_export, what="an Argilla export") as tmp:
+        table = pa.Table.from_pylist(_argilla_rows(tasks, codebook), schema=_argilla_schema())
         (tmp / "data").mkdir()
         pq.write_table(table, tmp / "data" / "train-00000-of-00001.parquet")
         (tmp / ".argilla").mkdir()
