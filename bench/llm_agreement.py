@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from commentary.codebook import load_codebook
-from commentary.label.llm import Endpoint, label_with_llm
+from commentary.label.llm import Endpoint, label_with_llm, llm_items
 from commentary.paths import cache_root
 from commentary.realset import combined_real, corpora_dir
 
@@ -43,12 +43,10 @@ def main() -> int:
 
     book = load_codebook()
     ds, by = combined_real(sources=args.source)
-    arts = {a.id: a for a in ds.articles}
     gold = {lab.comment_id: lab for lab in ds.labels}
     source_of = {ds.comments[i].id: name for name, rows in by.items() for i in rows}
     comments = ds.comments[: args.limit] if args.limit else ds.comments
-    items = [{"id": c.id, "text": c.text, "title": arts[c.article_id].title if c.article_id in arts else None,
-              "article": arts[c.article_id].text if c.article_id in arts else None} for c in comments]
+    items = llm_items(ds.articles, comments)
     endpoint = Endpoint.from_env(timeout=120)
     start = time.monotonic()
     run = label_with_llm(items, book, endpoint, cache_dir=cache_root() / "llm", concurrency=args.concurrency)

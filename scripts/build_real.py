@@ -34,14 +34,29 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def passes() -> dict[str, tuple[dict, dict]]:
-    """chunk -> (pass A by id, pass B by id)."""
+def passes(folder: Path = EVAL / "passes", key_a: str = "id") -> dict[str, tuple[dict, dict]]:
+    """chunk -> (pass A by id, pass B by id), from ``<chunk>.A.jsonl`` and ``<chunk>.B.jsonl`` in *folder*
+    (pass A keyed by *key_a*: the written comments' first pass is the writers' own file)."""
     out = {}
-    for a in sorted((EVAL / "passes").glob("*.A.jsonl")):
+    for a in sorted(folder.glob("*.A.jsonl")):
         chunk = a.name[: -len(".A.jsonl")]
         b = a.with_name(f"{chunk}.B.jsonl")
-        out[chunk] = ({r["id"]: r for r in read_jsonl(a)}, {r["id"]: r for r in read_jsonl(b)})
+        out[chunk] = ({r[key_a]: r for r in read_jsonl(a)}, {r["id"]: r for r in read_jsonl(b)})
     return out
+
+
+def disputed_fields(a: dict, b: dict) -> list[str]:
+    """The fields two passes disagree on: stance, and each theme one gave and the other did not."""
+    return (["stance"] if a["stance"] != b["stance"] else []) + [
+        t for t in THEMES if (t in a["themes"]) != (t in b["themes"])]
+
+
+def settle(a: dict, b: dict, adjudicated: dict | None) -> tuple[str | None, list[str]]:
+    """Gold labels: agreed fields as both passes gave them, disputed ones as the adjudicator settled them."""
+    stance = a["stance"] if a["stance"] == b["stance"] else adjudicated["stance"]
+    themes = [t for t in THEMES if (t in a["themes"] and t in b["themes"])
+              or ((t in a["themes"]) != (t in b["themes"]) and t in adjudicated["themes"])]
+    return stance, themes
 
 
 def kappa(a: list, b: list) -> float | None:
@@ -69,15 +84,12 @@ def agreement(pairs: list[tuple[dict, dict]]) -> dict:
     return out
 
 
-def disputes() -> list[dict]:
+def disputes(chunks: dict[str, tuple[dict, dict]] | None = None) -> list[dict]:
     rows = []
-    for chunk, (pa, pb) in passes().items():
+    for chunk, (pa, pb) in (chunks or passes()).items():
         for cid, a in pa.items():
             b = pb[cid]
-            fields = []
-            if a["stance"] != b["stance"]:
-                fields.append("stance")
-            fields += [t for t in THEMES if (t in a["themes"]) != (t in b["themes"])]
+            fields = disputed_fields(a, b)
             if fields:
                 rows.append({"id": cid, "chunk": chunk, "disputed": fields,
                              "A": {"stance": a["stance"], "themes": a["themes"]},
@@ -91,18 +103,7 @@ def gold() -> list[dict]:
     out = []
     for chunk, (pa, pb) in passes().items():
         for cid, a in pa.items():
-            b = pb[cid]
-            stance = a["stance"]
-            if a["stance"] != b["stance"]:
-                stance = adj[cid]["stance"]
-            themes = []
-            for t in THEMES:
-                ina, inb = t in a["themes"], t in b["themes"]
-                if ina == inb:
-                    if ina:
-                        themes.append(t)
-                elif t in adj[cid]["themes"]:
-                    themes.append(t)
+            stance, themes = settle(a, pb[cid], adj.get(cid))
             out.append({"comment_id": cid, "source": SOURCE_OF[chunk], "stance": stance, "themes": themes,
                         "annotator": "adjudicated" if cid in adj else "agreed", "codebook_version": "1.0"})
     return out

@@ -20,33 +20,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "src"))
-from build_real import THEMES, agreement, read_jsonl  # noqa: E402
+from build_real import THEMES, agreement, disputes, read_jsonl, settle  # noqa: E402
+from build_real import passes as read_passes  # noqa: E402
 
 OUT = ROOT / "data" / "written_real_style"
 PASSES = OUT / "passes"
 
 
 def passes() -> dict[str, tuple[dict, dict]]:
-    out = {}
-    for a in sorted(PASSES.glob("*.A.jsonl")):
-        w = a.name[: -len(".A.jsonl")]
-        b = a.with_name(f"{w}.B.jsonl")
-        out[w] = ({r["comment_id"]: r for r in read_jsonl(a)}, {r["id"]: r for r in read_jsonl(b)})
-    return out
-
-
-def disputes() -> list[dict]:
-    rows = []
-    for w, (pa, pb) in passes().items():
-        for cid, a in pa.items():
-            b = pb[cid]
-            fields = (["stance"] if a["stance"] != b["stance"] else []) + [
-                t for t in THEMES if (t in a["themes"]) != (t in b["themes"])]
-            if fields:
-                rows.append({"id": cid, "writer": w, "disputed": fields,
-                             "A": {"stance": a["stance"], "themes": a["themes"]},
-                             "B": {"stance": b["stance"], "themes": b["themes"]}})
-    return rows
+    """writer -> (the writer's own labels by comment id, the blind second pass by id)."""
+    return read_passes(PASSES, key_a="comment_id")
 
 
 def build() -> None:
@@ -59,11 +42,8 @@ def build() -> None:
     coms, labs, pairs = [], [], []
     for w, (pa, pb) in passes().items():
         for cid, a in pa.items():
-            b = pb[cid]
-            pairs.append((a, b))
-            stance = a["stance"] if a["stance"] == b["stance"] else adj[cid]["stance"]
-            themes = [t for t in THEMES if ((t in a["themes"]) and (t in b["themes"]))
-                      or ((t in a["themes"]) != (t in b["themes"]) and t in adj[cid]["themes"])]
+            pairs.append((a, pb[cid]))
+            stance, themes = settle(a, pb[cid], adj.get(cid))
             art = arts.setdefault(a["article_id"], Article(id=a["article_id"], title=a["title"], text=a["lede"],
                                                            source="written_real_style"))
             coms.append(Comment(id=cid, article_id=art.id, text=a["text"], parent_id=a.get("reply_to"),
@@ -87,7 +67,7 @@ def build() -> None:
 
 if __name__ == "__main__":
     if (sys.argv[1] if len(sys.argv) > 1 else "build") == "disputes":
-        for row in disputes():
+        for row in disputes(passes()):  # "chunk" names the writer
             print(json.dumps(row))
     else:
         build()

@@ -90,9 +90,12 @@ def build_items(articles: Sequence[Article], comments: Sequence[Comment],
                 suggestions: dict[str, dict[str, Any]] | None) -> list[Item]:
     arts = {a.id: a for a in articles}
     texts = {c.id: c.text for c in comments}
-    return [Item(c, arts[c.article_id].title if c.article_id in arts else None,
-                 texts.get(c.parent_id) if c.parent_id else None, (suggestions or {}).get(c.id),
-                 arts[c.article_id].text if c.article_id in arts else None) for c in comments]
+    items = []
+    for c in comments:
+        art = arts.get(c.article_id)
+        items.append(Item(c, art.title if art else None, texts.get(c.parent_id) if c.parent_id else None,
+                          (suggestions or {}).get(c.id), art.text if art else None))
+    return items
 
 
 def read_done(path: Path, annotator: str, codebook: Codebook) -> set[str]:

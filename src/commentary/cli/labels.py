@@ -289,7 +289,7 @@ def label_llm(
     """Label comments by the codebook through a language model; answers are cached, failures left unlabelled."""
     from ..codebook import load_codebook
     from ..dataset import atomic_file, read_dataset
-    from ..label.llm import Endpoint, label_with_llm
+    from ..label.llm import Endpoint, label_with_llm, llm_items
     from ..paths import cache_root
 
     if (output.exists() or output.is_symlink()) and not force:
@@ -297,11 +297,7 @@ def label_llm(
     book = load_codebook(codebook_file)
     endpoint = Endpoint.from_env(base_url, model, api_key, timeout=timeout, price_per_1k_tokens=price)
     ds = read_dataset(dataset)
-    arts = {a.id: a for a in ds.articles}
-    texts = {c.id: c.text for c in ds.comments}
-    items = [{"id": c.id, "text": c.text, "title": arts[c.article_id].title if c.article_id in arts else None,
-              "article": arts[c.article_id].text if c.article_id in arts else None,
-              "parent": texts.get(c.parent_id) if c.parent_id else None} for c in ds.comments]
+    items = llm_items(ds.articles, ds.comments)
     ui.info(f"labelling {len(items):,} comments with {endpoint.model} at {endpoint.base_url}")
     with ui.progress("labelling", total=len(items)) as advance:
         last = {"n": 0}

@@ -15,7 +15,7 @@ from ..errors import FormatError
 from ..records import Article, Comment
 from .base import ReadOptions, ReadResult, article_id, comment_id, provenance
 from .dates import parse_date
-from .source import Source, check_line_lengths
+from .source import _CONTROL, Source, check_line_lengths
 
 __all__ = ["jsonl_objects", "read_csv", "read_jsonl", "read_json", "read_parquet", "read_rows", "ROLES"]
 
@@ -255,7 +255,7 @@ def flatten(obj: dict, prefix: str = "") -> dict:
     return out
 
 
-_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]|[\ud800-\udfff]")
+_UNSAFE = re.compile(_CONTROL.pattern + r"|[\ud800-\udfff]")  # decode()'s control characters, and surrogates
 
 
 def _scrub(value: Any) -> Any:

@@ -30,7 +30,7 @@ from ..codebook import Codebook
 from ..errors import CommentaryError
 from ..records import Labels
 
-__all__ = ["Endpoint", "LlmRun", "build_messages", "parse_answer", "label_with_llm", "PROMPT_VERSION"]
+__all__ = ["Endpoint", "LlmRun", "build_messages", "parse_answer", "llm_items", "label_with_llm", "PROMPT_VERSION"]
 
 PROMPT_VERSION = "llm-1"
 ARTICLE_BUDGET = 6000  # characters of the article sent: its opening and its conclusion
@@ -211,13 +211,24 @@ def _confidence(choice: dict) -> float | None:
     return round(math.exp(sum(values) / len(values)), 4) if values else None
 
 
+def llm_items(articles: Sequence[Any], comments: Sequence[Any]) -> list[dict[str, Any]]:
+    """What ``label_with_llm`` sends for each comment: its text, its article's title and text, its parent's text."""
+    arts = {a.id: a for a in articles}
+    texts = {c.id: c.text for c in comments}
+    out = []
+    for c in comments:
+        art = arts.get(c.article_id)
+        out.append({"id": c.id, "text": c.text, "title": art.title if art else None, "article": art.text if art else None,
+                    "parent": texts.get(c.parent_id) if c.parent_id else None})
+    return out
+
+
 def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: Endpoint, *, cache_dir: Path,
                    concurrency: int = 4, max_retries: int = 4, json_mode: bool = True,
                    progress: Callable[[dict[str, int]], None] | None = None) -> LlmRun:
     """Label *items* (dicts with id, text, and optionally title, article, parent) through *endpoint*."""
     cache = _Cache(Path(cache_dir))
     run = LlmRun()
-    lock = threading.Lock()
     counts = {"done": 0, "cached": 0, "failed": 0}
 
     def one(item: dict[str, Any]) -> tuple[str, dict | None, str | None]:
@@ -227,7 +238,7 @@ def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: En
         hit = cache.get(key)
         if hit is not None:
             return item["id"], {**hit, "cached": True}, None
-        tokens = 0
+        tokens, content = 0, ""
         for repair in (False, True):
             try:
                 answer = _post(endpoint, messages, max_retries=max_retries, json_mode=json_mode)
@@ -241,7 +252,7 @@ def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: En
             except (KeyError, IndexError, TypeError, ValueError) as exc:
                 if repair:
                     return item["id"], {"tokens": tokens}, f"unusable answer after one repair ({exc})"
-                messages = messages + [{"role": "assistant", "content": str(locals().get("content", ""))[:2000]},
+                messages = messages + [{"role": "assistant", "content": str(content)[:2000]},
                                        {"role": "user", "content": f"That answer cannot be used ({exc}). Answer "
                                         "again with only the JSON object, using only the codebook's labels."}]
                 continue
@@ -253,21 +264,15 @@ def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: En
     with ThreadPoolExecutor(max(1, concurrency)) as pool:
         futures = [pool.submit(one, item) for item in items]
         results: dict[str, tuple[dict | None, str | None]] = {}
-        for future in as_completed(futures):
+        for future in as_completed(futures):  # collected in this thread alone: no lock needed
             cid, value, error = future.result()
-            with lock:
-                results[cid] = (value, error)
-                if value is not None:
-                    run.tokens += 0 if value.get("cached") else int(value.get("tokens") or 0)
-                    run.requests += 0 if value.get("cached") else 1
-                if error:
-                    counts["failed"] += 1
-                elif value and value.get("cached"):
-                    counts["cached"] += 1
-                else:
-                    counts["done"] += 1
-                if progress:
-                    progress(dict(counts, tokens=run.tokens))
+            results[cid] = (value, error)
+            if value is not None and not value.get("cached"):
+                run.tokens += int(value.get("tokens") or 0)
+                run.requests += 1
+            counts["failed" if error else "cached" if value.get("cached") else "done"] += 1
+            if progress:
+                progress(dict(counts, tokens=run.tokens))
     source = f"llm:{endpoint.model}:{PROMPT_VERSION}"
     for item in items:  # in input order
         value, error = results[item["id"]]

@@ -52,8 +52,12 @@ def tasks_from(articles: Sequence[Article], comments: Sequence[Comment], labels:
     given: dict[str, list[Labels]] = {}
     for lab in labels:
         given.setdefault(lab.comment_id, []).append(lab)
-    return [Task(c, arts[c.article_id].title if c.article_id in arts else None, (suggestions or {}).get(c.id),
-                 given.get(c.id), arts[c.article_id].text if c.article_id in arts else None) for c in comments]
+    tasks = []
+    for c in comments:
+        art = arts.get(c.article_id)
+        tasks.append(Task(c, art.title if art else None, (suggestions or {}).get(c.id), given.get(c.id),
+                          art.text if art else None))
+    return tasks
 
 
 def _meta(lab: Labels) -> dict[str, Any]:
