@@ -60,3 +60,20 @@ def test_base_model_static_names_the_distilled_encoder_in_the_cache(static_encod
     target = cache_root() / "encoders" / "static-all-mpnet-base-v2-256"
     shutil.copytree(static_encoder, target)  # as the first use leaves it (distilling mpnet takes minutes)
     assert resolve_base_model("static") == (STATIC, str(target))
+
+
+def test_a_distilled_encoder_hashes_the_same_wherever_it_was_made(tmp_path):
+    import json
+
+    from commentary.backends.encoder import MPNET, _portable_config, weights_sha256
+
+    hashes = []
+    for cache in ("one", "two"):
+        folder = tmp_path / cache / "static"
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"same weights")
+        (folder / "config.json").write_text(json.dumps({"model_type": "model2vec",
+                                                        "tokenizer_name": str(tmp_path / cache / "mpnet")}))
+        _portable_config(folder)
+        hashes.append(weights_sha256(folder))
+    assert hashes[0] == hashes[1] and json.loads((folder / "config.json").read_text())["tokenizer_name"] == MPNET

@@ -189,6 +189,18 @@ def resolve_base_model(spec: str | None) -> tuple[str, str]:
 STATIC = "static"  # --base-model static: all-mpnet-base-v2 distilled into a Model2Vec static model
 
 
+def _portable_config(folder: Path) -> None:
+    """Name the source encoder in a distilled model's config by its id, not by the folder it was
+    distilled from: the config is hashed with the weights, and a path would make the same weights
+    hash differently in every cache (a version trained on one machine refused on another)."""
+    import json
+
+    path = Path(folder) / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["tokenizer_name"] = MPNET
+    path.write_text(json.dumps(config, indent=4) + "\n", encoding="utf-8")
+
+
 def static_model() -> str:
     """The default encoder distilled into static embeddings (Model2Vec, 256 dimensions), made once
     into the cache on first use (about two minutes on two cores; needs torch, transformers and
@@ -211,6 +223,7 @@ def static_model() -> str:
     def make(folder: Path) -> None:
         quiet_transformers()
         distill(model_name=source, pca_dims=256).save_pretrained(str(folder))  # shows its own progress bar
+        _portable_config(folder)
         for p in folder.iterdir():
             p.chmod(0o644)
 
