@@ -19,6 +19,7 @@ class Scripted(BaseHTTPRequestHandler):
 
     seen: list[dict] = []
     faults: dict[str, list] = {}
+    refuses: set[str] = set()  # response_format types this server does not support (HTTP 400, as vLLM says it)
 
     def log_message(self, *args):  # quiet
         pass
@@ -29,6 +30,9 @@ class Scripted(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if body["model"] != "tiny":
             return self._send(404, {"error": {"message": f"model {body['model']} not found"}})
+        kind = (body.get("response_format") or {}).get("type")
+        if kind in type(self).refuses:
+            return self._send(400, {"error": {"message": f"response_format type {kind} is not supported"}})
         type(self).seen.append(body)
         comment = body["messages"][1]["content"].rsplit("COMMENT: ", 1)[1]
         queue = type(self).faults.get(comment.split()[0], [])
@@ -62,7 +66,7 @@ class Scripted(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    Scripted.seen, Scripted.faults = [], {}
+    Scripted.seen, Scripted.faults, Scripted.refuses = [], {}, set()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -101,7 +105,12 @@ def test_labels_every_comment_with_retries_repair_and_a_cache(cli, server, datas
     # the system prompt carries the codebook, the article (cut to its budget), and the labels' form
     first = Scripted.seen[0]["messages"]
     assert "hierarchy" in first[0]["content"] and "ARTICLE TITLE: Ward leaders should listen" in first[1]["content"]
-    assert Scripted.seen[0]["temperature"] == 0 and Scripted.seen[0]["response_format"] == {"type": "json_object"}
+    # decoding is constrained to the codebook: the stance and theme ids are the schema's only allowed values
+    fmt = Scripted.seen[0]["response_format"]
+    assert Scripted.seen[0]["temperature"] == 0 and fmt["type"] == "json_schema"
+    schema = fmt["json_schema"]["schema"]
+    assert schema["properties"]["stance"]["enum"] == ["agree", "disagree", "mixed", "neutral"]
+    assert "hierarchy" in schema["properties"]["themes"]["items"]["properties"]["theme"]["enum"]
     # the labels file is an ordinary one: train --labels and label agreement read it
     from commentary.label.io import read_labels_file
 
@@ -114,6 +123,16 @@ def test_labels_every_comment_with_retries_repair_and_a_cache(cli, server, datas
     assert {k: again[k] for k in rows} == rows and again["c4"]["stance"] == "agree"
     assert len(Scripted.seen) - before == 1  # only Echo, which now answers well
     assert read_dataset(dataset).comments  # the dataset is untouched
+
+
+def test_a_server_without_schemas_is_asked_for_json_then_for_text(cli, server, dataset, tmp_path):
+    Scripted.refuses = {"json_schema", "json_object"}  # a server that only takes a prompt
+    out = tmp_path / "llm.jsonl"
+    res = run(cli, server, dataset, out)
+    assert res.exit_code == 0, res.stderr
+    assert len(out.read_text().splitlines()) == 5
+    assert all("response_format" not in body for body in Scripted.seen)  # every answer was asked as text
+    assert "the server refused --answer-format schema; answers were asked for as 'text'" in res.stderr
 
 
 @pytest.mark.parametrize("args, words", [

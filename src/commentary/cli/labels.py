@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -266,6 +267,12 @@ def label_attach(
     ui.good(f"wrote {output}: {len(ds.comments):,} comments, {len(given):,} labelled")
 
 
+class AnswerFormat(str, Enum):
+    schema = "schema"
+    json = "json"
+    text = "text"
+
+
 @label_app.command("llm")
 def label_llm(
     dataset: Annotated[Path, typer.Argument(parser=find_input, metavar="DATASET",
@@ -281,8 +288,11 @@ def label_llm(
     max_retries: Annotated[int, typer.Option(min=0, max=20, help="Retries on 429, 5xx and time-outs.")] = 4,
     timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for one answer.")] = 60.0,
     price: Annotated[Optional[float], typer.Option(help="Price per 1,000 tokens, to show the cost so far.")] = None,
-    json_mode: Annotated[bool, typer.Option(help="Ask for a JSON answer (response_format); "
-                                            "--no-json-mode for servers that refuse it.")] = True,
+    answer_format: Annotated[AnswerFormat, typer.Option(
+        "--answer-format",
+        help="How the answer's form is asked for: 'schema' constrains decoding to the codebook's labels (a JSON "
+             "schema), 'json' asks for any JSON object, 'text' only prompts. A server that refuses one is asked "
+             "the next way.")] = AnswerFormat.schema,
     force: ForceOpt = False,
     codebook_file: CodebookOpt = None,
 ) -> None:
@@ -308,7 +318,10 @@ def label_llm(
             last["n"] = n
 
         run = label_with_llm(items, book, endpoint, cache_dir=cache_root() / "llm", concurrency=concurrency,
-                             max_retries=max_retries, json_mode=json_mode, progress=step)
+                             max_retries=max_retries, answer_format=answer_format.value, progress=step)
+    if run.answer_format != answer_format.value:
+        ui.warn(f"the server refused --answer-format {answer_format.value}; answers were asked for as "
+                f"'{run.answer_format}' instead")
     with atomic_file(output, force=True) as fh:
         for lab in run.labels:
             fh.write(json.dumps({**lab.to_dict(), **run.extras.get(lab.comment_id, {})}, ensure_ascii=False) + "\n")

@@ -30,11 +30,16 @@ from ..codebook import Codebook
 from ..errors import CommentaryError
 from ..records import Labels
 
-__all__ = ["Endpoint", "LlmRun", "build_messages", "parse_answer", "llm_items", "label_with_llm", "PROMPT_VERSION"]
+__all__ = ["Endpoint", "LlmRun", "build_messages", "parse_answer", "answer_schema", "llm_items", "label_with_llm",
+           "PROMPT_VERSION", "ANSWER_FORMATS"]
 
 PROMPT_VERSION = "llm-1"
 ARTICLE_BUDGET = 6000  # characters of the article sent: its opening and its conclusion
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+# How the answer's form is asked for, strictest first: a JSON schema the server decodes under (OpenAI, vLLM,
+# llama.cpp's server, Ollama), any JSON object, or nothing but the prompt. A server that refuses one (HTTP 400
+# naming response_format) is asked the next way for the rest of the run.
+ANSWER_FORMATS = ("schema", "json", "text")
 
 
 @dataclass
@@ -98,6 +103,23 @@ def build_messages(book: Codebook, comment: str, *, title: str | None = None, ar
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(user)}]
 
 
+def answer_schema(book: Codebook) -> dict[str, Any]:
+    """The JSON schema of an answer: the codebook's labels as enums, so a constraining server can say nothing else."""
+    theme = {"type": "object", "additionalProperties": False, "required": ["theme", "evidence"],
+             "properties": {"theme": {"type": "string", "enum": list(book.theme_ids)}, "evidence": {"type": "string"}}}
+    return {"type": "object", "additionalProperties": False, "required": ["stance", "stance_evidence", "themes"],
+            "properties": {"stance": {"type": "string", "enum": list(book.stance_ids)},
+                           "stance_evidence": {"type": "string"},
+                           "themes": {"type": "array", "items": theme, "maxItems": len(book.theme_ids)}}}
+
+
+def _response_format(fmt: str, book: Codebook) -> dict[str, Any] | None:
+    if fmt == "schema":
+        return {"type": "json_schema",
+                "json_schema": {"name": "codebook_labels", "strict": True, "schema": answer_schema(book)}}
+    return {"type": "json_object"} if fmt == "json" else None
+
+
 def parse_answer(text: str, book: Codebook) -> dict[str, Any]:
     """The labels in a model's answer, checked against the codebook; ValueError says what is wrong."""
     start, end = text.find("{"), text.rfind("}")
@@ -131,6 +153,7 @@ class LlmRun:
     requests: int = 0
     tokens: int = 0
     cost: float | None = None
+    answer_format: str = "schema"  # the form the server was last asked for (after any step down)
 
 
 class _Cache:
@@ -156,11 +179,16 @@ class _Cache:
         os.replace(tmp, path)
 
 
-def _post(endpoint: Endpoint, messages: list[dict], *, max_retries: int, json_mode: bool) -> dict:
+class _Refused(Exception):
+    """The server refused the form the answer was asked in (HTTP 400 naming response_format)."""
+
+
+def _post(endpoint: Endpoint, messages: list[dict], *, max_retries: int,
+          response_format: dict[str, Any] | None) -> dict:
     """One chat completion, retried with backoff on 429, 5xx and time-outs."""
     body: dict[str, Any] = {"model": endpoint.model, "messages": messages, "temperature": 0, "logprobs": True}
-    if json_mode:
-        body["response_format"] = {"type": "json_object"}
+    if response_format:
+        body["response_format"] = response_format
     headers = {"Content-Type": "application/json"}
     if endpoint.api_key:
         headers["Authorization"] = f"Bearer {endpoint.api_key}"
@@ -180,6 +208,9 @@ def _post(endpoint: Endpoint, messages: list[dict], *, max_retries: int, json_mo
             if exc.code in (401, 403):
                 raise CommentaryError(f"{url} refused the key (HTTP {exc.code})",
                                       fix="check --api-key or COMMENTARY_LLM_API_KEY") from None
+            if exc.code == 400 and response_format and any(w in detail.lower() for w in ("response_format",
+                                                                                         "json_schema", "schema")):
+                raise _Refused(detail.strip()[:120]) from None
             if exc.code == 404 or (exc.code == 400 and "model" in detail.lower()):
                 raise CommentaryError(f"{url}: HTTP {exc.code} ({detail.strip()[:120]})",
                                       fix=f"check the model name ({endpoint.model}) and the base URL") from None
@@ -224,11 +255,29 @@ def llm_items(articles: Sequence[Any], comments: Sequence[Any]) -> list[dict[str
 
 
 def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: Endpoint, *, cache_dir: Path,
-                   concurrency: int = 4, max_retries: int = 4, json_mode: bool = True,
+                   concurrency: int = 4, max_retries: int = 4, answer_format: str = "schema",
                    progress: Callable[[dict[str, int]], None] | None = None) -> LlmRun:
-    """Label *items* (dicts with id, text, and optionally title, article, parent) through *endpoint*."""
+    """Label *items* (dicts with id, text, and optionally title, article, parent) through *endpoint*.
+
+    *answer_format* is the strictest form to ask for (``ANSWER_FORMATS``); where the server refuses it, the run
+    steps down to the next and says so in ``run.answer_format``.
+    """
+    if answer_format not in ANSWER_FORMATS:
+        raise CommentaryError(f"unknown answer format {answer_format!r}", fix=f"use one of {', '.join(ANSWER_FORMATS)}")
     cache = _Cache(Path(cache_dir))
-    run = LlmRun()
+    run = LlmRun(answer_format=answer_format)
+    fmt_lock = threading.Lock()
+
+    def ask(messages: list[dict]) -> dict:
+        while True:
+            fmt = run.answer_format
+            try:
+                return _post(endpoint, messages, max_retries=max_retries,
+                             response_format=_response_format(fmt, book))
+            except _Refused:
+                with fmt_lock:  # one step down for the whole run, however many threads were refused at once
+                    if run.answer_format == fmt:
+                        run.answer_format = ANSWER_FORMATS[ANSWER_FORMATS.index(fmt) + 1]
     counts = {"done": 0, "cached": 0, "failed": 0}
 
     def one(item: dict[str, Any]) -> tuple[str, dict | None, str | None]:
@@ -241,7 +290,7 @@ def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: En
         tokens, content = 0, ""
         for repair in (False, True):
             try:
-                answer = _post(endpoint, messages, max_retries=max_retries, json_mode=json_mode)
+                answer = ask(messages)
             except _Failed as exc:
                 return item["id"], None, str(exc)
             tokens += int((answer.get("usage") or {}).get("total_tokens") or 0)
