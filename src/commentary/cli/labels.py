@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -267,7 +267,7 @@ def label_attach(
     ui.good(f"wrote {output}: {len(ds.comments):,} comments, {len(given):,} labelled")
 
 
-class AnswerFormat(str, Enum):
+class AnswerFormat(StrEnum):
     schema = "schema"
     json = "json"
     text = "text"
