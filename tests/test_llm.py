@@ -37,6 +37,11 @@ class Scripted(BaseHTTPRequestHandler):
         comment = body["messages"][1]["content"].rsplit("COMMENT: ", 1)[1]
         queue = type(self).faults.get(comment.split()[0], [])
         fault = queue.pop(0) if queue else None
+        if fault == "die":  # the server goes away mid-run: this answer never comes, nor any later one
+            self.server.shutdown()
+            self.server.server_close()
+            self.close_connection = True
+            return
         if fault == 429:
             return self._send(429, {"error": {"message": "slow down"}}, {"Retry-After": "0"})
         if fault == 500:
@@ -133,6 +138,19 @@ def test_a_server_without_schemas_is_asked_for_json_then_for_text(cli, server, d
     assert len(out.read_text().splitlines()) == 5
     assert all("response_format" not in body for body in Scripted.seen)  # every answer was asked as text
     assert "the server refused --answer-format schema; answers were asked for as 'text'" in res.stderr
+
+
+def test_a_server_that_dies_mid_run_stops_it_and_what_was_labelled_is_kept(cli, server, dataset, tmp_path):
+    Scripted.faults = {"Charlie:": ["die"]}
+    out = tmp_path / "llm.jsonl"
+    res = cli("label", "llm", dataset, "-o", out, "--base-url", server, "--model", "tiny", "--api-key", "sk-test",
+              "--concurrency", "1", "--max-retries", "1")
+    lines = res.stderr.strip().splitlines()
+    assert res.exit_code == 1 and "stopped answering" in lines[-1] and "run the same command again" in lines[-1]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["comment_id"] for r in rows] == ["c0", "c1"]  # labelled before the server died, in the output
+    assert "wrote 2 labels" in res.stderr and "3 failed" in res.stderr
+    assert not any(line.startswith(("c3:", "c4:")) for line in lines)  # one line for the stop, not one a comment
 
 
 @pytest.mark.parametrize("args, words", [

@@ -322,14 +322,18 @@ def label_llm(
     if run.answer_format != answer_format.value:
         ui.warn(f"the server refused --answer-format {answer_format.value}; answers were asked for as "
                 f"'{run.answer_format}' instead")
+    if run.stopped is not None and not run.labels:
+        raise run.stopped
     with atomic_file(output, force=True) as fh:
         for lab in run.labels:
             fh.write(json.dumps({**lab.to_dict(), **run.extras.get(lab.comment_id, {})}, ensure_ascii=False) + "\n")
-    for cid, why in list(run.failed.items())[:10]:
+    for cid, why in [kv for kv in run.failed.items() if not kv[1].startswith("not asked")][:10]:
         ui.warn(f"{cid}: not labelled ({why})")
     cost = f", cost {run.cost:.4f}" if run.cost is not None else ""
     ui.good(f"wrote {len(run.labels):,} labels to {output} ({run.cached:,} from the cache, {run.requests:,} "
             f"requests, {run.tokens:,} tokens{cost}); {len(run.failed):,} failed and are left unlabelled")
+    if run.stopped is not None:
+        raise run.stopped
     if run.failed:
         raise typer.Exit(1 if not run.labels else 0)
 

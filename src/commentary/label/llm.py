@@ -154,6 +154,7 @@ class LlmRun:
     tokens: int = 0
     cost: float | None = None
     answer_format: str = "schema"  # the form the server was last asked for (after any step down)
+    stopped: CommentaryError | None = None  # what ended the run early (labels made before it are kept)
 
 
 class _Cache:
@@ -184,8 +185,13 @@ class _Refused(Exception):
 
 
 def _post(endpoint: Endpoint, messages: list[dict], *, max_retries: int,
-          response_format: dict[str, Any] | None) -> dict:
-    """One chat completion, retried with backoff on 429, 5xx and time-outs."""
+          response_format: dict[str, Any] | None, reached: threading.Event | None = None) -> dict:
+    """One chat completion, retried with backoff on 429, 5xx and time-outs.
+
+    *reached* is set once the server has answered anything in this run: before that, a refused connection
+    means a wrong address (one line at once); after it, the server may be restarting, so it is retried, and
+    a server that stays gone stops the run.
+    """
     body: dict[str, Any] = {"model": endpoint.model, "messages": messages, "temperature": 0, "logprobs": True}
     if response_format:
         body["response_format"] = response_format
@@ -198,12 +204,16 @@ def _post(endpoint: Endpoint, messages: list[dict], *, max_retries: int,
         try:
             with urllib.request.urlopen(req, timeout=endpoint.timeout) as res:
                 raw = res.read()
+            if reached is not None:
+                reached.set()
             try:
                 return json.loads(raw)
             except ValueError:
                 raise CommentaryError(f"{url} answered with something that is not JSON ({raw[:80]!r})",
                                       fix="check --base-url points at an OpenAI-compatible /v1 endpoint") from None
         except urllib.error.HTTPError as exc:
+            if reached is not None:
+                reached.set()
             detail = exc.read()[:200].decode("utf-8", "replace")
             if exc.code in (401, 403):
                 raise CommentaryError(f"{url} refused the key (HTTP {exc.code})",
@@ -219,9 +229,14 @@ def _post(endpoint: Endpoint, messages: list[dict], *, max_retries: int,
             wait = float(exc.headers.get("Retry-After") or 0) or min(30.0, 0.5 * 2 ** attempt)
         except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
-            if isinstance(reason, ConnectionRefusedError) and attempt == 0:
+            refused = isinstance(reason, ConnectionRefusedError)
+            if refused and attempt == 0 and not (reached and reached.is_set()):
                 raise CommentaryError(f"nothing answers at {url} ({reason})",
                                       fix="start the server, or check --base-url") from None
+            if refused and attempt == max_retries:
+                raise CommentaryError(f"the server at {url} stopped answering ({reason})",
+                                      fix="restart it and run the same command again: labelled comments "
+                                          "are cached and not asked again") from None
             if attempt == max_retries:
                 raise _Failed(f"no answer ({reason})") from None
             wait = min(30.0, 0.5 * 2 ** attempt)
@@ -267,13 +282,14 @@ def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: En
     cache = _Cache(Path(cache_dir))
     run = LlmRun(answer_format=answer_format)
     fmt_lock = threading.Lock()
+    reached, stop = threading.Event(), threading.Event()
 
     def ask(messages: list[dict]) -> dict:
         while True:
             fmt = run.answer_format
             try:
                 return _post(endpoint, messages, max_retries=max_retries,
-                             response_format=_response_format(fmt, book))
+                             response_format=_response_format(fmt, book), reached=reached)
             except _Refused:
                 with fmt_lock:  # one step down for the whole run, however many threads were refused at once
                     if run.answer_format == fmt:
@@ -281,12 +297,24 @@ def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: En
     counts = {"done": 0, "cached": 0, "failed": 0}
 
     def one(item: dict[str, Any]) -> tuple[str, dict | None, str | None]:
+        try:
+            return label_one(item)
+        except CommentaryError as exc:  # the endpoint as a whole is wrong or gone: stop, keep what was labelled
+            with fmt_lock:
+                if run.stopped is None:
+                    run.stopped = exc
+            stop.set()
+            return item["id"], None, f"not labelled: {exc.message}"
+
+    def label_one(item: dict[str, Any]) -> tuple[str, dict | None, str | None]:
         messages = build_messages(book, item["text"], title=item.get("title"), article=item.get("article"),
                                   parent=item.get("parent"))
         key = hashlib.sha256(json.dumps([endpoint.model, PROMPT_VERSION, book.version, messages]).encode()).hexdigest()
         hit = cache.get(key)
         if hit is not None:
             return item["id"], {**hit, "cached": True}, None
+        if stop.is_set():
+            return item["id"], None, "not asked: the run stopped"
         tokens, content = 0, ""
         for repair in (False, True):
             try:
