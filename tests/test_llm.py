@@ -199,3 +199,15 @@ def test_train_takes_several_labels_files_and_says_where_they_came_from(cli, sma
     assert res.exit_code == 0, res.stderr
     assert (f"labels: {half:,} from people, {len(ds.labels) - half:,} from machines (weak), "
             f"{half:,} machine labels overruled by people's") in res.stderr
+
+
+def test_evidence_the_comment_does_not_hold_is_dropped_not_shown():
+    from commentary.label.llm import parse_answer
+
+    comment = "Nobody asked the nurses.  It is  the same old story."
+    answer = json.dumps({"stance": "agree", "stance_evidence": "the sentence that shows it",  # the template, copied
+                         "themes": [{"theme": "nothing_new", "evidence": "the same old STORY"},
+                                    {"theme": "listening", "evidence": "Nobody listened to anyone"}]})
+    parsed = parse_answer(answer, load_codebook(), comment)
+    assert parsed["themes"] == ["nothing_new", "listening"]  # the labels stand, in the codebook's order
+    assert parsed["evidence"] == {"stance": "", "nothing_new": "the same old STORY", "listening": ""}

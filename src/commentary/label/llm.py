@@ -120,8 +120,20 @@ def _response_format(fmt: str, book: Codebook) -> dict[str, Any] | None:
     return {"type": "json_object"} if fmt == "json" else None
 
 
-def parse_answer(text: str, book: Codebook) -> dict[str, Any]:
-    """The labels in a model's answer, checked against the codebook; ValueError says what is wrong."""
+def _quoted(evidence: Any, comment: str | None) -> str:
+    """The evidence as given where the comment holds it (spacing and case aside), else empty: a model that
+    copies the answer's template or makes a sentence up gives no evidence, rather than a false one."""
+    text = " ".join(str(evidence or "").split()).strip(" .\"'")
+    if comment is None or not text:
+        return text
+    return text if text.casefold() in " ".join(comment.split()).casefold() else ""
+
+
+def parse_answer(text: str, book: Codebook, comment: str | None = None) -> dict[str, Any]:
+    """The labels in a model's answer, checked against the codebook; ValueError says what is wrong.
+
+    Where *comment* is given, each label's evidence is kept only if the comment contains it.
+    """
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end < start:
         raise ValueError("the answer holds no JSON object")
@@ -131,14 +143,14 @@ def parse_answer(text: str, book: Codebook) -> dict[str, Any]:
     stance = data.get("stance")
     if stance not in book.stance_ids:
         raise ValueError(f"stance {stance!r} is not one of {', '.join(book.stance_ids)}")
-    themes, evidence = [], {"stance": str(data.get("stance_evidence") or "")}
+    themes, evidence = [], {"stance": _quoted(data.get("stance_evidence"), comment)}
     for entry in data.get("themes") or []:
         theme = entry.get("theme") if isinstance(entry, dict) else entry
         if theme not in book.theme_ids:
             raise ValueError(f"theme {theme!r} is not in the codebook")
         if theme not in themes:
             themes.append(theme)
-            evidence[theme] = str(entry.get("evidence") or "") if isinstance(entry, dict) else ""
+            evidence[theme] = _quoted(entry.get("evidence"), comment) if isinstance(entry, dict) else ""
     return {"stance": stance, "themes": [t for t in book.theme_ids if t in themes], "evidence": evidence}
 
 
@@ -325,7 +337,7 @@ def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: En
             try:
                 choice = answer["choices"][0]
                 content = choice["message"]["content"] or ""
-                parsed = parse_answer(content, book)
+                parsed = parse_answer(content, book, item["text"])
             except (KeyError, IndexError, TypeError, ValueError) as exc:
                 if repair:
                     return item["id"], {"tokens": tokens}, f"unusable answer after one repair ({exc})"

