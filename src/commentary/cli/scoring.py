@@ -11,7 +11,18 @@ import typer
 
 from ..ingest.base import MAX_COMMENT_CHARS
 from ..paths import find_input, find_source
-from ._app import CodebookOpt, CommentaryError, ForceOpt, MaxCharsOpt, ModelsDirOpt, app, fmt, models_root, ui
+from ._app import (
+    CodebookOpt,
+    CommentaryError,
+    ForceOpt,
+    MaxCharsOpt,
+    ModelsDirOpt,
+    RuntimeOpt,
+    app,
+    fmt,
+    models_root,
+    ui,
+)
 
 
 @app.command()
@@ -39,9 +50,35 @@ def classify(
         help="Processes scoring batches [default 0: the cores, for tfidf models; 1 for transformers].")] = 0,
     force: ForceOpt = False,
     max_comment_chars: MaxCharsOpt = MAX_COMMENT_CHARS,
+    runtime: RuntimeOpt = None,
+    engine: Annotated[str, typer.Option(
+        metavar="<local|ray>", help="local: this process (and --jobs); ray: a Ray Data job over Parquet or JSON "
+        "Lines shards or a dataset folder, writing Parquet shards and a manifest into the -o folder.")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(
+        help="With --engine ray: the cluster's head, host:port or ray://host:port [default: $RAY_ADDRESS, "
+        "else a local cluster].")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="With --engine ray: actors scoring at once, each "
+                                         "loading the model once.")] = 2,
     models_dir: ModelsDirOpt = None,
 ) -> None:
     """Score comments with a trained model: stance, themes, probabilities, abstain flags."""
+    if engine not in ("local", "ray"):
+        raise CommentaryError(f"unknown engine {engine!r}", fix="use local or ray")
+    if engine == "ray":
+        from ..ray_engine import classify_on_ray
+
+        if output is None or str(output) == "-":
+            raise CommentaryError("--engine ray writes a folder of Parquet shards", fix="pass -o FOLDER")
+        if source == "-":
+            raise CommentaryError("--engine ray reads files, not stdin", fix="pass a file, a folder of shards, "
+                                  "or a dataset folder")
+        ui.info("scoring on Ray (a local cluster takes a few seconds to start)")
+        manifest = classify_on_ray(Path(source), output, models_dir=models_root(models_dir), ref=model,
+                                   address=ray_address, workers=workers, batch_size=min(batch_size, 1000),
+                                   text_column=text_column or "text", force=force, runtime=runtime)
+        ui.good(f"wrote {manifest['rows']:,} predictions in {len(manifest['shards'])} Parquet shards to {output} "
+                f"({manifest['seconds']} s on {workers} Ray workers; {output / 'manifest.json'} lists them)")
+        return
     import csv as csv_mod
 
     from .._procs import cap_jobs
@@ -211,6 +248,7 @@ def evaluate(
     source: Annotated[Optional[list[str]], typer.Option(
         help="With --real: only this source (repeatable): nyt_rfd, reddit, sfu_globe, nhs_feedback.")] = None,
     codebook_file: CodebookOpt = None,
+    runtime: RuntimeOpt = None,
     models_dir: ModelsDirOpt = None,
 ) -> None:
     """Measure a model on gold labels; with gates, exit 1 when quality falls (for CI)."""
@@ -293,6 +331,7 @@ def serve(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
     max_comments: Annotated[int, typer.Option(min=1, help="Most comments in one request.")] = 1000,
     max_comment_chars: MaxCharsOpt = MAX_COMMENT_CHARS,
+    runtime: RuntimeOpt = None,
     models_dir: ModelsDirOpt = None,
 ) -> None:
     """Serve a model over HTTP: POST /classify, GET /health and /model, OpenAPI docs at /docs."""

@@ -1,0 +1,171 @@
+"""`classify --engine ray`: the same scoring as a Ray Data job, for comment sets that outgrow one machine.
+
+Input is read by Ray Data (Parquet or JSON Lines shards, one file or a folder of them, or a commentary
+dataset folder, whose articles are joined by id), scored by ``map_batches`` over a pool of actors that
+each load the model once, and written as Parquet shards into a temporary folder beside the output; the
+manifest (rows, shards and their sha256, model, source) is written last and the folder renamed into
+place, so an output folder with a manifest is complete and nothing partial is ever presented as done.
+
+The predictions are those of ``commentary classify``: each actor calls the same ``score``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .errors import CommentaryError
+
+__all__ = ["classify_on_ray", "connect", "MANIFEST"]
+
+MANIFEST = "manifest.json"
+CONNECT_TIMEOUT_S = 10.0
+
+
+def connect(address: str | None, *, workers: int | None = None):
+    """Join the cluster at *address* (or RAY_ADDRESS), or start a local one; one line when it cannot."""
+    try:
+        import ray
+    except ImportError:
+        raise CommentaryError("--engine ray needs Ray Data", fix="pip install 'commentary-nlp[ray]'") from None
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if ray.is_initialized():
+        return ray
+    if address and address not in ("local", "auto") and not address.startswith("ray://"):
+        host, _, port = address.rpartition(":")
+        try:  # Ray's own connect retries for minutes; a cluster that is not there is said at once
+            socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S).close()
+        except (OSError, ValueError) as exc:
+            raise CommentaryError(f"no Ray cluster answers at {address} ({exc})",
+                                  fix="check --ray-address (host:port of the head node), or leave it out to "
+                                      "start a local cluster") from None
+    kwargs: dict[str, Any] = {"logging_level": "ERROR", "log_to_driver": False, "include_dashboard": False}
+    if not address or address == "local":
+        # a CPU for each scoring actor and one more for reading and writing, which would otherwise wait
+        # for the actors (which wait for them)
+        kwargs["num_cpus"] = max(os.cpu_count() or 1, (workers or 1) + 1)
+        address = None
+    try:
+        ray.init(address=address, **kwargs)
+    except Exception as exc:  # noqa: BLE001  (Ray raises many kinds; each is one line here)
+        raise CommentaryError(f"could not start or join a Ray cluster ({str(exc).splitlines()[0][:160]})",
+                              fix="check --ray-address, or RAY_ADDRESS") from None
+    return ray
+
+
+def _input_files(source: Path) -> tuple[str, list[str], dict[str, str]]:
+    """(format, files, articles by id) for a shard, a folder of shards, or a commentary dataset folder."""
+    import pyarrow.parquet as pq
+
+    articles: dict[str, str] = {}
+    if source.is_dir() and (source / "comments.parquet").is_file():
+        if (source / "articles.parquet").is_file():
+            table = pq.read_table(source / "articles.parquet", columns=["id", "title", "text"]).to_pylist()
+            articles = {r["id"]: "\n\n".join(x for x in (r["title"], r["text"]) if x) for r in table
+                        if r["title"] or r["text"]}  # as classify reads a dataset's articles
+        return "parquet", [str(source / "comments.parquet")], articles
+    files = [source] if source.is_file() else sorted(p for p in source.iterdir() if p.is_file()
+                                                      and not p.name.startswith((".", "_")))
+    kinds = {".parquet": "parquet", ".jsonl": "json", ".ndjson": "json", ".json": "json"}
+    found = {kinds.get(p.suffix.lower()) for p in files}
+    if not files or None in found or len(found) != 1:
+        raise CommentaryError(f"{source} is not Parquet or JSON Lines shards (nor a commentary dataset)",
+                              fix="pass a .parquet or .jsonl file, a folder of them (one kind), or a dataset folder")
+    return found.pop(), [str(p) for p in files], articles
+
+
+class _Scorer:
+    """One per actor: the model loaded once, then each batch scored as ``commentary classify`` does."""
+
+    def __init__(self, models_dir: str, ref: str | None, articles: dict[str, str], text_column: str,
+                 runtime: str | None) -> None:
+        if runtime:
+            os.environ["COMMENTARY_RUNTIME"] = runtime
+        from .training import load_model
+
+        self.model, self.version = load_model(Path(models_dir), ref)
+        self.articles = articles
+        self.text_column = text_column
+
+    def __call__(self, batch):
+        import pandas as pd
+
+        from .classify import Item, score
+
+        rows = batch.to_dict("records")
+        items = []
+        for i, r in enumerate(rows):
+            text = r.get(self.text_column)
+            if not isinstance(text, str):
+                raise CommentaryError(f"a row has no text in column {self.text_column!r}",
+                                      fix="pass --text-column naming the comments' text")
+            art_id = r.get("article_id")
+            article = r.get("article") if isinstance(r.get("article"), str) else self.articles.get(art_id)
+            items.append(Item(id=str(r.get("id") if r.get("id") is not None else f"row{i}"), text=text,
+                              article_id=art_id, article=article, author=r.get("author")))
+        out = []
+        for pred in score(self.model, items, model_ref=self.version.ref, batch_size=len(items)):
+            out.append({"id": pred["id"], "article_id": pred["article_id"], "stance": pred["stance"],
+                        "abstain": bool(pred["abstain"]), "themes": list(pred["themes"]),
+                        "stance_probs": json.dumps(pred["stance_probs"]),
+                        "theme_probs": json.dumps(pred["theme_probs"]), "model": pred["model"]})
+        return pd.DataFrame(out)
+
+
+def classify_on_ray(source: Path, output: Path, *, models_dir: Path, ref: str | None, address: str | None = None,
+                    workers: int = 2, batch_size: int = 256, text_column: str = "text", force: bool = False,
+                    runtime: str | None = None) -> dict[str, Any]:
+    """Score *source* on Ray into the folder *output*: Parquet shards and a manifest written last."""
+    import hashlib
+
+    from .dataset import claim_output
+    from .training import load_model
+
+    claim_output(output, force=force, what="a predictions folder", ours=lambda p: (p / MANIFEST).is_file()
+                 and json.loads((p / MANIFEST).read_text()).get("format") == "commentary-predictions")
+    _, version = load_model(models_dir, ref)  # fail here, not in every actor, when the model is wrong
+    fmt, files, articles = _input_files(source)
+    connect(address, workers=workers)
+    import logging
+    import warnings
+
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False  # this command says what it did on one line at the end
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", module="ray.data")
+    read = ray.data.read_parquet if fmt == "parquet" else ray.data.read_json
+    started = time.monotonic()
+    ds = read(files, override_num_blocks=max(2 * workers, len(files)))  # enough blocks to keep every actor busy
+    scored = ds.map_batches(_Scorer, fn_constructor_kwargs={"models_dir": str(models_dir), "ref": version.ref,
+                                                            "articles": articles, "text_column": text_column,
+                                                            "runtime": runtime},
+                            batch_size=batch_size, batch_format="pandas",
+                            compute=ray.data.ActorPoolStrategy(size=workers))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
+    try:
+        scored.write_parquet(str(tmp / "shards"))
+        shards = sorted((tmp / "shards").glob("*.parquet"))
+        import pyarrow.parquet as pq
+
+        rows = sum(pq.ParquetFile(p).metadata.num_rows for p in shards)
+        manifest = {"format": "commentary-predictions", "model": version.ref, "source": str(source),
+                    "engine": "ray", "workers": workers, "rows": rows,
+                    "seconds": round(time.monotonic() - started, 1),
+                    "shards": [{"file": f"shards/{p.name}",
+                                "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in shards]}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")  # last: the mark of a whole output
+        if output.exists():
+            shutil.rmtree(output)
+        os.replace(tmp, output)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
