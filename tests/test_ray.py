@@ -59,20 +59,25 @@ def test_a_ray_job_gives_the_local_predictions_as_shards_with_a_manifest(cli, sm
     assert res.exit_code == 1 and (other / "notes.txt").read_text() == "keep me"
 
 
-def test_json_lines_shards_in_a_folder(cli, small, models, tmp_path):
+def test_json_lines_shards_in_a_folder_get_the_ids_and_labels_of_the_local_path(cli, small, models, tmp_path):
     from commentary.dataset import read_dataset
 
     ds = read_dataset(small)
     shards = tmp_path / "in"
     shards.mkdir()
     half = len(ds.comments) // 2
+    expected = {}
     for k, part in enumerate((ds.comments[:half], ds.comments[half:])):
-        (shards / f"part-{k}.jsonl").write_text("".join(json.dumps({"id": c.id, "text": c.text}) + "\n"
-                                                        for c in part))
+        shard = shards / f"part-{k}.jsonl"
+        shard.write_text("".join(json.dumps({"comment_id": f"x{c.id}", "body": c.text}) + "\n" for c in part))
+        local = cli("classify", shard, "--format", "jsonl", "--models-dir", models)
+        expected.update({r["id"]: r for r in map(json.loads, local.stdout.splitlines())})
     res = cli("classify", shards, "--engine", "ray", "-o", tmp_path / "out", "--models-dir", models)
     assert res.exit_code == 0, res.stderr
     manifest, got = predictions(tmp_path / "out")
-    assert manifest["rows"] == len(ds.comments) and set(got) == {c.id for c in ds.comments}
+    assert manifest["rows"] == len(ds.comments) and set(got) == set(expected)  # ingest's ids, file by file
+    assert all(got[i]["source_id"] == expected[i]["source_id"] and got[i]["stance"] == expected[i]["stance"]
+               and list(got[i]["themes"]) == expected[i]["themes"] for i in expected)
 
 
 def test_a_cluster_that_is_not_there_is_one_line_within_30_seconds(cli, small, models, tmp_path):

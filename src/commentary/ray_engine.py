@@ -59,8 +59,9 @@ def connect(address: str | None, *, workers: int | None = None):
     return ray
 
 
-def _input_files(source: Path) -> tuple[str, list[str], dict[str, str]]:
-    """(format, files, articles by id) for a shard, a folder of shards, or a commentary dataset folder."""
+def _input_files(source: Path) -> tuple[str, list[str], dict[str, str] | None]:
+    """(format, files, articles by id) for a shard, a folder of shards, or a commentary dataset folder
+    (articles None: not a dataset)."""
     import pyarrow.parquet as pq
 
     articles: dict[str, str] = {}
@@ -77,14 +78,19 @@ def _input_files(source: Path) -> tuple[str, list[str], dict[str, str]]:
     if not files or None in found or len(found) != 1:
         raise CommentaryError(f"{source} is not Parquet or JSON Lines shards (nor a commentary dataset)",
                               fix="pass a .parquet or .jsonl file, a folder of them (one kind), or a dataset folder")
-    return found.pop(), [str(p) for p in files], articles
+    return found.pop(), [str(p) for p in files], None
 
 
 class _Scorer:
-    """One per actor: the model loaded once, then each batch scored as ``commentary classify`` does."""
+    """One per actor: the model loaded once, then each batch scored as ``commentary classify`` does.
 
-    def __init__(self, models_dir: str, ref: str | None, articles: dict[str, str], text_column: str,
-                 runtime: str | None) -> None:
+    Rows of a dataset folder keep their ids and take their article by id; rows of table shards are read
+    by ingest's own table reader, per shard file, so their ids, columns and articles are those the local
+    path gives (rows without an id column are numbered within their batch, not their file: give them ids).
+    """
+
+    def __init__(self, models_dir: str, ref: str | None, articles: dict[str, str], text_column: str | None,
+                 runtime: str | None, dataset: bool) -> None:
         if runtime:
             os.environ["COMMENTARY_RUNTIME"] = runtime
         from .training import load_model
@@ -92,34 +98,46 @@ class _Scorer:
         self.model, self.version = load_model(Path(models_dir), ref)
         self.articles = articles
         self.text_column = text_column
+        self.dataset = dataset
+
+    def _items(self, rows: list[dict]):
+        from .classify import Item, _article_text
+        from .ingest.base import ReadOptions, ReadResult
+        from .ingest.source import Source
+        from .ingest.tabular import table_records
+
+        if self.dataset:
+            return [Item(id=r["id"], text=r["text"], article=self.articles.get(r.get("article_id")),
+                         article_id=r.get("article_id"), author=r.get("author")) for r in rows]
+        items, by_path = [], {}
+        for r in rows:
+            by_path.setdefault(r.pop("path", "") or "", []).append(r)
+        for path, group in by_path.items():
+            columns = list(dict.fromkeys(k for r in group for k in r))
+            src = Source(path, b"", "", Path(path) if path else None)
+            for com, art, _parent, _scope in table_records(group, columns, src, ReadOptions(text_column=self.text_column),
+                                                           ReadResult()):
+                items.append(Item(com.id, com.text, _article_text(art), com.article_id, com.author, com.source_id))
+        return items
 
     def __call__(self, batch):
         import pandas as pd
 
-        from .classify import Item, score
+        from .classify import score
 
-        rows = batch.to_dict("records")
-        items = []
-        for i, r in enumerate(rows):
-            text = r.get(self.text_column)
-            if not isinstance(text, str):
-                raise CommentaryError(f"a row has no text in column {self.text_column!r}",
-                                      fix="pass --text-column naming the comments' text")
-            art_id = r.get("article_id")
-            article = r.get("article") if isinstance(r.get("article"), str) else self.articles.get(art_id)
-            items.append(Item(id=str(r.get("id") if r.get("id") is not None else f"row{i}"), text=text,
-                              article_id=art_id, article=article, author=r.get("author")))
+        rows = [{k: (None if v is None or (isinstance(v, float) and v != v) else v) for k, v in r.items()}
+                for r in batch.to_dict("records")]
         out = []
-        for pred in score(self.model, items, model_ref=self.version.ref, batch_size=len(items)):
-            out.append({"id": pred["id"], "article_id": pred["article_id"], "stance": pred["stance"],
-                        "abstain": bool(pred["abstain"]), "themes": list(pred["themes"]),
+        for pred in score(self.model, self._items(rows), model_ref=self.version.ref, batch_size=len(rows) or 1):
+            out.append({"id": pred["id"], "source_id": pred["source_id"], "article_id": pred["article_id"],
+                        "stance": pred["stance"], "abstain": bool(pred["abstain"]), "themes": list(pred["themes"]),
                         "stance_probs": json.dumps(pred["stance_probs"]),
                         "theme_probs": json.dumps(pred["theme_probs"]), "model": pred["model"]})
         return pd.DataFrame(out)
 
 
 def classify_on_ray(source: Path, output: Path, *, models_dir: Path, ref: str | None, address: str | None = None,
-                    workers: int = 2, batch_size: int = 256, text_column: str = "text", force: bool = False,
+                    workers: int = 2, batch_size: int = 256, text_column: str | None = None, force: bool = False,
                     runtime: str | None = None) -> dict[str, Any]:
     """Score *source* on Ray into the folder *output*: Parquet shards and a manifest written last."""
     import hashlib
@@ -143,10 +161,14 @@ def classify_on_ray(source: Path, output: Path, *, models_dir: Path, ref: str | 
     warnings.filterwarnings("ignore", module="ray.data")
     read = ray.data.read_parquet if fmt == "parquet" else ray.data.read_json
     started = time.monotonic()
-    ds = read(files, override_num_blocks=max(2 * workers, len(files)))  # enough blocks to keep every actor busy
+    blocks = max(2 * workers, len(files))
+    dataset = articles is not None
+    ds = read(files, override_num_blocks=blocks, **({} if dataset else {"include_paths": True}))
+    if len(files) < blocks:  # a big file may be read as one block: split it so that every actor has work
+        ds = ds.repartition(blocks)
     scored = ds.map_batches(_Scorer, fn_constructor_kwargs={"models_dir": str(models_dir), "ref": version.ref,
-                                                            "articles": articles, "text_column": text_column,
-                                                            "runtime": runtime},
+                                                            "articles": articles or {}, "text_column": text_column,
+                                                            "runtime": runtime, "dataset": dataset},
                             batch_size=batch_size, batch_format="pandas",
                             compute=ray.data.ActorPoolStrategy(size=workers))
     output.parent.mkdir(parents=True, exist_ok=True)

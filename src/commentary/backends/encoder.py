@@ -503,7 +503,9 @@ class OnnxEncoder(Encoder):
         self.tokenizer.no_padding()
         self.pad_id = int(config["pad_token_id"])
         options = ort.SessionOptions()
-        options.intra_op_num_threads = int(os.environ.get("COMMENTARY_THREADS", 0)) or (os.cpu_count() or 1)
+        # threads: as asked, else as many as a Ray actor or a job scheduler grants (OMP_NUM_THREADS), else all
+        options.intra_op_num_threads = (int(os.environ.get("COMMENTARY_THREADS") or 0)
+                                        or int(os.environ.get("OMP_NUM_THREADS") or 0) or (os.cpu_count() or 1))
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
         self.max_length = max_length

@@ -74,8 +74,8 @@ def classify(
                                   "or a dataset folder")
         ui.info("scoring on Ray (a local cluster takes a few seconds to start)")
         manifest = classify_on_ray(Path(source), output, models_dir=models_root(models_dir), ref=model,
-                                   address=ray_address, workers=workers, batch_size=min(batch_size, 1000),
-                                   text_column=text_column or "text", force=force, runtime=runtime)
+                                   address=ray_address, workers=workers, batch_size=min(batch_size, 256),
+                                   text_column=text_column, force=force, runtime=runtime)
         ui.good(f"wrote {manifest['rows']:,} predictions in {len(manifest['shards'])} Parquet shards to {output} "
                 f"({manifest['seconds']} s on {workers} Ray workers; {output / 'manifest.json'} lists them)")
         return
