@@ -80,6 +80,16 @@ def test_json_lines_shards_in_a_folder_get_the_ids_and_labels_of_the_local_path(
                and list(got[i]["themes"]) == expected[i]["themes"] for i in expected)
 
 
+def test_a_job_that_fails_in_its_actors_is_one_line_and_writes_nothing(cli, models, tmp_path):
+    shards = tmp_path / "in"
+    shards.mkdir()
+    (shards / "a.jsonl").write_text("".join(json.dumps({"id": i, "score": i}) + "\n" for i in range(20)))
+    res = cli("classify", shards, "--engine", "ray", "-o", tmp_path / "out", "--models-dir", models)
+    lines = res.stderr.strip().splitlines()
+    assert res.exit_code == 1 and "unexpected" not in lines[-1] and "text" in lines[-1], res.stderr
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out-*"))  # no partial output, no leftovers
+
+
 def test_a_cluster_that_is_not_there_is_one_line_within_30_seconds(cli, small, models, tmp_path):
     if ray.is_initialized():  # the local cluster of the tests above is not the one asked for
         ray.shutdown()

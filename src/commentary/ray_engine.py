@@ -174,7 +174,26 @@ def classify_on_ray(source: Path, output: Path, *, models_dir: Path, ref: str | 
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     try:
-        scored.write_parquet(str(tmp / "shards"))
+        try:
+            scored.write_parquet(str(tmp / "shards"))
+        except Exception as exc:  # noqa: BLE001  (a task's own error comes wrapped by Ray, often twice)
+            chain, seen = [exc], set()
+            while chain[-1] is not None and id(chain[-1]) not in seen and len(chain) < 20:
+                seen.add(id(chain[-1]))
+                last = chain[-1]
+                chain.append(getattr(last, "cause", None) or last.__cause__ or last.__context__)
+            ours = next((e for e in chain if isinstance(e, CommentaryError)), None)
+            if ours is not None:
+                raise ours from None
+            import re
+
+            said = re.findall(r"commentary\.errors\.\w+: (.+)", str(exc))  # an actor's own error, as Ray relays it
+            if said:
+                raise CommentaryError(said[-1].strip()) from None
+            cause = [e for e in chain if e is not None][-1]
+            first = next((ln for ln in str(cause).splitlines() if ln.strip()), type(cause).__name__)
+            raise CommentaryError(f"the Ray job failed ({first.strip()[:200]}); nothing was written to {output}",
+                                  fix="see the Ray logs (/tmp/ray/session_latest/logs) for the details") from None
         shards = sorted((tmp / "shards").glob("*.parquet"))
         import pyarrow.parquet as pq
 
