@@ -211,3 +211,14 @@ def test_evidence_the_comment_does_not_hold_is_dropped_not_shown():
     parsed = parse_answer(answer, load_codebook(), comment)
     assert parsed["themes"] == ["nothing_new", "listening"]  # the labels stand, in the codebook's order
     assert parsed["evidence"] == {"stance": "", "nothing_new": "the same old STORY", "listening": ""}
+
+
+def test_progress_says_labelled_cached_failed_tokens_and_cost(cli, server, dataset, tmp_path, monkeypatch):
+    from commentary._ui import UI
+
+    monkeypatch.setattr(UI, "PLAIN_EVERY", 0.0)  # a progress line at every step
+    Scripted.faults = {"Echo:": ["bad-label", "bad-label"]}
+    res = run(cli, server, dataset, tmp_path / "llm.jsonl", "--price", "0.5", "--concurrency", "1")
+    assert res.exit_code == 0, res.stderr
+    assert "labelling: 5 of 5 done (" in res.stderr
+    assert "4 labelled, 0 cached, 1 failed, 600 tokens, cost 0.3000" in res.stderr  # 100 a request, 6 requests

@@ -55,10 +55,11 @@ class UI:
 
     @contextlib.contextmanager
     def progress(self, description: str, total: float | None = None) -> Iterator:
-        """Yield ``advance(n)``: a bar on a terminal; elsewhere (a pipe, a CI log) a line every
-        ``PLAIN_EVERY`` seconds with the count and rate, and one at the end when it took that long."""
+        """Yield ``advance(n, note=None)``: a bar on a terminal; elsewhere (a pipe, a CI log) a line every
+        ``PLAIN_EVERY`` seconds with the count and rate, and one at the end when it took that long. A
+        *note* (counts of another kind, say) is shown beside the bar or the line."""
         if self.verbosity < 0:
-            yield lambda n=1: None
+            yield lambda n=1, note=None: None
             return
         if not sys.stderr.isatty():
             import time
@@ -66,14 +67,15 @@ class UI:
             start = last = time.monotonic()
             done = [0]
 
-            def advance(n=1) -> None:
+            def advance(n=1, note: str | None = None) -> None:
                 nonlocal last
                 done[0] += n
                 now = time.monotonic()
                 if now - last >= self.PLAIN_EVERY:
                     last = now
                     of = f" of {total:,.0f}" if total else ""
-                    self.info(f"{description}: {done[0]:,}{of} done ({done[0] / (now - start):,.0f}/s)")
+                    extra = f"; {note}" if note else ""
+                    self.info(f"{description}: {done[0]:,}{of} done ({done[0] / (now - start):,.1f}/s){extra}")
 
             yield advance
             if time.monotonic() - start >= self.PLAIN_EVERY and done[0]:
@@ -83,7 +85,11 @@ class UI:
 
         with Progress(console=self.console, transient=True) as bar:
             task = bar.add_task(description, total=total)
-            yield lambda n=1: bar.advance(task, n)
+
+            def advance(n=1, note: str | None = None) -> None:
+                bar.update(task, advance=n, description=f"{description} ({note})" if note else description)
+
+            yield advance
 
 
 ui = UI()

@@ -314,7 +314,9 @@ def label_llm(
 
         def step(counts: dict[str, int]) -> None:
             n = counts["done"] + counts["cached"] + counts["failed"]
-            advance(n - last["n"])
+            cost = f", cost {counts['tokens'] / 1000 * price:.4f}" if price is not None else ""
+            advance(n - last["n"], note=f"{counts['done']:,} labelled, {counts['cached']:,} cached, "
+                                        f"{counts['failed']:,} failed, {counts['tokens']:,} tokens{cost}")
             last["n"] = n
 
         run = label_with_llm(items, book, endpoint, cache_dir=cache_root() / "llm", concurrency=concurrency,
