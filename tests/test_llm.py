@@ -199,6 +199,10 @@ def test_train_takes_several_labels_files_and_says_where_they_came_from(cli, sma
     assert res.exit_code == 0, res.stderr
     assert (f"labels: {half:,} from people, {len(ds.labels) - half:,} from machines (weak), "
             f"{half:,} machine labels overruled by people's") in res.stderr
+    # the model card says how many labels came from which source
+    card = next((tmp_path / "models").rglob("README.md")).read_text()
+    line = next(ln for ln in card.splitlines() if ln.startswith("Labels by who or what made them: "))
+    assert f"`llm:tiny:llm-1` {len(ds.labels) - half}" in line and f"`ana` {half}" in line
 
 
 def test_evidence_the_comment_does_not_hold_is_dropped_not_shown():

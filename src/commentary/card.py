@@ -48,6 +48,9 @@ def render_card(manifest: dict[str, Any], metrics: dict[str, Any], thresholds: d
            manifest["training_data"].get("weak") else "") + ".",
         *([""] + [f"- `{p['source']}`: {p['n']} comments" for p in manifest["training_data"]["parts"]]
           if len(manifest["training_data"].get("parts") or []) > 1 else []),
+        *(["", "Labels by who or what made them: " + ", ".join(
+            f"`{who}` {n}" for who, n in manifest["training_data"]["annotators"].items()) + "."]
+          if len(manifest["training_data"].get("annotators") or {}) > 1 else []),
         "",
         f"## Cross-validated scores ({cv['folds']} folds, grouped by article)",
         "",

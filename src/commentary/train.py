@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import tomllib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +130,7 @@ class TrainingData:
     source: str
     weak: int = 0
     parts: list[dict[str, Any]] = field(default_factory=list)  # each dataset's source, size and sha256
+    annotators: dict[str, int] = field(default_factory=dict)  # labels by who or what made them
 
 
 def _article_text(art) -> str | None:
@@ -178,6 +180,7 @@ def load_training_data(dataset: Dataset | Path, codebook: Codebook, *, labels: l
         stance_labels=list(codebook.stance_ids), theme_labels=list(codebook.theme_ids),
         sha256=digest.hexdigest(), source=source, weak=sum(1 for lab in labs if lab.weak),
         parts=[{"source": source, "n": len(ids), "sha256": digest.hexdigest()}],
+        annotators=dict(Counter(lab.annotator or "unnamed" for lab in labs).most_common()),
     )
     check_counts(data, min_examples)
     return data
@@ -233,7 +236,8 @@ def load_training_sets(datasets: list[Path], codebook: Codebook, *, labels: list
         themes=np.vstack([p.themes for p in parts]), stance_labels=parts[0].stance_labels,
         theme_labels=parts[0].theme_labels, sha256=digest.hexdigest(),
         source=" + ".join(p.source for p in parts), weak=sum(p.weak for p in parts),
-        parts=[q for p in parts for q in p.parts])
+        parts=[q for p in parts for q in p.parts],
+        annotators=dict(sum((Counter(p.annotators) for p in parts), Counter()).most_common()))
     check_counts(data, min_examples)
     return data
 
