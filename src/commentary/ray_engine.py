@@ -138,8 +138,11 @@ class _Scorer:
 
 def classify_on_ray(source: Path, output: Path, *, models_dir: Path, ref: str | None, address: str | None = None,
                     workers: int = 2, batch_size: int = 256, text_column: str | None = None, force: bool = False,
-                    runtime: str | None = None) -> dict[str, Any]:
-    """Score *source* on Ray into the folder *output*: Parquet shards and a manifest written last."""
+                    runtime: str | None = None, gpus_per_worker: float = 0.0) -> dict[str, Any]:
+    """Score *source* on Ray into the folder *output*: Parquet shards and a manifest written last.
+
+    *gpus_per_worker* > 0 asks Ray for GPU actors; the encoder then runs on the GPU it is given (torch's
+    CUDA device, or ONNX Runtime's CUDA provider where onnxruntime-gpu is installed)."""
     import hashlib
 
     from .dataset import claim_output
@@ -170,7 +173,8 @@ def classify_on_ray(source: Path, output: Path, *, models_dir: Path, ref: str | 
                                                             "articles": articles or {}, "text_column": text_column,
                                                             "runtime": runtime, "dataset": dataset},
                             batch_size=batch_size, batch_format="pandas",
-                            compute=ray.data.ActorPoolStrategy(size=workers))
+                            compute=ray.data.ActorPoolStrategy(size=workers),
+                            **({"num_gpus": gpus_per_worker} if gpus_per_worker else {}))
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     try:
@@ -199,7 +203,7 @@ def classify_on_ray(source: Path, output: Path, *, models_dir: Path, ref: str | 
 
         rows = sum(pq.ParquetFile(p).metadata.num_rows for p in shards)
         manifest = {"format": "commentary-predictions", "model": version.ref, "source": str(source),
-                    "engine": "ray", "workers": workers, "rows": rows,
+                    "engine": "ray", "workers": workers, "gpus_per_worker": gpus_per_worker, "rows": rows,
                     "seconds": round(time.monotonic() - started, 1),
                     "shards": [{"file": f"shards/{p.name}",
                                 "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in shards]}

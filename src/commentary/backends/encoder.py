@@ -286,8 +286,17 @@ def encoder_runtime() -> str:
         raise CommentaryError(f"COMMENTARY_RUNTIME={runtime} is not a runtime", fix=f"use one of {', '.join(RUNTIMES)}")
     if runtime == "auto":
         have = all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx", "tokenizers"))
-        runtime = "onnx" if have else "torch"
+        runtime = "onnx" if have and not _gpu_without_onnx_cuda() else "torch"
     return runtime
+
+
+def _gpu_without_onnx_cuda() -> bool:
+    """An NVIDIA GPU is here but ONNX Runtime cannot use it (no onnxruntime-gpu): torch then runs faster."""
+    if not Path("/dev/nvidiactl").exists():
+        return False
+    import onnxruntime
+
+    return "CUDAExecutionProvider" not in onnxruntime.get_available_providers()
 
 
 def shared_encoder(location: str, max_length: int, batch_size: int) -> Encoder | StaticEncoder | OnnxEncoder:
@@ -507,7 +516,9 @@ class OnnxEncoder(Encoder):
         options.intra_op_num_threads = (int(os.environ.get("COMMENTARY_THREADS") or 0)
                                         or int(os.environ.get("OMP_NUM_THREADS") or 0) or (os.cpu_count() or 1))
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")  # a GPU where one is given
+                     if p in ort.get_available_providers()]
+        self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=providers)
         self.max_length = max_length
         self.batch_size = batch_size
         self._memo = {}

@@ -59,6 +59,9 @@ def classify(
         "else a local cluster].")] = None,
     workers: Annotated[int, typer.Option(min=1, help="With --engine ray: actors scoring at once, each "
                                          "loading the model once.")] = 2,
+    gpus_per_worker: Annotated[float, typer.Option(min=0, help="With --engine ray: GPUs for each actor (e.g. 1, "
+                                                   "or 0.5 to share one between two); the encoder runs on "
+                                                   "it.")] = 0.0,
     models_dir: ModelsDirOpt = None,
 ) -> None:
     """Score comments with a trained model: stance, themes, probabilities, abstain flags."""
@@ -75,7 +78,8 @@ def classify(
         ui.info("scoring on Ray (a local cluster takes a few seconds to start)")
         manifest = classify_on_ray(Path(source), output, models_dir=models_root(models_dir), ref=model,
                                    address=ray_address, workers=workers, batch_size=min(batch_size, 256),
-                                   text_column=text_column, force=force, runtime=runtime)
+                                   text_column=text_column, force=force, runtime=runtime,
+                                   gpus_per_worker=gpus_per_worker)
         ui.good(f"wrote {manifest['rows']:,} predictions in {len(manifest['shards'])} Parquet shards to {output} "
                 f"({manifest['seconds']} s on {workers} Ray workers; {output / 'manifest.json'} lists them)")
         return
