@@ -85,3 +85,12 @@ def corpus(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"../shared/corpora/{name} is absent")
     return path
+
+
+def die_with_parent() -> None:
+    """preexec_fn for a server a test starts: the kernel kills it when the test process ends, however that
+    ends (PR_SET_PDEATHSIG), so no server outlives the suite."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)

@@ -8,11 +8,9 @@ driven by a small proxy in front of it. The server dies with the test process (P
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -29,6 +27,8 @@ from commentary.dataset import write_dataset
 from commentary.label.io import read_labels_file
 from commentary.records import Article, Comment
 
+from conftest import die_with_parent
+
 TOOLS = Path(__file__).resolve().parent.parent / ".cache" / "test-tools"
 
 
@@ -37,10 +37,6 @@ def _find(env: str, name: str) -> Path | None:
         if candidate and Path(candidate).is_file():
             return Path(candidate)
     return None
-
-
-def _die_with_parent() -> None:  # the server must not outlive the test run, however that ends
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _free_port() -> int:
@@ -60,7 +56,7 @@ def start_llama_server() -> tuple[subprocess.Popen, str]:
     port = _free_port()
     proc = subprocess.Popen([str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
                              "-c", "8192", "-np", "2", "-t", "2", "--no-webui", "--offline", "--log-disable"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent)
     base = f"http://127.0.0.1:{port}"
     end = time.time() + 120
     while time.time() < end:

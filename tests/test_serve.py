@@ -18,6 +18,8 @@ from commentary.codebook import load_codebook
 from commentary.train import TrainConfig
 from commentary.training import train_version
 
+from conftest import die_with_parent
+
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
@@ -32,7 +34,7 @@ def server(small, tmp_path_factory):
     env = {**os.environ, "COMMENTARY_HOME": str(root.parent)}
     proc = subprocess.Popen([sys.executable, "-m", "commentary", "serve", "--models-dir", root, "--port", str(port),
                              "--max-comments", "50", "--max-comment-chars", "2000"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, preexec_fn=die_with_parent)
     base = f"http://127.0.0.1:{port}"
     try:
         end = time.time() + 60
