@@ -99,7 +99,10 @@ class RuleSet:
 
 
 def _phrase_regex(phrases: Sequence[str]) -> str:
-    parts = [r"\s+".join(re.escape(w) for w in p.translate(_APOSTROPHES).lower().split()) for p in phrases]
+    """Whole words, case aside; between a phrase's words any spacing or hyphens ("one size fits all"
+    matches "one-size fits all" and "one-size-fits-all")."""
+    parts = [r"[\s-]+".join(re.escape(w) for w in re.split(r"[\s-]+", p.translate(_APOSTROPHES).lower()) if w)
+             for p in phrases]
     return r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)"
 
 
