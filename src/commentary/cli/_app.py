@@ -70,9 +70,11 @@ MaxCharsOpt = Annotated[int, typer.Option(
     "--max-comment-chars", min=1, help="Cut comments longer than this many characters, with a warning "
     "(the limit keeps one pasted book from exhausting memory).")]
 def _set_runtime(value: Optional[str]) -> Optional[str]:
-    if value and value not in ("auto", "torch", "onnx", "onnx-int8"):
-        raise typer.BadParameter(f"{value!r} is not one of auto, torch, onnx, onnx-int8")
     if value:
+        from ..backends.encoder import RUNTIMES
+
+        if value not in RUNTIMES:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(RUNTIMES)}")
         os.environ["COMMENTARY_RUNTIME"] = value  # read where an encoder is made (backends.encoder)
     return value
 

@@ -312,9 +312,9 @@ def label_llm(
     with ui.progress("labelling", total=len(items)) as advance:
         last = {"n": 0}
 
-        def step(counts: dict[str, int]) -> None:
+        def step(counts: dict[str, float]) -> None:
             n = counts["done"] + counts["cached"] + counts["failed"]
-            cost = f", cost {counts['tokens'] / 1000 * price:.4f}" if price is not None else ""
+            cost = f", cost {counts['cost']:.4f}" if "cost" in counts else ""
             advance(n - last["n"], note=f"{counts['done']:,} labelled, {counts['cached']:,} cached, "
                                         f"{counts['failed']:,} failed, {counts['tokens']:,} tokens{cost}")
             last["n"] = n

@@ -283,7 +283,7 @@ def llm_items(articles: Sequence[Any], comments: Sequence[Any]) -> list[dict[str
 
 def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: Endpoint, *, cache_dir: Path,
                    concurrency: int = 4, max_retries: int = 4, answer_format: str = "schema",
-                   progress: Callable[[dict[str, int]], None] | None = None) -> LlmRun:
+                   progress: Callable[[dict[str, float]], None] | None = None) -> LlmRun:
     """Label *items* (dicts with id, text, and optionally title, article, parent) through *endpoint*.
 
     *answer_format* is the strictest form to ask for (``ANSWER_FORMATS``); where the server refuses it, the run
@@ -293,8 +293,9 @@ def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: En
         raise CommentaryError(f"unknown answer format {answer_format!r}", fix=f"use one of {', '.join(ANSWER_FORMATS)}")
     cache = _Cache(Path(cache_dir))
     run = LlmRun(answer_format=answer_format)
-    fmt_lock = threading.Lock()
+    lock = threading.Lock()  # for the run's answer format and its stop, which every thread may set
     reached, stop = threading.Event(), threading.Event()
+    price = endpoint.price_per_1k_tokens
 
     def ask(messages: list[dict]) -> dict:
         while True:
@@ -303,7 +304,7 @@ def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: En
                 return _post(endpoint, messages, max_retries=max_retries,
                              response_format=_response_format(fmt, book), reached=reached)
             except _Refused:
-                with fmt_lock:  # one step down for the whole run, however many threads were refused at once
+                with lock:  # one step down for the whole run, however many threads were refused at once
                     if run.answer_format == fmt:
                         run.answer_format = ANSWER_FORMATS[ANSWER_FORMATS.index(fmt) + 1]
     counts = {"done": 0, "cached": 0, "failed": 0}
@@ -312,7 +313,7 @@ def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: En
         try:
             return label_one(item)
         except CommentaryError as exc:  # the endpoint as a whole is wrong or gone: stop, keep what was labelled
-            with fmt_lock:
+            with lock:
                 if run.stopped is None:
                     run.stopped = exc
             stop.set()
@@ -361,7 +362,8 @@ def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: En
                 run.requests += 1
             counts["failed" if error else "cached" if value.get("cached") else "done"] += 1
             if progress:
-                progress(dict(counts, tokens=run.tokens))
+                progress(dict(counts, tokens=run.tokens, **({} if price is None else
+                                                           {"cost": run.tokens / 1000 * price})))
     source = f"llm:{endpoint.model}:{PROMPT_VERSION}"
     for item in items:  # in input order
         value, error = results[item["id"]]
@@ -372,6 +374,6 @@ def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: En
         run.labels.append(Labels(item["id"], value["stance"], value["themes"], source,
                                  codebook_version=book.version, weak=True))
         run.extras[item["id"]] = {"confidence": value.get("confidence"), "evidence": value.get("evidence")}
-    if endpoint.price_per_1k_tokens is not None:
-        run.cost = round(run.tokens / 1000 * endpoint.price_per_1k_tokens, 4)
+    if price is not None:
+        run.cost = round(run.tokens / 1000 * price, 4)
     return run
