@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CommentaryError
+from .paths import models_dir as _models_dir
 
 __all__ = ["Prediction", "Model", "load", "ingest", "train", "evaluate"]
 
@@ -122,17 +123,11 @@ class Model:
         return f"<commentary.Model {self.ref} ({self.manifest.get('backend', '?')})>"
 
 
-def _root(models_dir: str | Path | None) -> Path:
-    from .paths import models_dir as default_models
-
-    return Path(models_dir) if models_dir is not None else default_models()
-
-
 def load(ref: str | None = None, *, models_dir: str | Path | None = None) -> Model:
     """A model version by ``name@vN`` or ``name`` (its promoted version); default: the promoted ``commentary``."""
     from .training import load_model
 
-    trained, version = load_model(_root(models_dir), ref)
+    trained, version = load_model(_models_dir(models_dir), ref)
     return Model(trained, version)
 
 
@@ -169,7 +164,7 @@ def train(datasets: Sequence[str | Path] | None = None, *, labels: str | Path | 
     config = TrainConfig.resolve(None, settings)
     given = read_labels_file(Path(labels), book) if labels is not None else None
     sets = [Path(d) for d in datasets] if datasets else default_training_sets()
-    outcome = train_version(sets, book, config, _root(models_dir), labels=given,
+    outcome = train_version(sets, book, config, _models_dir(models_dir), labels=given,
                             heldout=Path(heldout) if heldout else None, make_production=promote)
     return outcome.version.ref
 
@@ -184,7 +179,7 @@ def evaluate(model: str | None = None, dataset: str | Path | None = None, *, lab
     from .training import load_model
 
     book = load_codebook()
-    trained, version = load_model(_root(models_dir), model)
+    trained, version = load_model(_models_dir(models_dir), model)
     gold = read_labels_file(Path(labels), book) if labels is not None else None
     return measure(trained, version.ref, version.manifest["codebook"]["version"],
                    Path(dataset) if dataset else starter_dir() / "test", book, labels=gold)

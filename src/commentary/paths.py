@@ -39,8 +39,9 @@ def data_dir() -> Path:
     return home() / "data"
 
 
-def models_dir() -> Path:
-    return home() / "models"
+def models_dir(given: str | Path | None = None) -> Path:
+    """The folder of model versions: *given* (``--models-dir``, ``models_dir=``), else ``<home>/models``."""
+    return Path(given) if given is not None else home() / "models"
 
 
 def cache_root() -> Path:

@@ -122,9 +122,9 @@ def group(name: str, help: str) -> typer.Typer:
 
 
 def models_root(models_dir: Optional[Path]) -> Path:
-    from ..paths import models_dir as default_models
+    from ..paths import models_dir as resolve
 
-    return models_dir or default_models()
+    return resolve(models_dir)
 
 
 def fmt(x) -> str:
