@@ -154,3 +154,13 @@ def test_shares_carry_wilson_intervals():
     assert (k, share) == (3, 0.3) and lo == pytest.approx(0.1078, abs=1e-3) and hi == pytest.approx(0.6032, abs=1e-3)
     k, share, lo, hi = rows["theme:politics"]
     assert (k, share, lo) == (0, 0.0, 0.0) and hi == pytest.approx(0.2775, abs=1e-3)  # never seen is not "0%"
+
+
+@pytest.mark.parametrize("k,n", [(0, 1), (1, 1), (3, 10), (7, 10), (1, 650), (217, 550), (5000, 5000)])
+def test_wilson_intervals_are_scipys(k, n):
+    from scipy.stats import binomtest
+
+    from commentary.classify import _wilson
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert _wilson(k, n) == pytest.approx((max(0.0, ci.low), min(1.0, ci.high)), abs=1e-12)

@@ -12,6 +12,8 @@ from commentary.records import Labels
 
 from conftest import REPO
 
+STARTER = REPO / "data" / "starter"
+
 TEST_SPLIT = REPO / "data" / "starter" / "test"
 N_TEST = len(read_dataset(TEST_SPLIT).comments)
 
@@ -95,6 +97,65 @@ def test_label_model_settles_conflicts_by_each_rules_gold_accuracy():
     assert "c0" not in majority  # one vote each way: majority cannot say
     assert model["c0"] == "agree"  # the rule that is right 9 times in 10 outweighs the one right 3 in 10
     assert "c20" not in model  # a lone vote of a rule right 3 times in 10 is not a label
+
+
+def _fired_by_each_engine(monkeypatch, texts):
+    """The shipped rules' firings with RE2 (the default) and with Python's re (RE2 made unimportable)."""
+    import sys
+
+    from commentary.label.rules import fired, load_rules
+
+    rules = load_rules(None, None).rules
+    assert type(rules[0]._search.__self__).__module__.startswith("re2")
+    fast = fired(rules, texts)
+    with monkeypatch.context() as m:
+        m.setitem(sys.modules, "re2", None)
+        rules_re = load_rules(None, None).rules
+        assert type(rules_re[0]._search.__self__).__module__ == "re"
+        slow = fired(rules_re, texts)
+    return rules, fast, slow
+
+
+def test_rules_fire_the_same_on_re2_as_on_python_re(monkeypatch):
+    texts = [c.text for part in ("train", "dev", "test") for c in read_dataset(STARTER / part).comments]
+    texts += [
+        "Another one-size fits all plan from the top down.",  # phrases across hyphens
+        "Nothing\u00a0new here: \u201cwe\u2019ve known this for years\u201d.",  # a no-break space, curly quotes
+        "nothing new",  # a phrase at both edges of the text
+        "Théâtre-nothing newé",  # letters beyond ASCII next to a phrase: not a whole word
+        "Bosses?", "micromanagement", "It\u2019s time to fund more nurses.", "Where is the evidence?",
+    ]
+    rules, fast, slow = _fired_by_each_engine(monkeypatch, texts)
+    assert (fast == slow).all()
+    by_name = {r.name: j for j, r in enumerate(rules)}
+    n = len(texts)
+    assert fast[n - 8, by_name["hierarchy-words"]] and fast[n - 7, by_name["nothing-new-said-so"]]
+    assert fast[n - 6, by_name["nothing-new-said-so"]] and not fast[n - 5, by_name["nothing-new-said-so"]]
+    assert fast.sum() > len(texts) // 2  # the rules fire on real work, not on nothing
+
+
+def test_rules_fire_the_same_on_either_engine_on_real_comments(monkeypatch):
+    import pandas as pd
+
+    from conftest import corpus
+
+    texts = [str(t) for t in pd.read_csv(corpus("sfu_ctc") / "SFU_constructiveness_toxicity.csv",
+                                         encoding_errors="replace")["comment"]]
+    texts += [str(t) for t in pd.read_csv(corpus("pxtextmining_nhs") / "v6framework_230831.csv")["FFT answer"]][:3000]
+    _, fast, slow = _fired_by_each_engine(monkeypatch, texts)
+    assert (fast == slow).all() and fast.sum() > 1000
+
+
+def test_a_rule_re2_cannot_take_runs_on_python_re_without_a_word(tmp_path, capfd):
+    from commentary.label.rules import fired, load_rules
+
+    path = tmp_path / "rules.yaml"
+    path.write_text('version: "1"\nrules:\n  - {name: not-after-no, label: solution, regex: [\'(?<!no )plan\']}\n'
+                    '  - {name: doubled, label: evidence, regex: [\'\\b(\\w+) \\1\\b\']}\n', encoding="utf-8")
+    rules = load_rules(path, None).rules
+    got = fired(rules, ["we need a plan", "there is no plan", "the the data", "the data"])
+    assert got.tolist() == [[True, False], [False, False], [False, True], [False, False]]
+    assert "re2" not in capfd.readouterr().err.lower()
 
 
 def test_a_bad_rules_file_names_the_line(cli, tmp_path):

@@ -49,6 +49,44 @@ def test_hybrid_on_a_static_encoder_trains_scores_and_loads_without_torch(small,
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]  # the fast tier scores with neither loaded
+    from commentary.backends.base import get_backend
+
+    assert not get_backend("hybrid").parallel_scoring  # the class (training's folds): a transformer uses every core
+
+
+def test_a_static_hybrid_scores_in_worker_processes_with_the_same_answers(small, static_encoder, tmp_path, cli):
+    import json
+
+    from commentary.backends.base import fork_jobs
+    from commentary.dataset import read_dataset
+
+    root = tmp_path / "models"
+    train_version(small, load_codebook(), TrainConfig(backend="hybrid", base_model=str(static_encoder), cv_folds=2),
+                  root)
+    model, _ = load_model(root)
+    assert model.backend.parallel_scoring  # a table lookup, cheap to fork; a transformer hybrid is not
+    assert fork_jobs(model.backend) == min(4, len(__import__("os").sched_getaffinity(0)))
+    src = tmp_path / "c.jsonl"
+    src.write_text("".join(json.dumps({"id": c.id, "text": c.text}) + "\n" for c in read_dataset(small).comments),
+                   encoding="utf-8")
+    outs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"p{jobs}.jsonl"
+        res = cli("classify", src, "-o", out, "--batch-size", "50", "--jobs", jobs, "--models-dir", root)
+        assert res.exit_code == 0, res.stderr
+        outs.append(out.read_text(encoding="utf-8"))
+    assert outs[0] == outs[1] and len(outs[0].splitlines()) == len(read_dataset(small).comments)
+
+
+def test_the_static_encoder_loads_its_folder_as_model2vec_does(static_encoder):
+    import numpy as np
+    from model2vec import StaticModel
+
+    from commentary.backends.encoder import load_static_model
+
+    texts = ["Nobody ever asks the nurses anything.", "", "Leaders should listen to staff " * 80]
+    ours, theirs = load_static_model(static_encoder), StaticModel.from_pretrained(str(static_encoder))
+    assert np.array_equal(ours.encode(texts), theirs.encode(texts)) and ours.config == theirs.config
 
 
 def test_base_model_static_names_the_distilled_encoder_in_the_cache(static_encoder, home):

@@ -324,6 +324,33 @@ def shared_encoder(location: str, max_length: int, batch_size: int) -> Encoder |
     return _ENCODERS[key]
 
 
+def load_static_model(folder: Path):
+    """A Model2Vec model from a local folder of its own layout (config.json, tokenizer.json and
+    model.safetensors holding only "embeddings", which is what distilling writes).
+
+    Built from those three files with model2vec's own StaticModel; ``StaticModel.from_pretrained``
+    reads the same files but imports huggingface_hub's model-card code first (0.2-0.4 s, a third
+    of a one-comment ``classify``). Any other layout (a quantised vocabulary, weights, the
+    sentence-transformers layout) goes through ``from_pretrained``.
+    """
+    import json
+
+    from model2vec.model import DEFAULT_MAX_LENGTH, StaticModel
+    from safetensors import safe_open
+    from tokenizers import Tokenizer
+
+    files = [folder / "config.json", folder / "tokenizer.json", folder / "model.safetensors"]
+    if all(f.is_file() for f in files):
+        with safe_open(str(files[2]), framework="numpy") as tensors:
+            if set(tensors.keys()) == {"embeddings"}:
+                config = json.loads(files[0].read_text(encoding="utf-8"))
+                return StaticModel(vectors=tensors.get_tensor("embeddings"),
+                                   tokenizer=Tokenizer.from_file(str(files[1])), config=config,
+                                   normalize=config.get("normalize", False),
+                                   max_length=config.get("max_length", DEFAULT_MAX_LENGTH))
+    return StaticModel.from_pretrained(str(folder))
+
+
 class StaticEncoder:
     """Model2Vec static embeddings (a token table distilled from a sentence encoder, then a mean):
     no transformer runs and torch is not loaded, so it starts in well under a second and
@@ -331,11 +358,11 @@ class StaticEncoder:
 
     def __init__(self, location: str, *, max_length: int = 256, batch_size: int = 32) -> None:
         try:
-            from model2vec import StaticModel
+            import model2vec  # noqa: F401
         except ImportError:
             raise CommentaryError(f"{location} is a Model2Vec model, which needs the model2vec package",
                                   fix="pip install model2vec") from None
-        self.model = StaticModel.from_pretrained(str(location))
+        self.model = load_static_model(Path(location))
         self.folder = Path(location)
         self.max_length = max_length
         self.batch_size = batch_size

@@ -16,6 +16,7 @@ from typing import Any
 
 from .base import Inputs
 from .tfidf import TfidfBackend
+from .encoder import is_static_model
 from .transformer import EmbeddingsBackend
 
 __all__ = ["HybridBackend"]
@@ -28,7 +29,7 @@ class HybridBackend(TfidfBackend):
 
     name = "hybrid"
     archive = PARTS_FILE
-    parallel_scoring = False  # the encoder already uses every core
+    parallel_scoring = False  # a transformer encoder already uses every core (a static one: see __init__)
 
     def __init__(self, *, seed: int = 0, use_article: bool = True, c_stance: float = 4.0, c_themes: float = 4.0,
                  base_model: str | None = None, base_model_sha256: str | None = None, max_length: int = 256,
@@ -39,6 +40,8 @@ class HybridBackend(TfidfBackend):
         self.embedding_weight = embedding_weight
         self.embeddings = EmbeddingsBackend(seed=seed, use_article=use_article, base_model=base_model,
                                             base_model_sha256=base_model_sha256, max_length=max_length)
+        # a static encoder is a table lookup on one core, as cheap to fork as tfidf: score in worker processes
+        self.parallel_scoring = is_static_model(self.embeddings.location)
 
     @property
     def base_model_id(self) -> str:
