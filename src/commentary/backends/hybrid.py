@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .base import Inputs
-from .tfidf import TfidfBackend
 from .encoder import is_static_model
+from .tfidf import TfidfBackend
 from .transformer import EmbeddingsBackend
 
 __all__ = ["HybridBackend"]
