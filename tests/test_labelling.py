@@ -188,6 +188,116 @@ def test_export_then_import_loses_nothing(cli, tool, name, tmp_path):
     assert got == [lab.to_dict() for lab in read_dataset(TEST_SPLIT).labels]
 
 
+@pytest.fixture
+def argilla_client():
+    """The real Argilla SDK's client. Before it builds settings or records it asks the server who the user
+    is (GET /api/v1/me) and which users exist (GET /api/v1/users); a loopback stub answers those two and
+    nothing else, so everything below is validated by the SDK's own models and import code."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    rg = pytest.importorskip("argilla")
+    me = {"id": "00000000-0000-0000-0000-000000000001", "username": "owner", "first_name": "Owner",
+          "last_name": None, "role": "owner", "api_key": "test", "inserted_at": "2026-12-01T00:00:00",
+          "updated_at": "2026-12-01T00:00:00"}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = {"/api/v1/me": me, "/api/v1/users": {"items": [me]}}.get(self.path.split("?")[0])
+            self.send_response(200 if body else 404)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps(body or {"detail": "not in the stub"}).encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield rg, rg.Argilla(api_url=f"http://127.0.0.1:{server.server_address[1]}", api_key="test"), me["id"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_real_annotation_tools_take_the_exports_and_give_back_their_labels(cli, small, tmp_path, home,
+                                                                                argilla_client, monkeypatch):
+    import warnings
+
+    from datasets import load_dataset
+
+    lsi = pytest.importorskip("label_studio_sdk.label_interface")
+    converter = pytest.importorskip("label_studio_sdk.converter")
+    book = load_codebook()
+    ds = read_dataset(TEST_SPLIT)
+    assert cli("train", small, "--cv-folds", "2", "--promote").exit_code == 0
+
+    # Label Studio: the SDK's LabelInterface validates every task, prediction and annotation against the config
+    tasks_path = tmp_path / "ls" / "tasks.json"
+    assert cli("label", "export", TEST_SPLIT, "--to", "label-studio", "-o", tasks_path).exit_code == 0
+    tasks = json.loads(tasks_path.read_text())
+    ui = lsi.LabelInterface(tasks_path.with_suffix(".label_config.xml").read_text())
+    assert all(ui.validate_task({"data": t["data"]}) for t in tasks)
+    assert all(ui.validate_prediction(p, return_errors=True) == [] for t in tasks for p in t["predictions"])
+    assert all(ui.validate_annotation(a) for t in tasks for a in t["annotations"])
+    broken = json.loads(json.dumps(tasks[0]["predictions"][0]))
+    broken["result"][0]["value"]["choices"] = ["strongly agree"]
+    assert ui.validate_prediction(broken, return_errors=True)  # the check can fail
+    # ... and its converter's JSON-MIN export of those annotations imports as the labels that went out
+    conv = converter.Converter(config=str(tasks_path.with_suffix(".label_config.xml").read_text()),
+                               project_dir=None, download_resources=False)
+    conv.convert_to_json_min(str(tasks_path), str(tmp_path / "min"), is_dir=False)
+    back = tmp_path / "back.jsonl"
+    res = cli("label", "import", tmp_path / "min" / "result.json", "--from", "label-studio", "-d", TEST_SPLIT,
+              "-o", back)
+    assert res.exit_code == 0, res.stderr
+    got = {g["comment_id"]: (g["stance"], sorted(g["themes"])) for g in map(json.loads, back.read_text().splitlines())}
+    assert got == {lab.comment_id: (lab.stance, sorted(lab.themes)) for lab in ds.labels}
+
+    # Argilla 2: the SDK reads the settings and the dataset model, and its Hub import turns the rows into records
+    rg, client, me = argilla_client
+    folder = tmp_path / "argilla"
+    assert cli("label", "export", TEST_SPLIT, "--to", "argilla", "-o", folder).exit_code == 0
+    settings = rg.Settings.from_json(folder / ".argilla" / "settings.json")
+    assert [q.name for q in settings.questions] == ["stance", "themes"]
+    assert settings.questions[0].labels == book.stance_ids and settings.questions[1].labels == book.theme_ids
+    from argilla._models import DatasetModel
+
+    assert DatasetModel(**json.loads((folder / ".argilla" / "dataset.json").read_text())).name == "argilla"
+    dataset = rg.Dataset(name="comments", settings=settings, client=client)
+    logged = []
+    monkeypatch.setattr(type(dataset.records), "log", lambda self, records, **kw: logged.extend(records))
+    rows = load_dataset("parquet", data_files=[str(p) for p in (folder / "data").glob("*.parquet")], split="train")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rg.Dataset._log_dataset_records(hf_dataset=rows, dataset=dataset)
+    assert [r.id for r in logged] == [c.id for c in ds.comments]
+    first, gold = logged[0], {lab.comment_id: lab for lab in ds.labels}[ds.comments[0].id]
+    assert first.fields["text"] == ds.comments[0].text and first.fields["article_text"]
+    stance = next(sg for sg in first.suggestions if sg.question_name == "stance")
+    assert stance.value in book.stance_ids and stance.agent == "commentary@v1" and 0 < stance.score <= 1
+    given = {r.question_name: r for r in first.responses}
+    assert given["stance"].value == gold.stance and sorted(given["themes"].value) == sorted(gold.themes)
+    assert str(given["stance"].user_id) == me  # labels from people the server does not know go to its user
+
+    # rows as Argilla writes them for its own users (UUIDs, none of this project's metadata) import under those ids
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(next((folder / "data").glob("*.parquet")))
+    users = [[me] * len(u) for u in table.column("stance.responses.users").to_pylist()]
+    table = table.set_column(table.schema.get_field_index("commentary_labels"), "commentary_labels",
+                             pa.array(["{}"] * table.num_rows))
+    for col in ("stance.responses.users", "themes.responses.users"):
+        table = table.set_column(table.schema.get_field_index(col), col, pa.array(users))
+    pq.write_table(table, next((folder / "data").glob("*.parquet")))
+    res = cli("label", "import", folder, "--from", "argilla", "-d", TEST_SPLIT, "-o", tmp_path / "from-argilla.jsonl")
+    assert res.exit_code == 0, res.stderr
+    got = [json.loads(x) for x in (tmp_path / "from-argilla.jsonl").read_text().splitlines()]
+    assert len(got) == len(ds.labels) and {g["annotator"] for g in got} == {f"argilla:{me}"}
+
+
 def test_exports_carry_the_models_suggestions(cli, small, tmp_path, home):
     assert cli("train", small, "--cv-folds", "2", "--promote").exit_code == 0
     ls = tmp_path / "t.json"

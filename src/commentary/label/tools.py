@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,31 +188,84 @@ def _from_label_studio_min(path: Path, tasks: list[dict]) -> list[tuple[str, dic
 
 
 # --- Argilla --------------------------------------------------------------------------------------------
+# What Argilla 2's SDK writes (``Settings.to_json``, ``Dataset.to_disk``, ``Dataset.to_hub``) and reads back
+# with ``Settings.from_json`` and ``Dataset.from_hub`` / ``from_disk``; tests/test_labelling.py runs the
+# real SDK on an export.
+_ARGILLA_USERS = uuid.UUID("5f0c1f4e-8c1b-4d53-9a57-6b1c0c6d2a11")  # namespace: annotator name -> user id
+
+
+def argilla_user_id(annotator: str | None) -> str:
+    """The user id an annotator's existing labels carry in an Argilla export.
+
+    Argilla keys responses by its users' UUIDs, which only the target server knows; a stable UUID per
+    annotator name lets the labels travel (Argilla gives responses from unknown users to the importing
+    user) and come back under their name (the export's ``commentary_labels`` metadata maps them).
+    """
+    return str(uuid.uuid5(_ARGILLA_USERS, annotator or ""))
+
+
+def _argilla_field(name: str, title: str, required: bool) -> dict[str, Any]:
+    return {"id": None, "inserted_at": None, "updated_at": None, "name": name, "title": title,
+            "settings": {"type": "text", "use_markdown": False}, "required": required, "description": None,
+            "dataset_id": None, "type": "text"}
+
+
+def _argilla_question(name: str, title: str, kind: str, labels: Sequence[str], required: bool,
+                      description: str | None) -> dict[str, Any]:
+    settings: dict[str, Any] = {"type": kind, "options": [{"text": x, "value": x} for x in labels],
+                                "visible_options": None}
+    if kind == "multi_label_selection":
+        settings["options_order"] = "natural"
+    return {"id": None, "inserted_at": None, "updated_at": None, "name": name, "title": title,
+            "settings": settings, "description": description, "required": required, "dataset_id": None,
+            "type": kind}
+
+
 def _argilla_settings(codebook: Codebook) -> dict[str, Any]:
+    """``.argilla/settings.json`` as ``rg.Settings.to_json`` writes it."""
     return {
         "guidelines": codebook.description,
-        "fields": [{"name": "text", "title": "Comment", "type": "text", "required": True},
-                   {"name": "article_title", "title": "Article", "type": "text", "required": False}],
         "questions": [
-            {"name": "stance", "title": "Stance toward the article", "type": "label_selection",
-             "required": True, "labels": codebook.stance_ids},
-            {"name": "themes", "title": "Themes", "type": "multi_label_selection", "required": False,
-             "labels": codebook.theme_ids}],
-        "metadata": [{"name": n, "type": "terms"} for n in ("comment_id", "article_id", "author",
-                                                            "codebook_version", "commentary_labels")],
+            _argilla_question("stance", "Stance toward the article", "label_selection", codebook.stance_ids, True,
+                              "One: the commenter's position on the article's main argument."),
+            _argilla_question("themes", "Themes", "multi_label_selection", codebook.theme_ids, False,
+                              "Any number: what the comment does or talks about.")],
+        "fields": [_argilla_field("text", "Comment", True), _argilla_field("article_title", "Article", False),
+                   _argilla_field("article_text", "The article's text", False)],
+        "vectors": [],
+        "metadata": [{"id": None, "inserted_at": None, "updated_at": None, "name": n, "title": n,
+                      "settings": {"visible_for_annotators": True, "type": "terms", "values": None},
+                      "visible_for_annotators": True, "dataset_id": None}
+                     for n in ("comment_id", "article_id", "author", "codebook_version", "commentary_labels")],
+        "allow_extra_metadata": False,
+        "distribution": {"strategy": "overlap", "min_submitted": 1},
+        "mapping": None,
     }
 
 
+def _argilla_dataset(name: str, codebook: Codebook) -> dict[str, Any]:
+    """``.argilla/dataset.json`` as ``Dataset.to_disk`` writes it (a dataset not yet on a server)."""
+    return {"id": None, "inserted_at": None, "updated_at": None, "name": name, "status": "draft",
+            "guidelines": codebook.description, "allow_extra_metadata": False,
+            "distribution": {"strategy": "overlap", "min_submitted": 1}, "workspace_id": None,
+            "last_activity_at": None}
+
+
 def _argilla_rows(tasks: Sequence[Task], codebook: Codebook) -> list[dict[str, Any]]:
+    """Records flattened as ``Dataset.to_hub`` writes them: fields and metadata by name, then per question
+    ``.suggestion`` (``.score``, ``.agent``) and ``.responses`` (``.users``, ``.status``)."""
     rows = []
     for t in tasks:
         c, s, labs = t.comment, t.suggestion, t.labels or []
+        users = [argilla_user_id(lab.annotator) for lab in labs]
         rows.append({
             "id": c.id, "status": "completed" if labs else "pending",
             "text": c.text, "article_title": t.article_title or "",
+            "article_text": (t.article_text or "")[:ARTICLE_CHARS],
             "comment_id": c.id, "article_id": c.article_id, "author": c.author or "",
             "codebook_version": codebook.version,
-            "commentary_labels": json.dumps({lab.annotator or "": _meta(lab) for lab in labs}),
+            "commentary_labels": json.dumps({u: {"annotator": lab.annotator, **_meta(lab)}
+                                             for u, lab in zip(users, labs)}),
             "stance.suggestion": s["stance"] if s else None,
             "stance.suggestion.score": s["stance_probs"][s["stance"]] if s else None,
             "stance.suggestion.agent": s.get("model") if s else None,
@@ -219,10 +273,10 @@ def _argilla_rows(tasks: Sequence[Task], codebook: Codebook) -> list[dict[str, A
             "themes.suggestion.score": [s["theme_probs"][x] for x in s["themes"]] if s else None,
             "themes.suggestion.agent": s.get("model") if s else None,
             "stance.responses": [lab.stance for lab in labs],
-            "stance.responses.users": [lab.annotator or "" for lab in labs],
+            "stance.responses.users": users,
             "stance.responses.status": ["submitted"] * len(labs),
             "themes.responses": [list(lab.themes) for lab in labs],
-            "themes.responses.users": [lab.annotator or "" for lab in labs],
+            "themes.responses.users": users,
             "themes.responses.status": ["submitted"] * len(labs),
         })
     return rows
@@ -244,9 +298,13 @@ def _write_argilla(folder: Path, tasks: Sequence[Task], codebook: Codebook, *, f
         pq.write_table(table, tmp / "data" / "train-00000-of-00001.parquet")
         (tmp / ".argilla").mkdir()
         (tmp / ".argilla" / "settings.json").write_text(json.dumps(_argilla_settings(codebook), indent=2) + "\n")
+        (tmp / ".argilla" / "dataset.json").write_text(
+            json.dumps(_argilla_dataset(folder.name, codebook), indent=2) + "\n")
         (tmp / "README.md").write_text(
-            "# Comments to label\n\nExported by commentary in Argilla's Hugging Face dataset layout. Load it with "
-            "`rg.Dataset.from_hub(...)` after pushing it to the Hub, or read `data/*.parquet` directly.\n")
+            "# Comments to label\n\nExported by commentary in the layout Argilla 2 pushes to the Hugging Face Hub "
+            "(`Dataset.to_hub`): push this folder to a Hub dataset repository and load it with "
+            "`rg.Dataset.from_hub(repo_id, settings=\"auto\")`, or build the dataset from "
+            "`rg.Settings.from_json(\".argilla/settings.json\")` and log the rows of `data/*.parquet`.\n")
 
 
 def _argilla_schema():
@@ -254,7 +312,8 @@ def _argilla_schema():
 
     s, ls = pa.string(), pa.list_(pa.string())
     return pa.schema([
-        ("id", s), ("status", s), ("text", s), ("article_title", s), ("comment_id", s), ("article_id", s),
+        ("id", s), ("status", s), ("text", s), ("article_title", s), ("article_text", s), ("comment_id", s),
+        ("article_id", s),
         ("author", s), ("codebook_version", s), ("commentary_labels", s),
         ("stance.suggestion", s), ("stance.suggestion.score", pa.float64()), ("stance.suggestion.agent", s),
         ("themes.suggestion", ls), ("themes.suggestion.score", pa.list_(pa.float64())), ("themes.suggestion.agent", s),
@@ -295,13 +354,22 @@ def _from_argilla(path: Path) -> list[tuple[str, dict[str, Any]]]:
             themes, t_status = themes_by.get(user, ([], None))
             if "discarded" in (s_status, t_status) or "draft" in (s_status, t_status):
                 continue
-            meta = extra.get(user, {})
+            meta = extra.get(user, {})  # labels this project exported carry their annotator's name
+            annotator = meta.get("annotator", user) if meta else (f"argilla:{user}" if _is_uuid(user) else user)
             rows.append((f"record {n} ({cid}), user {user}", {
-                "comment_id": cid, "stance": stance, "themes": list(themes or []), "annotator": user or None,
+                "comment_id": cid, "stance": stance, "themes": list(themes or []), "annotator": annotator or None,
                 "created": meta.get("created"),
                 "codebook_version": meta.get("codebook_version") or rec.get("codebook_version"),
                 "weak": bool(meta.get("weak", False))}))
     return rows
+
+
+def _is_uuid(value: str | None) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 # --- CSV ------------------------------------------------------------------------------------------------
