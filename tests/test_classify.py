@@ -156,11 +156,17 @@ def test_shares_carry_wilson_intervals():
     assert (k, share, lo) == (0, 0.0, 0.0) and hi == pytest.approx(0.2775, abs=1e-3)  # never seen is not "0%"
 
 
-@pytest.mark.parametrize("k,n", [(0, 1), (1, 1), (3, 10), (7, 10), (1, 650), (217, 550), (5000, 5000)])
-def test_wilson_intervals_are_scipys(k, n):
-    from scipy.stats import binomtest
+def test_quiet_classify_skips_the_summary_and_its_imports(models, tmp_path):
+    import subprocess
+    import sys
 
-    from commentary.classify import _wilson
-
-    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
-    assert _wilson(k, n) == pytest.approx((max(0.0, ci.low), min(1.0, ci.high)), abs=1e-12)
+    src = tmp_path / "one.txt"
+    src.write_text("Nobody ever asks the nurses what would help.\n", encoding="utf-8")
+    code = ("import sys; from commentary.cli import main; sys.argv = ['commentary'] + sys.argv[1:]\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('scipy.stats' in sys.modules, file=sys.__stdout__)")
+    for quiet, imported in ((["-q"], "False"), ([], "True")):
+        out = subprocess.run([sys.executable, "-c", code, *quiet, "classify", str(src), "--models-dir", str(models),
+                              "-o", str(tmp_path / "p.jsonl"), "--force"], capture_output=True, text=True, check=True)
+        assert out.stdout.split()[-1] == imported  # the 95% intervals (scipy's binomtest) only where shown
+        assert ("95% interval" in out.stderr) == (not quiet)

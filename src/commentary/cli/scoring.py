@@ -165,6 +165,8 @@ def _print_predictions(rows: list[dict], explain: bool) -> None:
 
 
 def _print_summary_shares(summary, ref: str) -> None:
+    if ui.verbosity < 0:  # --quiet: nothing would be shown, so neither the intervals (scipy.stats) nor rich's table
+        return
     from rich.table import Table
 
     table = Table(title=f"{summary.n:,} comments, model {ref}"
