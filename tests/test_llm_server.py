@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -47,9 +48,12 @@ def start_llama_server() -> tuple[subprocess.Popen, str]:
             pytest.fail(f"{why} but COMMENTARY_REQUIRE_TEST_TOOLS is set")
         pytest.skip(why)
     port = free_port()
+    # Its log goes to a file, read only if it fails to start (a pipe nobody reads would fill and stall it;
+    # --log-disable made this release crash with SIGSEGV at start on some machines).
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen([str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
-                             "-c", "8192", "-np", "2", "-t", "2", "--no-webui", "--offline", "--log-disable"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent)
+                             "-c", "8192", "-np", "2", "-t", "2", "--no-webui", "--offline"],
+                            stdout=subprocess.DEVNULL, stderr=log, preexec_fn=die_with_parent)
     base = f"http://127.0.0.1:{port}"
     end = time.time() + 120
     while time.time() < end:
@@ -60,7 +64,8 @@ def start_llama_server() -> tuple[subprocess.Popen, str]:
         except (OSError, urllib.error.HTTPError):
             pass
         if proc.poll() is not None:
-            pytest.fail(f"llama-server exited: {proc.stderr.read().decode()[-500:]}")
+            log.seek(0)
+            pytest.fail(f"llama-server exited with {proc.returncode}: {log.read().decode(errors='replace')[-500:]}")
         time.sleep(0.3)
     proc.kill()
     pytest.fail("llama-server did not become ready in 120 s")
