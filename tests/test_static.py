@@ -33,10 +33,17 @@ def static_encoder(small, tmp_path_factory):
     return folder
 
 
-def test_hybrid_on_a_static_encoder_trains_scores_and_loads_without_torch(small, static_encoder, tmp_path):
-    root = tmp_path / "models"
+@pytest.fixture(scope="module")
+def static_models(small, static_encoder, tmp_path_factory):
+    """A hybrid trained on the small static encoder: (models folder, the training outcome)."""
+    root = tmp_path_factory.mktemp("static-models") / "models"
     outcome = train_version(small, load_codebook(), TrainConfig(backend="hybrid", base_model=str(static_encoder),
                                                                 cv_folds=2), root)
+    return root, outcome
+
+
+def test_hybrid_on_a_static_encoder_trains_scores_and_loads_without_torch(static_encoder, static_models):
+    root, outcome = static_models
     assert outcome.version.manifest["base_model"] == str(static_encoder)
     model, _ = load_model(root)
     from commentary.backends.base import Inputs
@@ -54,28 +61,27 @@ def test_hybrid_on_a_static_encoder_trains_scores_and_loads_without_torch(small,
     assert not get_backend("hybrid").parallel_scoring  # the class (training's folds): a transformer uses every core
 
 
-def test_a_static_hybrid_scores_in_worker_processes_with_the_same_answers(small, static_encoder, tmp_path, cli):
+def test_a_static_hybrid_scores_in_worker_processes_with_the_same_answers(small, static_models, tmp_path, cli):
     import json
 
+    from commentary._procs import cores
     from commentary.backends.base import fork_jobs
     from commentary.dataset import read_dataset
 
-    root = tmp_path / "models"
-    train_version(small, load_codebook(), TrainConfig(backend="hybrid", base_model=str(static_encoder), cv_folds=2),
-                  root)
+    root, _ = static_models
     model, _ = load_model(root)
     assert model.backend.parallel_scoring  # a table lookup, cheap to fork; a transformer hybrid is not
-    assert fork_jobs(model.backend) == min(4, len(__import__("os").sched_getaffinity(0)))
+    assert fork_jobs(model.backend) == min(4, cores())
+    comments = read_dataset(small).comments
     src = tmp_path / "c.jsonl"
-    src.write_text("".join(json.dumps({"id": c.id, "text": c.text}) + "\n" for c in read_dataset(small).comments),
-                   encoding="utf-8")
+    src.write_text("".join(json.dumps({"id": c.id, "text": c.text}) + "\n" for c in comments), encoding="utf-8")
     outs = []
     for jobs in ("1", "2"):
         out = tmp_path / f"p{jobs}.jsonl"
         res = cli("classify", src, "-o", out, "--batch-size", "50", "--jobs", jobs, "--models-dir", root)
         assert res.exit_code == 0, res.stderr
         outs.append(out.read_text(encoding="utf-8"))
-    assert outs[0] == outs[1] and len(outs[0].splitlines()) == len(read_dataset(small).comments)
+    assert outs[0] == outs[1] and len(outs[0].splitlines()) == len(comments)
 
 
 def test_the_static_encoder_loads_its_folder_as_model2vec_does(static_encoder):

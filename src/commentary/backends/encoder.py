@@ -362,8 +362,8 @@ class StaticEncoder:
         except ImportError:
             raise CommentaryError(f"{location} is a Model2Vec model, which needs the model2vec package",
                                   fix="pip install model2vec") from None
-        self.model = load_static_model(Path(location))
         self.folder = Path(location)
+        self.model = load_static_model(self.folder)
         self.max_length = max_length
         self.batch_size = batch_size
 

@@ -34,13 +34,11 @@ __all__ = ["Rule", "RuleSet", "load_rules", "default_rules_path", "apply_rules",
 COMBINERS = ("majority", "label-model")
 _RULE_KEYS = {"name", "label", "phrases", "regex", "unless", "min_words", "max_words", "reply", "question"}
 _TOP_KEYS = {"version", "codebook", "rules"}
-_QUOTES = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'}
-_APOSTROPHES = str.maketrans(_QUOTES)
-# Before matching, curly quotes become straight and every space Python's \s knows becomes a plain one
-# (no-break spaces come with text copied from web pages), so both engines below read text alike.
-_NORMAL = str.maketrans({**_QUOTES, **{chr(c): " " for c in (0x0B, 0x1C, 0x1D, 0x1E, 0x1F, 0x85, 0xA0, 0x1680,
-                                                              *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F,
-                                                              0x205F, 0x3000)}})
+# Before matching, curly quotes become straight and every other space Python's \s knows (no-break spaces
+# come with text copied from web pages) a plain one: RE2's \s is only [\t\n\f\r ], so both engines
+# below read a text alike. (Every Unicode space lies below U+3001.)
+_NORMAL = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
+                         **{chr(c): " " for c in range(0x3001) if chr(c).isspace() and chr(c) not in " \t\n\f\r"}})
 _PHRASES_OPEN, _PHRASES_CLOSE = r"(?<!\w)(?:", r")(?!\w)"  # how _phrase_regex makes a phrase list whole-word
 
 
@@ -52,7 +50,7 @@ def _matcher(pattern: str):
     written with lookarounds (whole words); for a yes/no search the same test is written for RE2
     with a non-word character or the text's edge on each side. RE2's \\b and \\d are ASCII-only,
     which no rule shipped here depends on (the same rules fire on the same comments of every corpus
-    in tests/test_rules.py).
+    in tests/test_labelling.py).
     """
     try:
         import re2
@@ -106,14 +104,14 @@ class Rule:
     def to_spec(self) -> dict[str, Any]:
         """The rule as plain JSON (a model keeps its theme rules this way)."""
         return {"name": self.name, "label": self.label, "pattern": self.pattern, "unless": self.unless,
-                "min_words": self.min_words,
-                "max_words": self.max_words, "reply": self.reply, "question": self.question}
+                "min_words": self.min_words, "max_words": self.max_words, "reply": self.reply,
+                "question": self.question}
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> Rule:
         return cls(name=spec["name"], label=spec["label"], pattern=spec["pattern"] or None,
-                   unless=spec["unless"] or None, min_words=spec["min_words"], max_words=spec["max_words"], reply=spec.get("reply"),
-                   question=spec["question"])
+                   unless=spec["unless"] or None, min_words=spec["min_words"], max_words=spec["max_words"],
+                   reply=spec.get("reply"), question=spec["question"])
 
     def fires(self, text: str, words: int, is_reply: bool) -> bool:
         if self.min_words is not None and words < self.min_words:
@@ -140,7 +138,7 @@ class RuleSet:
 def _phrase_regex(phrases: Sequence[str]) -> str:
     """Whole words, case aside; between a phrase's words any spacing or hyphens ("one size fits all"
     matches "one-size fits all" and "one-size-fits-all")."""
-    parts = [r"[\s-]+".join(re.escape(w) for w in re.split(r"[\s-]+", p.translate(_APOSTROPHES).lower()) if w)
+    parts = [r"[\s-]+".join(re.escape(w) for w in re.split(r"[\s-]+", p.translate(_NORMAL).lower()) if w)
              for p in phrases]
     return r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)"
 

@@ -192,9 +192,11 @@ def _from_label_studio_min(path: Path, tasks: list[dict]) -> list[tuple[str, dic
 # with ``Settings.from_json`` and ``Dataset.from_hub`` / ``from_disk``; tests/test_labelling.py runs the
 # real SDK on an export.
 _ARGILLA_USERS = uuid.UUID("5f0c1f4e-8c1b-4d53-9a57-6b1c0c6d2a11")  # namespace: annotator name -> user id
+_NOT_ON_A_SERVER = {"id": None, "inserted_at": None, "updated_at": None}  # what the SDK writes before creation
+_ONE_ANNOTATOR_EACH = {"strategy": "overlap", "min_submitted": 1}
 
 
-def argilla_user_id(annotator: str | None) -> str:
+def _argilla_user_id(annotator: str | None) -> str:
     """The user id an annotator's existing labels carry in an Argilla export.
 
     Argilla keys responses by its users' UUIDs, which only the target server knows; a stable UUID per
@@ -205,8 +207,7 @@ def argilla_user_id(annotator: str | None) -> str:
 
 
 def _argilla_field(name: str, title: str, required: bool) -> dict[str, Any]:
-    return {"id": None, "inserted_at": None, "updated_at": None, "name": name, "title": title,
-            "settings": {"type": "text", "use_markdown": False}, "required": required, "description": None,
+    return {**_NOT_ON_A_SERVER, "name": name, "title": title, "settings": {"type": "text", "use_markdown": False}, "required": required, "description": None,
             "dataset_id": None, "type": "text"}
 
 
@@ -216,8 +217,7 @@ def _argilla_question(name: str, title: str, kind: str, labels: Sequence[str], r
                                 "visible_options": None}
     if kind == "multi_label_selection":
         settings["options_order"] = "natural"
-    return {"id": None, "inserted_at": None, "updated_at": None, "name": name, "title": title,
-            "settings": settings, "description": description, "required": required, "dataset_id": None,
+    return {**_NOT_ON_A_SERVER, "name": name, "title": title, "settings": settings, "description": description, "required": required, "dataset_id": None,
             "type": kind}
 
 
@@ -233,21 +233,20 @@ def _argilla_settings(codebook: Codebook) -> dict[str, Any]:
         "fields": [_argilla_field("text", "Comment", True), _argilla_field("article_title", "Article", False),
                    _argilla_field("article_text", "The article's text", False)],
         "vectors": [],
-        "metadata": [{"id": None, "inserted_at": None, "updated_at": None, "name": n, "title": n,
+        "metadata": [{**_NOT_ON_A_SERVER, "name": n, "title": n,
                       "settings": {"visible_for_annotators": True, "type": "terms", "values": None},
                       "visible_for_annotators": True, "dataset_id": None}
                      for n in ("comment_id", "article_id", "author", "codebook_version", "commentary_labels")],
         "allow_extra_metadata": False,
-        "distribution": {"strategy": "overlap", "min_submitted": 1},
+        "distribution": _ONE_ANNOTATOR_EACH,
         "mapping": None,
     }
 
 
 def _argilla_dataset(name: str, codebook: Codebook) -> dict[str, Any]:
     """``.argilla/dataset.json`` as ``Dataset.to_disk`` writes it (a dataset not yet on a server)."""
-    return {"id": None, "inserted_at": None, "updated_at": None, "name": name, "status": "draft",
-            "guidelines": codebook.description, "allow_extra_metadata": False,
-            "distribution": {"strategy": "overlap", "min_submitted": 1}, "workspace_id": None,
+    return {**_NOT_ON_A_SERVER, "name": name, "status": "draft", "guidelines": codebook.description,
+            "allow_extra_metadata": False, "distribution": _ONE_ANNOTATOR_EACH, "workspace_id": None,
             "last_activity_at": None}
 
 
@@ -257,7 +256,7 @@ def _argilla_rows(tasks: Sequence[Task], codebook: Codebook) -> list[dict[str, A
     rows = []
     for t in tasks:
         c, s, labs = t.comment, t.suggestion, t.labels or []
-        users = [argilla_user_id(lab.annotator) for lab in labs]
+        users = [_argilla_user_id(lab.annotator) for lab in labs]
         rows.append({
             "id": c.id, "status": "completed" if labs else "pending",
             "text": c.text, "article_title": t.article_title or "",
@@ -313,8 +312,7 @@ def _argilla_schema():
     s, ls = pa.string(), pa.list_(pa.string())
     return pa.schema([
         ("id", s), ("status", s), ("text", s), ("article_title", s), ("article_text", s), ("comment_id", s),
-        ("article_id", s),
-        ("author", s), ("codebook_version", s), ("commentary_labels", s),
+        ("article_id", s), ("author", s), ("codebook_version", s), ("commentary_labels", s),
         ("stance.suggestion", s), ("stance.suggestion.score", pa.float64()), ("stance.suggestion.agent", s),
         ("themes.suggestion", ls), ("themes.suggestion.score", pa.list_(pa.float64())), ("themes.suggestion.agent", s),
         ("stance.responses", ls), ("stance.responses.users", ls), ("stance.responses.status", ls),
