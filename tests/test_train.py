@@ -212,11 +212,14 @@ def test_plain_scorer_gives_scikit_learns_probabilities(tfidf_version):
     assert np.abs(plain[0] - fitted[0]).max() < 1e-9 and np.abs(plain[1] - fitted[1]).max() < 1e-9
 
 
-def test_loading_a_tfidf_version_imports_neither_sklearn_nor_skops(tfidf_version):
+def test_loading_a_tfidf_version_and_scoring_import_neither_sklearn_nor_scipy(tfidf_version):
     root, version = tfidf_version
     code = ("import sys; from pathlib import Path; from commentary.training import load_model; "
-            f"load_model(Path({str(root)!r}), {version.ref!r}); "
-            "print(sorted(m for m in ('sklearn', 'skops', 'torch') if m in sys.modules))")
+            "from commentary.backends.base import Inputs; "
+            f"m, _ = load_model(Path({str(root)!r}), {version.ref!r}); "
+            "p = m.predict(Inputs(['Nurses were never asked, as usual.', 'Agreed.'], ['Listen to nurses', None])); "
+            "assert len(p) == 2, p; "
+            "print(sorted(x for x in ('sklearn', 'skops', 'torch', 'scipy') if x in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -56,10 +56,8 @@ class CharWbTransform:
             self._cache[word] = ids
         return ids
 
-    def __call__(self, texts) -> Any:
-        import numpy as np
-        from scipy import sparse
-
+    def ids(self, texts) -> tuple[list[int], list[int]]:
+        """Each text's n-gram ids, repeats included, as CSR ``(indices, indptr)`` lists."""
         indptr = [0]
         indices: list[int] = []
         word_ids = self._word_ids
@@ -67,6 +65,13 @@ class CharWbTransform:
             for word in _WHITE_SPACES.sub(" ", self.preprocess(text)).split():
                 indices.extend(word_ids(word))
             indptr.append(len(indices))
+        return indices, indptr
+
+    def __call__(self, texts) -> Any:
+        import numpy as np
+        from scipy import sparse
+
+        indices, indptr = self.ids(texts)
         counts = sparse.csr_matrix(
             (np.ones(len(indices), dtype=self.dtype), np.asarray(indices, dtype=np.int64),
              np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, len(self.vocabulary)))

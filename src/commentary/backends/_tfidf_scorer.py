@@ -8,6 +8,9 @@ fraction of one (figures in docs/performance.md). Nothing here is code or
 pickled objects, so there is nothing to audit beyond the files' sha256.
 The arithmetic is scikit-learn's own (TF-IDF with sublinear tf and l2 norm,
 a softmax or logistic link); the tests check the two agree on real comments.
+Scoring needs NumPy alone: the feature rows stay column blocks (``Rows``), and a
+linear head is a sum over its columns, so each block adds its share on its own;
+no sparse matrix library is imported and the wide matrix is never stacked.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from ..errors import CommentaryError
 from ._charwb import CharWbTransform
 from .base import Inputs
 
-__all__ = ["TfidfScorer", "features", "SCORER_JSON", "SCORER_ARRAYS"]
+__all__ = ["TfidfScorer", "Rows", "features", "SCORER_JSON", "SCORER_ARRAYS"]
 
 SCORER_JSON = "tfidf-scorer.json"
 SCORER_ARRAYS = "tfidf-scorer.safetensors"
@@ -43,18 +46,68 @@ class _Idf:
         self.idf = idf
         self.sublinear = sublinear
 
-    def transform(self, counts, copy: bool = False):
+    def rows(self, indices, indptr) -> tuple[Any, Any, Any]:
+        """TF-IDF rows from each text's term ids (repeats counted) as ``(row, col, value)``
+        triplets, sorted by row and then column, each row l2-normalised: scikit-learn's
+        ``sum_duplicates``, sublinear tf, idf weighting and ``normalize``, in NumPy."""
         import numpy as np
 
-        x = counts.astype(np.float64, copy=copy)
+        ptr = np.asarray(indptr, dtype=np.int64)
+        n, width = len(ptr) - 1, len(self.idf)
+        row = np.repeat(np.arange(n, dtype=np.int64), np.diff(ptr))
+        keys, counts = np.unique(row * width + np.asarray(indices, dtype=np.int64), return_counts=True)
+        row, col = np.divmod(keys, width)
+        val = counts.astype(np.float64)
         if self.sublinear:
-            np.log(x.data, x.data)
-            x.data += 1.0
-        x.data *= self.idf[x.indices]
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+            np.log(val, val)
+            val += 1.0
+        val *= self.idf[col]
+        norms = np.sqrt(np.bincount(row, weights=val * val, minlength=n))
         norms[norms == 0] = 1.0
-        x.data /= np.repeat(norms, np.diff(x.indptr))
-        return x
+        val /= norms[row]
+        return row, col, val
+
+
+class Rows:
+    """Feature rows as column blocks: sparse ``(row, col, value)`` triplets or dense arrays.
+
+    What a linear head needs of a feature matrix is ``X @ coef.T``; that is the sum of each
+    block's product with its own columns of ``coef``, so the blocks are never stacked.
+    """
+
+    def __init__(self, n: int, blocks: list | None = None) -> None:
+        self.n = n
+        self.blocks: list[tuple[Any, int]] = list(blocks or [])  # (triplets or dense array, width)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.n, sum(width for _, width in self.blocks)
+
+    def plus(self, *blocks) -> Rows:
+        """These rows with more blocks on the right (dense arrays, or ``(triplets, width)``)."""
+        extra = [b if isinstance(b, tuple) else (b, b.shape[1]) for b in blocks]
+        return Rows(self.n, self.blocks + extra)
+
+    def decision(self, coef, intercept):
+        """``X @ coef.T + intercept``."""
+        import numpy as np
+
+        out = np.zeros((self.n, coef.shape[0]))
+        start = 0
+        for block, width in self.blocks:
+            w = coef[:, start:start + width]
+            if isinstance(block, tuple):
+                row, col, val = block
+                share = w[:, col] * val  # each class's weight of each non-zero, times its value
+                for k in range(coef.shape[0]):
+                    out[:, k] += np.bincount(row, weights=share[k], minlength=self.n)
+            else:
+                out += block @ w.T
+            start += width
+        if start != coef.shape[1]:
+            raise CommentaryError(f"the model expects {coef.shape[1]} features and got {start}",
+                                  fix="retrain the model with this version of commentary")
+        return out + intercept
 
 
 class _CharVectorizer:
@@ -87,10 +140,8 @@ class _WordVectorizer:
         self.strip = strip_accents
         self.idf = idf
 
-    def __call__(self, texts):
-        import numpy as np
-        from scipy import sparse
-
+    def rows(self, texts) -> tuple[Any, Any, Any]:
+        """TF-IDF ``(row, col, value)`` triplets of *texts* (see ``_Idf.rows``)."""
         vocab = self.vocabulary
         indptr, indices = [0], []
         for text in texts:
@@ -103,10 +154,7 @@ class _WordVectorizer:
                 grams = toks if n == 1 else [" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1)]
                 indices.extend(k for k in map(vocab.get, grams) if k is not None)
             indptr.append(len(indices))
-        counts = sparse.csr_matrix((np.ones(len(indices)), np.asarray(indices, dtype=np.int64),
-                                    np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, len(vocab)))
-        counts.sum_duplicates()
-        return self.idf.transform(counts)
+        return self.idf.rows(indices, indptr)
 
 
 def features(inputs: Inputs, words_of, chars_of, use_article: bool, rules=None):
@@ -211,8 +259,31 @@ class TfidfScorer:
         return cls(meta, arrays)
 
     # -- scoring ------------------------------------------------------------------------------------
-    def _features(self, inputs: Inputs):
-        return features(inputs, self.words, self.chars, self.use_article, self.rules)
+    def _features(self, inputs: Inputs) -> tuple[Rows, Rows]:
+        """(stance rows, theme rows) as ``features`` builds them from the fitted vectorizers, in NumPy."""
+        import numpy as np
+
+        n = len(inputs.texts)
+        n_words = len(self.words.vocabulary)
+        words = self.words.rows(inputs.texts)
+        base = Rows(n, [(words, n_words), (self.chars.transformer.rows(*self.chars.ids(inputs.texts)),
+                                           len(self.chars.vocabulary))])
+        themes = base if self.rules is None else base.plus(np.asarray(self.rules(inputs.texts), dtype=np.float64))
+        if not self.use_article:
+            return base, themes
+        # the comment's word vector times its article's (each distinct article vectorised once)
+        distinct = sorted({a or "" for a in inputs.articles})
+        index = {a: k for k, a in enumerate(distinct)}
+        a_row, a_col, a_val = self.words.rows(distinct)
+        a_keys = a_row * n_words + a_col  # sorted, as the triplets are
+        row, col, val = words
+        of = np.asarray([index[a or ""] for a in inputs.articles], dtype=np.int64)
+        wanted = of[row] * n_words + col
+        at = np.minimum(np.searchsorted(a_keys, wanted), max(len(a_keys) - 1, 0))
+        hit = (a_keys[at] == wanted) if len(a_keys) else np.zeros(len(row), dtype=bool)
+        o_row, o_col, o_val = row[hit], col[hit], val[hit] * a_val[at[hit]]
+        sim = np.bincount(o_row, weights=o_val, minlength=n).reshape(-1, 1)
+        return base.plus(((o_row, o_col, o_val * 3.0), n_words), sim), themes
 
     def predict_proba(self, inputs: Inputs):
         return self.scores(*self._features(inputs))
@@ -222,7 +293,7 @@ class TfidfScorer:
         import numpy as np
 
         a = self.arrays
-        d = np.asarray(xs @ a["stance_coef"].T) + a["stance_intercept"]
+        d = xs.decision(a["stance_coef"], a["stance_intercept"])
         if d.shape[1] == 1:  # two stance classes: scikit-learn's logistic link
             p1 = 1.0 / (1.0 + np.exp(-d[:, 0]))
             ps = np.column_stack([1.0 - p1, p1])
@@ -231,7 +302,7 @@ class TfidfScorer:
             np.exp(d, d)
             ps = d / d.sum(axis=1, keepdims=True)
         if self.meta["themes"]:
-            z = np.asarray(xt @ a["themes_coef"].T) + a["themes_intercept"]
+            z = xt.decision(a["themes_coef"], a["themes_intercept"])
             pt = 1.0 / (1.0 + np.exp(-z))
         else:
             pt = np.zeros((xt.shape[0], 0))

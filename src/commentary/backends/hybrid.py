@@ -54,7 +54,8 @@ class HybridBackend(TfidfBackend):
 
     def _features(self, inputs: Inputs):
         import numpy as np
-        from scipy import sparse
+
+        from ._tfidf_scorer import Rows
 
         xs, xt = super()._features(inputs)
         es, comment = self.embeddings._features(inputs)
@@ -65,6 +66,10 @@ class HybridBackend(TfidfBackend):
             block = np.hstack([comment, comment * article])
         else:
             block = comment
+        if isinstance(xs, Rows):  # a loaded model's plain scorer: NumPy blocks
+            return xs.plus(w * block), xt.plus(w * comment)
+        from scipy import sparse
+
         return (sparse.hstack([xs, sparse.csr_matrix(w * block)]).tocsr(),
                 sparse.hstack([xt, sparse.csr_matrix(w * comment)]).tocsr())
 
