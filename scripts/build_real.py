@@ -1,13 +1,17 @@
 """Build data/real from the blind labelling passes: agreement, disputes, gold labels, RfD training part.
 
     python scripts/build_real.py disputes   # list the items the two passes disagree on (for adjudication)
+    python scripts/build_real.py disputes --train   # the same for the training part's second draw
     python scripts/build_real.py build      # gold.jsonl, agreement.json and data/real/rfd_train
 
 Inputs, all ids and labels only (no comment text, so nothing of a non-redistributable
 corpus is copied): ``data/real/eval/passes/<chunk>.{A,B}.jsonl`` (two blind passes per
 chunk), ``data/real/eval/adjudication.jsonl`` (the adjudicator's final labels for the
 disputed fields), and for the training part ``data/real/train/passes/*.jsonl``
-(themes, one pass) with ``data/real/train/sample.{A,B}.jsonl`` (a sample labelled twice).
+(themes, one pass) with ``data/real/train/sample.{A,B}.jsonl`` (a sample labelled twice), and
+the second training draw's two blind passes in ``data/real/train/passes2/<chunk>.{A,B}.jsonl``
+with their adjudication in ``data/real/train/adjudication.jsonl``
+(``python scripts/build_real.py disputes --train`` lists what is left to settle).
 The Room for Debate text (Apache-2.0) is read from ``../shared/corpora`` and written to
 ``data/real/rfd_train`` together with its articles; see ``data/real/DATASHEET.md``.
 """
@@ -97,6 +101,23 @@ def disputes(chunks: dict[str, tuple[dict, dict]] | None = None) -> list[dict]:
     return rows
 
 
+TRAIN = REAL / "train"
+TRAIN_PASSES = TRAIN / "passes2"  # the second training draw (481 comments), labelled blind twice
+
+
+def train_second_draw() -> dict[str, list[str]]:
+    """Themes of the training part's second draw: agreed as both passes gave them, disputes as adjudicated."""
+    adj_file = TRAIN / "adjudication.jsonl"
+    adj = {r["id"]: r for r in read_jsonl(adj_file)} if adj_file.exists() else {}
+    out = {}
+    for pa, pb in passes(TRAIN_PASSES).values():
+        for cid, a in pa.items():
+            if disputed_fields(a, pb[cid]) and cid not in adj:
+                raise SystemExit(f"{cid} is disputed and not adjudicated: run `disputes --train`")
+            out[cid] = settle(a, pb[cid], adj.get(cid))[1]
+    return out
+
+
 def gold() -> list[dict]:
     """Agreed fields as both passes gave them; disputed fields as the adjudicator settled them."""
     adj = {r["id"]: r for r in read_jsonl(EVAL / "adjudication.jsonl")} if (EVAL / "adjudication.jsonl").exists() else {}
@@ -126,10 +147,9 @@ def build() -> None:
     tcounts = {s: dict(Counter(t for r in rows if r["source"] == s for t in r["themes"])) for s in by_source}
     report["gold_counts"] = {"stance": counts, "themes": tcounts,
                              "adjudicated": sum(r["annotator"] == "adjudicated" for r in rows), "n": len(rows)}
-    train = REAL / "train"
-    if (train / "sample.A.jsonl").exists():
-        a = {r["id"]: r for r in read_jsonl(train / "sample.A.jsonl")}
-        b = {r["id"]: r for r in read_jsonl(train / "sample.B.jsonl")}
+    if (TRAIN / "sample.A.jsonl").exists():
+        a = {r["id"]: r for r in read_jsonl(TRAIN / "sample.A.jsonl")}
+        b = {r["id"]: r for r in read_jsonl(TRAIN / "sample.B.jsonl")}
         report["train_sample"] = agreement([(a[i], b[i]) for i in a])
         derived = derived_stance()
         both = [(derived[i], a[i]["stance"], b[i]["stance"]) for i in a if i in derived]
@@ -139,6 +159,14 @@ def build() -> None:
             "agrees_with_B": round(sum(d == y for d, _, y in both) / len(both), 3),
             "annotators_A": dict(Counter(x for _, x, _ in both)), "annotators_B": dict(Counter(y for _, _, y in both)),
         }
+        second = passes(TRAIN_PASSES)
+        report["train_second_draw"] = agreement([(pa[i], pb[i]) for pa, pb in second.values() for i in pa])
+        report["train_second_draw"]["derived_vs_annotators"] = {
+            "n": report["train_second_draw"]["n"],
+            "agrees_with_A": round(sum(derived[i] == pa[i]["stance"] for pa, _ in second.values() for i in pa)
+                                   / report["train_second_draw"]["n"], 3),
+            "agrees_with_B": round(sum(derived[i] == pb[i]["stance"] for _, pb in second.values() for i in pb)
+                                   / report["train_second_draw"]["n"], 3)}
         build_rfd_train(a, b)
     (EVAL / "agreement.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in report.items() if k != "eval"}, indent=1)[:3000])
@@ -176,7 +204,7 @@ def build_rfd_train(sample_a: dict, sample_b: dict) -> None:
 
     pages = {r["title"]: r for r in read_jsonl(REAL / "rfd_articles.jsonl")}
     themes: dict[str, list[str]] = {}
-    for p in sorted((REAL / "train" / "passes").glob("*.jsonl")):
+    for p in sorted((TRAIN / "passes").glob("*.jsonl")):
         for r in read_jsonl(p):
             themes[r["id"]] = r["themes"]
     # The doubly labelled sample: a theme counts when both annotators gave it, or when
@@ -184,6 +212,7 @@ def build_rfd_train(sample_a: dict, sample_b: dict) -> None:
     for cid in sample_a:
         votes = Counter(sample_a[cid]["themes"]) + Counter(sample_b[cid]["themes"]) + Counter(themes.get(cid, []))
         themes[cid] = [t for t in THEMES if votes[t] >= 2]
+    themes.update(train_second_draw())
     dev_ids = {r["comment_id"] for r in read_jsonl(EVAL / "gold.jsonl") if r["source"] == "nyt_rfd"}
     dev_titles = set()
     d = _rfd_frame()
@@ -210,7 +239,8 @@ def build_rfd_train(sample_a: dict, sample_b: dict) -> None:
                   info={"source": "UKPLab/argument-reasoning-comprehension-task@929f584 (Apache-2.0), "
                                   "mturk/annotation-task/data/exported-3365-stance-taking-arguments.tsv",
                         "labels": "stance from the comment's debate side and the side the page's title asserts; "
-                                  "themes from one annotator pass (sample of 200 labelled twice more)",
+                                  "themes from one annotator pass for the first 2,000 (a sample of 200 labelled "
+                                  "twice more), from two blind passes and adjudication for the other 481",
                         # Measured on the real evaluation set (docs/quality.md): these stance labels, a
                         # relation to a thesis that frozen sentence embeddings cannot read, lower real-comment
                         # stance F1 for tfidf and hybrid, so training takes the themes alone by default.
@@ -224,7 +254,7 @@ def build_rfd_train(sample_a: dict, sample_b: dict) -> None:
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else "build"
     if cmd == "disputes":
-        for row in disputes():
+        for row in disputes(passes(TRAIN_PASSES) if "--train" in sys.argv else None):
             print(json.dumps(row))
     else:
         build()

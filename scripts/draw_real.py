@@ -121,3 +121,10 @@ more = pd.concat([g.sample(n=n, random_state=8) for (_, g), n in zip(rest.groupb
     .sample(frac=1, random_state=9)
 write("dev_reddit2", [{"id": r.id, "source": "reddit", "parent": r.quote_text, "text": r.response_text}
                       for r in more.itertuples()])
+
+# --- RfD, second training draw (2026-12-03): every comment of the 145 training debates that the
+# first 2,000 left out (481), in the same shuffled order, for two blind passes each (train_rfd_9..12).
+rest_rows = [rfd_row(r) for r in train.itertuples()][2000:]
+size = -(-len(rest_rows) // 4)
+for i in range(4):
+    write(f"train_rfd_{i + 9}", rest_rows[i * size:(i + 1) * size])
