@@ -192,13 +192,17 @@ def tfidf_version(small, tmp_path_factory):
     return root, train_version(small, load_codebook(), TrainConfig(cv_folds=2), root).version
 
 
-def test_plain_scorer_gives_scikit_learns_probabilities(tfidf_version):
-    """A loaded tfidf version scores from plain arrays; the fitted sklearn objects must agree with it."""
+@pytest.mark.parametrize("scipy_product", [False, True], ids=["numpy", "scipy"])
+def test_plain_scorer_gives_scikit_learns_probabilities(tfidf_version, scipy_product, monkeypatch):
+    """A loaded tfidf version scores from plain arrays (small inputs with NumPy alone, large ones
+    with SciPy's sparse product); the fitted sklearn objects must agree with it either way."""
     import numpy as np
 
+    from commentary.backends import _tfidf_scorer
     from commentary.backends.base import Inputs
     from commentary.classify import read_items
 
+    monkeypatch.setattr(_tfidf_scorer, "_scipy_product", lambda nonzeros: scipy_product)
     root, version = tfidf_version
     model, _ = load_model(root, version.ref)
     assert model.backend.scorer is not None
