@@ -105,10 +105,23 @@ TRAIN = REAL / "train"
 TRAIN_PASSES = TRAIN / "passes2"  # the second training draw (481 comments), labelled blind twice
 
 
+def adjudicated(path: Path) -> dict[str, dict]:
+    """The adjudicator's decisions by id (none yet when the file is absent)."""
+    return {r["id"]: r for r in read_jsonl(path)} if path.exists() else {}
+
+
+def derived_vs_annotators(pairs: list[tuple[dict, dict]], derived: dict[str, str]) -> dict:
+    """How often the stance derived from the release matches each annotator's."""
+    both = [(derived[a["id"]], a["stance"], b["stance"]) for a, b in pairs if a["id"] in derived]
+    return {"n": len(both),
+            "agrees_with_A": round(sum(d == x for d, x, _ in both) / len(both), 3),
+            "agrees_with_B": round(sum(d == y for d, _, y in both) / len(both), 3),
+            "annotators_A": dict(Counter(x for _, x, _ in both)), "annotators_B": dict(Counter(y for _, _, y in both))}
+
+
 def train_second_draw() -> dict[str, list[str]]:
     """Themes of the training part's second draw: agreed as both passes gave them, disputes as adjudicated."""
-    adj_file = TRAIN / "adjudication.jsonl"
-    adj = {r["id"]: r for r in read_jsonl(adj_file)} if adj_file.exists() else {}
+    adj = adjudicated(TRAIN / "adjudication.jsonl")
     out = {}
     for pa, pb in passes(TRAIN_PASSES).values():
         for cid, a in pa.items():
@@ -120,7 +133,7 @@ def train_second_draw() -> dict[str, list[str]]:
 
 def gold() -> list[dict]:
     """Agreed fields as both passes gave them; disputed fields as the adjudicator settled them."""
-    adj = {r["id"]: r for r in read_jsonl(EVAL / "adjudication.jsonl")} if (EVAL / "adjudication.jsonl").exists() else {}
+    adj = adjudicated(EVAL / "adjudication.jsonl")
     out = []
     for chunk, (pa, pb) in passes().items():
         for cid, a in pa.items():
@@ -150,23 +163,13 @@ def build() -> None:
     if (TRAIN / "sample.A.jsonl").exists():
         a = {r["id"]: r for r in read_jsonl(TRAIN / "sample.A.jsonl")}
         b = {r["id"]: r for r in read_jsonl(TRAIN / "sample.B.jsonl")}
-        report["train_sample"] = agreement([(a[i], b[i]) for i in a])
+        sample = [(a[i], b[i]) for i in a]
+        second = [(pa[i], pb[i]) for pa, pb in passes(TRAIN_PASSES).values() for i in pa]
         derived = derived_stance()
-        both = [(derived[i], a[i]["stance"], b[i]["stance"]) for i in a if i in derived]
-        report["train_sample"]["derived_vs_annotators"] = {
-            "n": len(both),
-            "agrees_with_A": round(sum(d == x for d, x, _ in both) / len(both), 3),
-            "agrees_with_B": round(sum(d == y for d, _, y in both) / len(both), 3),
-            "annotators_A": dict(Counter(x for _, x, _ in both)), "annotators_B": dict(Counter(y for _, _, y in both)),
-        }
-        second = passes(TRAIN_PASSES)
-        report["train_second_draw"] = agreement([(pa[i], pb[i]) for pa, pb in second.values() for i in pa])
-        report["train_second_draw"]["derived_vs_annotators"] = {
-            "n": report["train_second_draw"]["n"],
-            "agrees_with_A": round(sum(derived[i] == pa[i]["stance"] for pa, _ in second.values() for i in pa)
-                                   / report["train_second_draw"]["n"], 3),
-            "agrees_with_B": round(sum(derived[i] == pb[i]["stance"] for _, pb in second.values() for i in pb)
-                                   / report["train_second_draw"]["n"], 3)}
+        report["train_sample"] = agreement(sample)
+        report["train_sample"]["derived_vs_annotators"] = derived_vs_annotators(sample, derived)
+        report["train_second_draw"] = agreement(second)
+        report["train_second_draw"]["derived_vs_annotators"] = derived_vs_annotators(second, derived)
         build_rfd_train(a, b)
     (EVAL / "agreement.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in report.items() if k != "eval"}, indent=1)[:3000])

@@ -83,7 +83,8 @@ rng.shuffle(dev_rows)
 write("dev_rfd", dev_rows[:200])
 
 train = d[~d.title.isin(dev_titles)].sample(frac=1.0, random_state=11)
-train_rows = [rfd_row(r) for r in train.itertuples()][:2000]
+all_train_rows = [rfd_row(r) for r in train.itertuples()]
+train_rows = all_train_rows[:2000]
 for i in range(8):
     write(f"train_rfd_{i + 1}", train_rows[i * 250:(i + 1) * 250])
 sample = rng.sample(train_rows, 200)
@@ -124,7 +125,7 @@ write("dev_reddit2", [{"id": r.id, "source": "reddit", "parent": r.quote_text, "
 
 # --- RfD, second training draw (2026-12-03): every comment of the 145 training debates that the
 # first 2,000 left out (481), in the same shuffled order, for two blind passes each (train_rfd_9..12).
-rest_rows = [rfd_row(r) for r in train.itertuples()][2000:]
+rest_rows = all_train_rows[2000:]
 size = -(-len(rest_rows) // 4)
 for i in range(4):
     write(f"train_rfd_{i + 9}", rest_rows[i * size:(i + 1) * size])

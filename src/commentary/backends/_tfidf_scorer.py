@@ -49,10 +49,9 @@ class _Idf:
         self.idf = idf
         self.sublinear = sublinear
 
-    def rows(self, indices, indptr) -> tuple[Any, Any, Any]:
-        """TF-IDF rows from each text's term ids (repeats counted) as ``(row, col, value)``
-        triplets, sorted by row and then column, each row l2-normalised: scikit-learn's
-        ``sum_duplicates``, sublinear tf, idf weighting and ``normalize``, in NumPy."""
+    def rows(self, indices, indptr) -> _Sparse:
+        """TF-IDF rows from each text's term ids (repeats counted), each row l2-normalised:
+        scikit-learn's ``sum_duplicates``, sublinear tf, idf weighting and ``normalize``, in NumPy."""
         import numpy as np
 
         ptr = np.asarray(indptr, dtype=np.int64)
@@ -68,7 +67,7 @@ class _Idf:
         norms = np.sqrt(np.bincount(row, weights=val * val, minlength=n))
         norms[norms == 0] = 1.0
         val /= norms[row]
-        return row, col, val
+        return _Sparse(row, col, val, (n, width))
 
 
 def _scipy_product(nonzeros: int) -> bool:
@@ -77,8 +76,33 @@ def _scipy_product(nonzeros: int) -> bool:
     return nonzeros >= _SCIPY_FROM or "scipy.sparse" in sys.modules
 
 
+class _Sparse:
+    """A sparse block: ``(row, col, val)`` triplets sorted by row and then column, with the
+    CSR row pointer made once (a block is shared by the stance and theme rows)."""
+
+    def __init__(self, row, col, val, shape: tuple[int, int]) -> None:
+        import numpy as np
+
+        self.row, self.col, self.val, self.shape = row, col, val, shape
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=shape[0]))])
+
+    def dot(self, w):
+        """``block @ w`` for a dense (width x classes) *w*."""
+        import numpy as np
+
+        if _scipy_product(len(self.val)):
+            from scipy.sparse import csr_matrix
+
+            return csr_matrix((self.val, self.col, self.indptr), shape=self.shape) @ w
+        out = np.zeros((self.shape[0], w.shape[1]))
+        filled = np.flatnonzero(np.diff(self.indptr))
+        if len(filled):  # each non-zero's weight for each class times its value, summed row by row
+            out[filled] = np.add.reduceat(w[self.col] * self.val[:, None], self.indptr[filled], axis=0)
+        return out
+
+
 class Rows:
-    """Feature rows as column blocks: sparse ``(row, col, value)`` triplets or dense arrays.
+    """Feature rows as column blocks (``_Sparse`` or dense arrays).
 
     What a linear head needs of a feature matrix is ``X @ coef.T``; that is the sum of each
     block's product with its own columns of ``coef``, so the blocks are never stacked.
@@ -86,16 +110,15 @@ class Rows:
 
     def __init__(self, n: int, blocks: list | None = None) -> None:
         self.n = n
-        self.blocks: list[tuple[Any, int]] = list(blocks or [])  # (triplets or dense array, width)
+        self.blocks = list(blocks or [])
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.n, sum(width for _, width in self.blocks)
+        return self.n, sum(block.shape[1] for block in self.blocks)
 
     def plus(self, *blocks) -> Rows:
-        """These rows with more blocks on the right (dense arrays, or ``(triplets, width)``)."""
-        extra = [b if isinstance(b, tuple) else (b, b.shape[1]) for b in blocks]
-        return Rows(self.n, self.blocks + extra)
+        """These rows with more blocks on the right."""
+        return Rows(self.n, self.blocks + list(blocks))
 
     def decision(self, weights, intercept):
         """``X @ weights + intercept``, *weights* being (features x classes), C-ordered so that a
@@ -104,22 +127,10 @@ class Rows:
 
         out = np.zeros((self.n, weights.shape[1]))
         start = 0
-        for block, width in self.blocks:
-            w = weights[start:start + width]
-            if isinstance(block, tuple):
-                row, col, val = block
-                if len(row) and _scipy_product(len(row)):
-                    from scipy.sparse import csr_matrix
-
-                    indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=self.n))])
-                    out += csr_matrix((val, col, indptr), shape=(self.n, width)) @ w
-                elif len(row):
-                    share = w[col] * val[:, None]  # each non-zero's weight for each class, times its value
-                    first = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])  # rows are sorted
-                    out[row[first]] += np.add.reduceat(share, first, axis=0)
-            else:
-                out += block @ w
-            start += width
+        for block in self.blocks:
+            w = weights[start:start + block.shape[1]]
+            out += block.dot(w) if isinstance(block, _Sparse) else block @ w
+            start += block.shape[1]
         if start != weights.shape[0]:
             raise CommentaryError(f"the model expects {weights.shape[0]} features and got {start}",
                                   fix="retrain the model with this version of commentary")
@@ -156,8 +167,8 @@ class _WordVectorizer:
         self.strip = strip_accents
         self.idf = idf
 
-    def rows(self, texts) -> tuple[Any, Any, Any]:
-        """TF-IDF ``(row, col, value)`` triplets of *texts* (see ``_Idf.rows``)."""
+    def rows(self, texts) -> _Sparse:
+        """TF-IDF rows of *texts* (see ``_Idf.rows``)."""
         vocab = self.vocabulary
         indptr, indices = [0], []
         for text in texts:
@@ -285,26 +296,24 @@ class TfidfScorer:
         import numpy as np
 
         n = len(inputs.texts)
-        n_words = len(self.words.vocabulary)
         words = self.words.rows(inputs.texts)
-        base = Rows(n, [(words, n_words), (self.chars.transformer.rows(*self.chars.ids(inputs.texts)),
-                                           len(self.chars.vocabulary))])
+        base = Rows(n, [words, self.chars.transformer.rows(*self.chars.ids(inputs.texts))])
         themes = base if self.rules is None else base.plus(np.asarray(self.rules(inputs.texts), dtype=np.float64))
         if not self.use_article:
             return base, themes
         # the comment's word vector times its article's (each distinct article vectorised once)
         distinct = sorted({a or "" for a in inputs.articles})
         index = {a: k for k, a in enumerate(distinct)}
-        a_row, a_col, a_val = self.words.rows(distinct)
-        a_keys = a_row * n_words + a_col  # sorted, as the triplets are
-        row, col, val = words
+        arts = self.words.rows(distinct)
+        width = words.shape[1]
+        a_keys = arts.row * width + arts.col  # sorted, as the triplets are
         of = np.asarray([index[a or ""] for a in inputs.articles], dtype=np.int64)
-        wanted = of[row] * n_words + col
+        wanted = of[words.row] * width + words.col
         at = np.minimum(np.searchsorted(a_keys, wanted), max(len(a_keys) - 1, 0))
-        hit = (a_keys[at] == wanted) if len(a_keys) else np.zeros(len(row), dtype=bool)
-        o_row, o_col, o_val = row[hit], col[hit], val[hit] * a_val[at[hit]]
+        hit = (a_keys[at] == wanted) if len(a_keys) else np.zeros(len(wanted), dtype=bool)
+        o_row, o_val = words.row[hit], words.val[hit] * arts.val[at[hit]]
         sim = np.bincount(o_row, weights=o_val, minlength=n).reshape(-1, 1)
-        return base.plus(((o_row, o_col, o_val * 3.0), n_words), sim), themes
+        return base.plus(_Sparse(o_row, words.col[hit], o_val * 3.0, words.shape), sim), themes
 
     def predict_proba(self, inputs: Inputs):
         return self.scores(*self._features(inputs))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ._tfidf_scorer import Rows
 from .base import Inputs
 from .encoder import is_static_model
 from .tfidf import TfidfBackend
@@ -54,8 +55,6 @@ class HybridBackend(TfidfBackend):
 
     def _features(self, inputs: Inputs):
         import numpy as np
-
-        from ._tfidf_scorer import Rows
 
         xs, xt = super()._features(inputs)
         es, comment = self.embeddings._features(inputs)
