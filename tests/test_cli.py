@@ -161,3 +161,27 @@ def test_the_dockerfile_copies_what_the_project_has_and_an_installed_copy_finds_
     monkeypatch.setattr(paths, "_REPO", tmp_path / "site-packages")
     monkeypatch.setenv("COMMENTARY_DATA", str(REPO))
     assert paths.starter_dir() == REPO / "data" / "starter"
+
+
+def test_the_cache_is_one_per_machine_unless_a_home_or_cache_is_set(tmp_path, monkeypatch):
+    """Encoders are hundreds of MB and minutes to make: without COMMENTARY_HOME they are kept once in
+    the user's cache, not again in each folder a command runs from."""
+    from commentary.paths import cache_root
+
+    user = tmp_path / "user"
+    monkeypatch.setenv("HOME", str(user))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("COMMENTARY_CACHE", raising=False)
+    monkeypatch.delenv("COMMENTARY_HOME")
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        assert cache_root() == user / ".cache" / "commentary"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_root() == tmp_path / "xdg" / "commentary"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative")  # ignored, as the XDG rules say
+    assert cache_root() == user / ".cache" / "commentary"
+    monkeypatch.setenv("COMMENTARY_HOME", str(tmp_path / "project"))
+    assert cache_root() == tmp_path / "project" / ".cache"  # a home keeps its own cache
+    monkeypatch.setenv("COMMENTARY_CACHE", str(tmp_path / "c"))
+    assert cache_root() == tmp_path / "c"

@@ -121,3 +121,44 @@ def test_a_distilled_encoder_hashes_the_same_wherever_it_was_made(tmp_path):
         _portable_config(folder)
         hashes.append(weights_sha256(folder))
     assert hashes[0] == hashes[1] and json.loads((folder / "config.json").read_text())["tokenizer_name"] == MPNET
+
+
+def test_a_static_version_carries_its_encoder_and_needs_no_cache_to_score(small, static_encoder, tmp_path,
+                                                                          monkeypatch):
+    """`--base-model static` resolves to the distilled encoder in the cache; the version keeps its own
+    copy, so classifying from another folder, machine or an empty cache neither looks for it nor
+    distils mpnet again."""
+    import shutil
+
+    from commentary.backends import encoder
+    from commentary.backends.base import Inputs
+    from commentary.dataset import file_sha256
+
+    made = tmp_path / "cache" / "static"
+    shutil.copytree(static_encoder, made)
+    monkeypatch.setattr(encoder, "static_model", lambda: str(made))
+    root = tmp_path / "models"
+    outcome = train_version(small, load_codebook(), TrainConfig(backend="hybrid", base_model="static", cv_folds=2),
+                            root)
+    version = outcome.version
+    assert version.manifest["base_model"] == "static"
+    kept = version.path / "encoder"
+    assert version.manifest["files"]["encoder/model.safetensors"] == file_sha256(kept / "model.safetensors")
+    assert encoder.weights_sha256(kept) == version.manifest["base_model_sha256"]
+    texts = Inputs(["Nobody ever asks the nurses anything.", "More beds, fewer managers."], ["Leaders should listen"] * 2)
+    before, _ = load_model(root)
+    want = before.probabilities(texts)
+
+    def gone():
+        raise AssertionError("the static encoder was looked for again")
+
+    shutil.rmtree(made)
+    monkeypatch.setattr(encoder, "static_model", gone)
+    monkeypatch.setenv("COMMENTARY_CACHE", str(tmp_path / "empty-cache"))
+    encoder._ENCODERS.clear()
+    model, loaded = load_model(root)
+    assert model.backend.base_model_id == "static" and loaded.ref == version.ref
+    got = model.probabilities(texts)
+    import numpy as np
+
+    assert all(np.allclose(g, w) for g, w in zip(got, want))

@@ -45,9 +45,25 @@ def models_dir(given: str | Path | None = None) -> Path:
 
 
 def cache_root() -> Path:
-    """Caches (encoder weights, their hashes, embeddings): ``COMMENTARY_CACHE`` if set, else ``<home>/.cache``."""
+    """Caches (encoder weights and their hashes, the static encoder, embeddings, language-model answers).
+
+    ``COMMENTARY_CACHE`` if set; else ``<COMMENTARY_HOME>/.cache`` when a home is set; else the
+    user's cache folder (``$XDG_CACHE_HOME/commentary``, ``~/.cache/commentary``), shared by every
+    folder the commands run in: the encoders in it are hundreds of megabytes and minutes to make,
+    and are made once per machine, not once per working folder.
+    """
     env = os.environ.get("COMMENTARY_CACHE")
-    return Path(env) if env else home() / ".cache"
+    if env:
+        return Path(env).expanduser()
+    if os.environ.get("COMMENTARY_HOME"):
+        return home() / ".cache"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and Path(xdg).is_absolute():  # the XDG rule: a relative value is ignored
+        return Path(xdg) / "commentary"
+    try:
+        return Path.home() / ".cache" / "commentary"
+    except RuntimeError:  # no home folder to be found (a bare container user): the working folder
+        return home() / ".cache"
 
 
 def bundled(folder: str, marker: str) -> Path:

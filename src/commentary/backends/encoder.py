@@ -270,6 +270,33 @@ def is_static_model(location: str | Path) -> bool:
         return False
 
 
+VERSION_ENCODER = "encoder"  # the folder in a model version that holds its own static encoder
+
+
+def keep_static_encoder(location: str, version: Path) -> None:
+    """Copy a static encoder into the model *version* being written (into ``encoder/``).
+
+    A static encoder is small (15 MB for mpnet's), and the version then scores on any
+    machine with model2vec alone: no cache to find it in, no mpnet or distiller to make it
+    again. Only the hashed files are copied, so the copy has the sha256 the manifest records
+    for the base model. Transformer encoders (hundreds of MB) stay outside the version.
+    """
+    import shutil
+
+    if not is_static_model(location):
+        return
+    source, target = Path(location), Path(version) / VERSION_ENCODER
+    target.mkdir()
+    for name in _hashed_files(source):
+        shutil.copyfile(source / name, target / name)
+
+
+def kept_static_encoder(version: Path) -> str | None:
+    """The static encoder a model version carries (``keep_static_encoder``), if any."""
+    folder = Path(version) / VERSION_ENCODER
+    return str(folder) if is_static_model(folder) else None
+
+
 RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
 
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from ._tfidf_scorer import Rows
 from .base import Inputs
-from .encoder import is_static_model
+from .encoder import is_static_model, keep_static_encoder
 from .tfidf import TfidfBackend
-from .transformer import EmbeddingsBackend
+from .transformer import EmbeddingsBackend, with_kept_encoder
 
 __all__ = ["HybridBackend"]
 
@@ -74,13 +74,15 @@ class HybridBackend(TfidfBackend):
 
     def save(self, folder: Path) -> dict[str, Any]:
         # tfidf's save: the archive and its plain arrays, whose head rows here span the tfidf
-        # columns and then the embedding block.
+        # columns and then the embedding block; and a static encoder goes with them.
+        keep_static_encoder(self.embeddings.location, folder)
         return {**super().save(folder), "embedding_weight": self.embedding_weight,
                 "base_model": self.base_model_id, "base_model_sha256": self.base_model_sha256,
                 "max_length": self.embeddings.max_length}
 
     @classmethod
     def load(cls, folder: Path, settings: dict[str, Any]) -> HybridBackend:
-        backend = super().load(folder, settings)
+        backend = super().load(folder, with_kept_encoder(folder, settings))
+        backend.embeddings.base_model_id = settings.get("base_model", backend.base_model_id)
         backend.embeddings.cache_embeddings = False
         return backend

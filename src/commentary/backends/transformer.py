@@ -13,6 +13,8 @@ from .encoder import (
     Encoder,
     cache_dir,
     device_for,
+    keep_static_encoder,
+    kept_static_encoder,
     load_pretrained,
     quiet_transformers,
     resolve_base_model,
@@ -120,6 +122,7 @@ class EmbeddingsBackend:
 
         sio.dump(self.parts, folder / HEADS_FILE)
         _ = self.encoder  # make sure the sha256 of the base model is known
+        keep_static_encoder(self.location, folder)
         return {"seed": self.seed, "use_article": self.use_article, "base_model": self.base_model_id,
                 "max_length": self.max_length, "batch_size": self.batch_size, "c_stance": self.c_stance,
                 "c_themes": self.c_themes, "base_model_sha256": self.base_model_sha256}
@@ -128,10 +131,18 @@ class EmbeddingsBackend:
     def load(cls, folder: Path, settings: dict[str, Any]) -> EmbeddingsBackend:
         from .safety import load_skops
 
-        backend = cls(**settings)
+        backend = cls(**with_kept_encoder(folder, settings))
+        backend.base_model_id = settings.get("base_model", backend.base_model_id)
         backend.cache_embeddings = False
         backend.parts = load_skops(folder / HEADS_FILE, TRUSTED_TYPES)
         return backend
+
+
+def with_kept_encoder(folder: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """A version's settings, loading the base model from the static encoder the version carries
+    (versions saved before they carried one find theirs through the cache, as before)."""
+    kept = kept_static_encoder(folder)
+    return {**settings, "base_model": kept} if kept else settings
 
 
 class FinetuneBackend:
