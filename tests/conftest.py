@@ -38,6 +38,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_home(tmp_path_factory):
+    """A home for module- and session-scoped fixtures, which run before each test's own: without it
+    their models and caches would land in the user's cache (~/.cache/commentary)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("COMMENTARY_HOME", str(tmp_path_factory.mktemp("session-home")))
+    patch.delenv("COMMENTARY_CACHE", raising=False)
+    yield
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch):
     """Isolate all state (data, models, keys) in a temporary home."""
