@@ -162,3 +162,47 @@ def test_a_static_version_carries_its_encoder_and_needs_no_cache_to_score(small,
     import numpy as np
 
     assert all(np.allclose(g, w) for g, w in zip(got, want))
+
+
+@pytest.fixture(scope="module")
+def bert_style_static(small, tmp_path_factory):
+    """A static model laid out as distilling mpnet leaves it: a BERT normaliser and pre-tokenizer,
+    WordPiece with an unknown token, a float16 table, normalised means."""
+    import numpy as np
+    from model2vec import StaticModel
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+    from commentary.dataset import read_dataset
+
+    words = sorted({w.lower().strip(".,!?;:\"'()") for c in read_dataset(small).comments for w in c.text.split()})
+    words = [w for w in words if w.isalpha()][:1500]  # the rest become [UNK] or word pieces
+    vocab = {"[UNK]": 0, "[PAD]": 1, **{t: i + 2 for i, t in enumerate(
+        dict.fromkeys(words + ["##s", "##ing", "##ed", "##ly", ".", ",", "!", "?", "'", "-", "“", "”"]))}}
+    tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    vectors = np.random.default_rng(1).normal(size=(len(vocab), 32)).astype("float16")
+    folder = tmp_path_factory.mktemp("bert-static") / "m2v"
+    StaticModel(vectors, tok, config={"model_type": "model2vec"}, normalize=True).save_pretrained(str(folder))
+    return folder
+
+
+def test_the_static_encoder_gives_model2vecs_embeddings_faster(small, bert_style_static):
+    """The encoder tokenizes each distinct whitespace chunk once and averages over a float32 table;
+    the embeddings must be exactly model2vec's own, cut to the same length, on real-looking text and
+    on the characters where a split on whitespace and the tokenizer's own could differ."""
+    import numpy as np
+
+    from commentary.backends.encoder import StaticEncoder
+    from commentary.dataset import read_dataset
+
+    texts = [c.text for c in read_dataset(small).comments] + [
+        "", "   ", "Café naïve résumé, ÀÉÎ", "数据 科学 and 中文", "emoji 😀 test!!", "a\x1cb c", "a\x0bb",
+        "tab\there\nnew line", "x" * 3000, "ward " * 600, "\u200bzero\u200bwidth", "nbsp\xa0here and\u3000there",
+        "[UNK] token", "don't stop—now… “quoted”"]
+    encoder = StaticEncoder(str(bert_style_static), max_length=64)
+    assert encoder._by_chunks()  # the fast path, not model2vec's encode
+    for batch in (texts, texts[::-1], texts[:1]):
+        ref = np.asarray(encoder.model.encode(batch, max_length=64, show_progress_bar=False), dtype="float32")
+        norms = np.linalg.norm(ref, axis=1, keepdims=True)
+        assert np.array_equal(encoder.encode(batch), ref / np.where(norms > 0, norms, 1.0))

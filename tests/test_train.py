@@ -207,8 +207,9 @@ def test_plain_scorer_gives_scikit_learns_probabilities(tfidf_version, scipy_pro
     model, _ = load_model(root, version.ref)
     assert model.backend.scorer is not None
     items = list(read_items(str(STARTER / "test")))
-    inputs = Inputs([i.text for i in items] + ["", "Ünïcode  café\tnaïve\n\nwords", "ok"],
-                    [i.article for i in items] + [None, None, "An article"])
+    inputs = Inputs([i.text for i in items] + ["", "Ünïcode  café\tnaïve\n\nwords", "ok",
+                                                   "It’s “fine” – the ward’s view"],
+                    [i.article for i in items] + [None, None, "An article", None])
     plain = model.backend.predict_proba(inputs)
     model.backend.audit(version.path)  # the skops archive, through the type audit
     model.backend.scorer = None

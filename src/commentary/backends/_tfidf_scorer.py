@@ -20,6 +20,7 @@ import json
 import re
 import sys
 import unicodedata
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,10 @@ def _strip_accents(text: str) -> str:
     """As scikit-learn's strip_accents_unicode."""
     if text.isascii():
         return text
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    decomposed = unicodedata.normalize("NFKD", text)
+    if decomposed == text:  # nothing to strip (curly quotes, dashes): as scikit-learn returns it
+        return text
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 class _Idf:
@@ -50,15 +54,22 @@ class _Idf:
         self.sublinear = sublinear
 
     def rows(self, indices, indptr) -> _Sparse:
-        """TF-IDF rows from each text's term ids (repeats counted), each row l2-normalised:
-        scikit-learn's ``sum_duplicates``, sublinear tf, idf weighting and ``normalize``, in NumPy."""
+        """TF-IDF rows from each text's term ids (repeats counted; -1, a term not in the vocabulary,
+        skipped), each row l2-normalised: scikit-learn's ``sum_duplicates``, sublinear tf, idf
+        weighting and ``normalize``, in NumPy."""
         import numpy as np
 
         ptr = np.asarray(indptr, dtype=np.int64)
         n, width = len(ptr) - 1, len(self.idf)
-        row = np.repeat(np.arange(n, dtype=np.int64), np.diff(ptr))
-        keys, counts = np.unique(row * width + np.asarray(indices, dtype=np.int64), return_counts=True)
-        row, col = np.divmod(keys, width)
+        # (row, term) keys in 32 bits where they fit: sorting them is about twice as fast
+        kind = np.int32 if n * width < 2**31 else np.int64
+        idx = np.asarray(indices, dtype=kind)
+        row = np.repeat(np.arange(n, dtype=kind), np.diff(ptr))
+        known = idx >= 0
+        if not known.all():
+            idx, row = idx[known], row[known]
+        keys, counts = np.unique(row * kind(width) + idx, return_counts=True)
+        row, col = (part.astype(np.int64) for part in np.divmod(keys, kind(width)))
         val = counts.astype(np.float64)
         if self.sublinear:
             np.log(val, val)
@@ -169,7 +180,8 @@ class _WordVectorizer:
 
     def rows(self, texts) -> _Sparse:
         """TF-IDF rows of *texts* (see ``_Idf.rows``)."""
-        vocab = self.vocabulary
+        term = self.vocabulary.get
+        missing = repeat(-1)  # a term not in the vocabulary: dropped in NumPy, not in a Python test
         indptr, indices = [0], []
         for text in texts:
             if self.lowercase:
@@ -178,8 +190,8 @@ class _WordVectorizer:
                 text = _strip_accents(text)
             toks = self.tokens.findall(text)
             for n in range(self.min_n, self.max_n + 1):
-                grams = toks if n == 1 else [" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1)]
-                indices.extend(k for k in map(vocab.get, grams) if k is not None)
+                grams = (toks if n == 1 else list(map(" ".join, zip(*(toks[i:] for i in range(n))))))
+                indices.extend(map(term, grams, missing))
             indptr.append(len(indices))
         return self.idf.rows(indices, indptr)
 

@@ -378,10 +378,24 @@ def load_static_model(folder: Path):
     return StaticModel.from_pretrained(str(folder))
 
 
+# Characters where splitting a text on Python's whitespace would differ from a BERT tokenizer's
+# own split (control characters it deletes, Unicode spaces): texts holding one are tokenized whole.
+_NOT_SPLIT_AS_BERT = None
+_CHUNK_CACHE_LIMIT = 200_000  # distinct whitespace-separated chunks whose token ids are kept
+
+
 class StaticEncoder:
     """Model2Vec static embeddings (a token table distilled from a sentence encoder, then a mean):
     no transformer runs and torch is not loaded, so it starts in well under a second and
-    encodes thousands of comments a second on a CPU."""
+    encodes thousands of comments a second on a CPU.
+
+    For a BERT-style tokenizer (the distilled mpnet's) the embeddings are model2vec's own, made
+    faster: a text's tokens are the tokens of its whitespace-separated chunks, and chunks repeat
+    from comment to comment, so each distinct chunk is tokenized once and its ids kept; the mean
+    is taken over a float32 copy of the token table, which gives the same float16 means as
+    model2vec's (tested) without converting every gathered row. Other models use model2vec's
+    ``encode`` as it is.
+    """
 
     def __init__(self, location: str, *, max_length: int = 256, batch_size: int = 32) -> None:
         try:
@@ -393,14 +407,92 @@ class StaticEncoder:
         self.model = load_static_model(self.folder)
         self.max_length = max_length
         self.batch_size = batch_size
+        self._chunks: dict[str, list[int]] = {}
+        self._table = None  # the float32 token table, made on first use
+
+    def _by_chunks(self) -> bool:
+        """Whether a text's token ids are its whitespace chunks' ids end to end, and the mean a plain
+        one: a BERT pre-tokenizer (it splits on whitespace first, then within), no padding, and a
+        float token table with neither a token mapping nor weights."""
+        import numpy as np
+
+        m, tok = self.model, self.model.tokenizer
+        pads = tok.padding  # distilling leaves a fixed length of 0, which pads nothing
+        return (type(tok.pre_tokenizer).__name__ == "BertPreTokenizer"
+                and (pads is None or (pads.get("length") == 0 and not pads.get("pad_to_multiple_of")))
+                and m.token_mapping is None and m.weights is None
+                and m.embedding.dtype in (np.float16, np.float32))
+
+    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Each text's token ids as model2vec's ``tokenize`` gives them after its truncation."""
+        import re
+
+        global _NOT_SPLIT_AS_BERT
+        if _NOT_SPLIT_AS_BERT is None:
+            _NOT_SPLIT_AS_BERT = re.compile(
+                "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+        m, tok, cut = self.model, self.model.tokenizer, self.max_length
+        texts = [t[:cut * m.median_token_length] for t in texts]  # model2vec's cut before tokenizing
+        split = [None if _NOT_SPLIT_AS_BERT.search(t) else t.split() for t in texts]
+        known = self._chunks
+        todo = [c for c in dict.fromkeys(c for s in split if s for c in s) if c not in known]
+        tok.no_truncation()
+        try:
+            fresh = dict(zip(todo, (e.ids for e in tok.encode_batch_fast(todo, add_special_tokens=False))))
+            whole = iter([e.ids for e in tok.encode_batch_fast([t for t, s in zip(texts, split) if s is None],
+                                                                add_special_tokens=False)])
+        finally:  # as model2vec leaves it after each encode
+            if m.max_length is None:
+                tok.no_truncation()
+            else:
+                tok.enable_truncation(m.max_length)
+        room = _CHUNK_CACHE_LIMIT - len(known)
+        if room > 0:
+            known.update(fresh if len(fresh) <= room else dict(list(fresh.items())[:room]))
+        out = []
+        unk = m.unk_token_id
+        for s in split:
+            if s is None:
+                ids = next(whole)
+            else:
+                ids = []
+                for chunk in s:
+                    ids.extend(known.get(chunk) or fresh.get(chunk, ()))
+            ids = ids[:cut]
+            if unk is not None and unk in ids:
+                ids = [i for i in ids if i != unk]
+            out.append(ids)
+        return out
+
+    def _mean(self, ids: list[list[int]]):
+        """model2vec's mean of token vectors (texts grouped by length), then its normalisation."""
+        import numpy as np
+
+        m = self.model
+        if self._table is None:
+            self._table = m.embedding.astype(np.float32)
+        out = np.zeros((len(ids), m.dim), dtype=m.embedding.dtype)
+        by_length: dict[int, list[int]] = {}
+        for i, row in enumerate(ids):
+            if row:
+                by_length.setdefault(len(row), []).append(i)
+        for rows in by_length.values():
+            out[rows] = self._table[np.array([ids[i] for i in rows], dtype=np.int64)].mean(axis=1)
+        if m.normalize:
+            out32 = out.astype(np.float32)
+            out = (out32 / (np.linalg.norm(out32, axis=1, keepdims=True) + 1e-32)).astype(out.dtype)
+        return out
 
     def encode(self, texts: list[str]):
         import numpy as np
 
         if not texts:
             return np.zeros((0, self.model.dim), dtype="float32")
-        out = np.asarray(self.model.encode(list(texts), max_length=self.max_length, batch_size=1024,
-                                           show_progress_bar=False), dtype="float32")
+        if self._by_chunks():
+            out = np.asarray(self._mean(self._token_ids(list(texts))), dtype="float32")
+        else:
+            out = np.asarray(self.model.encode(list(texts), max_length=self.max_length, batch_size=1024,
+                                               show_progress_bar=False), dtype="float32")
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms > 0, norms, 1.0)
 
