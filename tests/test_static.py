@@ -201,8 +201,13 @@ def test_the_static_encoder_gives_model2vecs_embeddings_faster(small, bert_style
         "tab\there\nnew line", "x" * 3000, "ward " * 600, "\u200bzero\u200bwidth", "nbsp\xa0here and\u3000there",
         "[UNK] token", "don't stop—now… “quoted”"]
     encoder = StaticEncoder(str(bert_style_static), max_length=64)
-    assert encoder._by_chunks()  # the fast path, not model2vec's encode
+    assert encoder._bert is not None  # the fast path, not model2vec's encode
     for batch in (texts, texts[::-1], texts[:1]):
         ref = np.asarray(encoder.model.encode(batch, max_length=64, show_progress_bar=False), dtype="float32")
         norms = np.linalg.norm(ref, axis=1, keepdims=True)
         assert np.array_equal(encoder.encode(batch), ref / np.where(norms > 0, norms, 1.0))
+    code = ("import sys; from commentary.backends.encoder import StaticEncoder; "
+            f"StaticEncoder({str(bert_style_static)!r}, max_length=64).encode(['A comment.']); "
+            "print('model2vec' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.split() == ["False"]  # scoring needs tokenizers, not model2vec

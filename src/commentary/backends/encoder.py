@@ -360,22 +360,66 @@ def load_static_model(folder: Path):
     of a one-comment ``classify``). Any other layout (a quantised vocabulary, weights, the
     sentence-transformers layout) goes through ``from_pretrained``.
     """
+    from model2vec.model import DEFAULT_MAX_LENGTH, StaticModel
+
+    parts = _static_parts(folder)
+    if parts is not None:
+        config, tokenizer, vectors = parts
+        return StaticModel(vectors=vectors, tokenizer=tokenizer, config=config,
+                           normalize=config.get("normalize", False),
+                           max_length=config.get("max_length", DEFAULT_MAX_LENGTH))
+    return StaticModel.from_pretrained(str(folder))
+
+
+def _static_parts(folder: Path):
+    """(config, tokenizer, token table) of a static model folder in the distilled layout, else None."""
     import json
 
-    from model2vec.model import DEFAULT_MAX_LENGTH, StaticModel
     from safetensors import safe_open
     from tokenizers import Tokenizer
 
     files = [folder / "config.json", folder / "tokenizer.json", folder / "model.safetensors"]
-    if all(f.is_file() for f in files):
-        with safe_open(str(files[2]), framework="numpy") as tensors:
-            if set(tensors.keys()) == {"embeddings"}:
-                config = json.loads(files[0].read_text(encoding="utf-8"))
-                return StaticModel(vectors=tensors.get_tensor("embeddings"),
-                                   tokenizer=Tokenizer.from_file(str(files[1])), config=config,
-                                   normalize=config.get("normalize", False),
-                                   max_length=config.get("max_length", DEFAULT_MAX_LENGTH))
-    return StaticModel.from_pretrained(str(folder))
+    if not all(f.is_file() for f in files):
+        return None
+    with safe_open(str(files[2]), framework="numpy") as tensors:
+        if set(tensors.keys()) != {"embeddings"}:
+            return None
+        vectors = tensors.get_tensor("embeddings")
+    return json.loads(files[0].read_text(encoding="utf-8")), Tokenizer.from_file(str(files[1])), vectors
+
+
+class _BertStatic:
+    """What encoding needs of a static model whose tokenizer is BERT's (the distilled mpnet's):
+    read from its three files without model2vec, whose import and model set-up (joblib, tqdm, a
+    deep copy of the tokenizer) are a quarter of a second, a fifth of a one-comment ``classify``.
+    The attributes mirror model2vec's StaticModel, and the embeddings are the same (tested)."""
+
+    def __init__(self, config: dict, tokenizer, vectors) -> None:
+        import numpy as np
+
+        self.tokenizer = tokenizer
+        tokenizer.no_padding()  # as model2vec does to its copy
+        self.embedding = vectors
+        self.dim = vectors.shape[1]
+        self.normalize = bool(config.get("normalize", False))
+        unk = getattr(tokenizer.model, "unk_token", None)
+        self.unk_token_id = tokenizer.token_to_id(unk) if unk is not None else None
+        self.median_token_length = int(np.median([len(t) for t in tokenizer.get_vocab()]))
+
+    @classmethod
+    def load(cls, folder: Path) -> _BertStatic | None:
+        """The model in *folder* when it has the distilled layout, a BERT pre-tokenizer (it splits
+        on whitespace, then within) and a float16 or float32 table; else None."""
+        import numpy as np
+
+        parts = _static_parts(folder)
+        if parts is None:
+            return None
+        config, tokenizer, vectors = parts
+        if (type(tokenizer.pre_tokenizer).__name__ != "BertPreTokenizer"
+                or vectors.dtype not in (np.float16, np.float32)):
+            return None
+        return cls(config, tokenizer, vectors)
 
 
 # Characters where splitting a text on Python's whitespace would differ from a BERT tokenizer's
@@ -390,38 +434,35 @@ class StaticEncoder:
     encodes thousands of comments a second on a CPU.
 
     For a BERT-style tokenizer (the distilled mpnet's) the embeddings are model2vec's own, made
-    faster: a text's tokens are the tokens of its whitespace-separated chunks, and chunks repeat
-    from comment to comment, so each distinct chunk is tokenized once and its ids kept; the mean
-    is taken over a float32 copy of the token table, which gives the same float16 means as
-    model2vec's (tested) without converting every gathered row. Other models use model2vec's
-    ``encode`` as it is.
+    faster without model2vec itself (``_BertStatic``): a text's tokens are the tokens of its
+    whitespace-separated chunks, and chunks repeat from comment to comment, so each distinct chunk
+    is tokenized once and its ids kept; the mean is taken over a float32 copy of the token table,
+    which gives the same float16 means as model2vec's without converting every gathered row.
+    Other models go through model2vec's ``encode``.
     """
 
     def __init__(self, location: str, *, max_length: int = 256, batch_size: int = 32) -> None:
-        try:
-            import model2vec  # noqa: F401
-        except ImportError:
-            raise CommentaryError(f"{location} is a Model2Vec model, which needs the model2vec package",
-                                  fix="pip install model2vec") from None
         self.folder = Path(location)
-        self.model = load_static_model(self.folder)
         self.max_length = max_length
         self.batch_size = batch_size
         self._chunks: dict[str, list[int]] = {}
         self._table = None  # the float32 token table, made on first use
+        self._model = None
+        self._bert = _BertStatic.load(self.folder)
+        if self._bert is None:
+            _ = self.model
 
-    def _by_chunks(self) -> bool:
-        """Whether a text's token ids are its whitespace chunks' ids end to end, and the mean a plain
-        one: a BERT pre-tokenizer (it splits on whitespace first, then within), no padding, and a
-        float token table with neither a token mapping nor weights."""
-        import numpy as np
-
-        m, tok = self.model, self.model.tokenizer
-        pads = tok.padding  # distilling leaves a fixed length of 0, which pads nothing
-        return (type(tok.pre_tokenizer).__name__ == "BertPreTokenizer"
-                and (pads is None or (pads.get("length") == 0 and not pads.get("pad_to_multiple_of")))
-                and m.token_mapping is None and m.weights is None
-                and m.embedding.dtype in (np.float16, np.float32))
+    @property
+    def model(self):
+        """model2vec's StaticModel for the folder (loaded when first asked for)."""
+        if self._model is None:
+            try:
+                import model2vec  # noqa: F401
+            except ImportError:
+                raise CommentaryError(f"{self.folder} is a Model2Vec model, which needs the model2vec package",
+                                      fix="pip install model2vec") from None
+            self._model = load_static_model(self.folder)
+        return self._model
 
     def _token_ids(self, texts: list[str]) -> list[list[int]]:
         """Each text's token ids as model2vec's ``tokenize`` gives them after its truncation."""
@@ -430,22 +471,15 @@ class StaticEncoder:
         global _NOT_SPLIT_AS_BERT
         if _NOT_SPLIT_AS_BERT is None:
             _NOT_SPLIT_AS_BERT = re.compile(
-                "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
-        m, tok, cut = self.model, self.model.tokenizer, self.max_length
+                "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")
+        m, cut = self._bert, self.max_length
         texts = [t[:cut * m.median_token_length] for t in texts]  # model2vec's cut before tokenizing
         split = [None if _NOT_SPLIT_AS_BERT.search(t) else t.split() for t in texts]
         known = self._chunks
         todo = [c for c in dict.fromkeys(c for s in split if s for c in s) if c not in known]
-        tok.no_truncation()
-        try:
-            fresh = dict(zip(todo, (e.ids for e in tok.encode_batch_fast(todo, add_special_tokens=False))))
-            whole = iter([e.ids for e in tok.encode_batch_fast([t for t, s in zip(texts, split) if s is None],
-                                                                add_special_tokens=False)])
-        finally:  # as model2vec leaves it after each encode
-            if m.max_length is None:
-                tok.no_truncation()
-            else:
-                tok.enable_truncation(m.max_length)
+        encode = m.tokenizer.encode_batch_fast
+        fresh = dict(zip(todo, (e.ids for e in encode(todo, add_special_tokens=False))))
+        whole = iter([e.ids for e in encode([t for t, s in zip(texts, split) if s is None], add_special_tokens=False)])
         room = _CHUNK_CACHE_LIMIT - len(known)
         if room > 0:
             known.update(fresh if len(fresh) <= room else dict(list(fresh.items())[:room]))
@@ -468,7 +502,7 @@ class StaticEncoder:
         """model2vec's mean of token vectors (texts grouped by length), then its normalisation."""
         import numpy as np
 
-        m = self.model
+        m = self._bert
         if self._table is None:
             self._table = m.embedding.astype(np.float32)
         out = np.zeros((len(ids), m.dim), dtype=m.embedding.dtype)
@@ -486,9 +520,10 @@ class StaticEncoder:
     def encode(self, texts: list[str]):
         import numpy as np
 
+        dim = self._bert.dim if self._bert is not None else self.model.dim
         if not texts:
-            return np.zeros((0, self.model.dim), dtype="float32")
-        if self._by_chunks():
+            return np.zeros((0, dim), dtype="float32")
+        if self._bert is not None:
             out = np.asarray(self._mean(self._token_ids(list(texts))), dtype="float32")
         else:
             out = np.asarray(self.model.encode(list(texts), max_length=self.max_length, batch_size=1024,
