@@ -258,7 +258,7 @@ def test_sigterm_leaves_no_temp_file_and_no_workers(models, tmp_path):
         workers = _children(proc.pid)
         assert workers and [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl.tmp-")]
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 143
+        assert proc.wait(timeout=60) == 143, proc.stderr.read().decode()[-2000:]
         end = time.time() + 20
         while any(_alive(w) for w in workers) and time.time() < end:
             time.sleep(0.1)
@@ -451,3 +451,24 @@ def test_a_cp1252_spreadsheet_is_read_with_a_warning_by_ingest_and_classify(cli,
     # an explicit --encoding is used as given, without a guess
     res = cli("classify", path, "--format", "jsonl", "--models-dir", models, "--encoding", "cp1252")
     assert res.exit_code == 0 and "guess" not in res.stderr
+
+
+def test_a_failure_while_a_sigterm_exit_unwinds_still_ends_as_terminated(cli, models, tmp_path, monkeypatch):
+    """SIGTERM raises SystemExit(143) wherever the command is; if something fails on the way out
+    (a worker pool shut down mid-batch), the command must end as terminated, not as a failure."""
+    from commentary import training
+
+    def interrupted(*_args, **_kwargs):
+        try:
+            raise SystemExit(143)  # what the SIGTERM handler raises
+        finally:
+            raise BrokenPipeError("the pool broke while shutting down")
+
+    monkeypatch.setattr(training, "load_model", interrupted)
+    src = tmp_path / "c.txt"
+    src.write_text("The wards need more staff.\n")
+    res = cli("classify", src, "--models-dir", models)
+    assert res.exit_code == 143
+    monkeypatch.setattr(training, "load_model", lambda *a, **k: (_ for _ in ()).throw(BrokenPipeError("no")))
+    res = cli("classify", src, "--models-dir", models)
+    assert res.exit_code == 1 and res.stderr.count("\n") == 1  # an ordinary failure stays one line, exit 1

@@ -47,8 +47,24 @@ class _Boundary(TyperGroup):
             # its own Click, so its classes are told by their module) and pass through
             if os.environ.get("COMMENTARY_DEBUG") or type(exc).__module__.startswith(("typer", "click")):
                 raise
+            stopping = _exit_underneath(exc)
+            if stopping is not None:  # a SIGTERM's exit broke something on its way out: still that exit
+                raise stopping from None
             ui.error(describe(exc))
             raise typer.Exit(1) from None
+
+
+def _exit_underneath(exc: BaseException) -> SystemExit | None:
+    """The SystemExit (SIGTERM's, see ``_procs.terminate_cleanly``) that *exc* was raised while
+    unwinding, if any: a worker pool shut down by the exit can fail in turn, and the command must
+    still end as terminated (143), not as failed."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, SystemExit):
+            return exc
+        exc = exc.__context__
+    return None
 
 
 app = typer.Typer(
