@@ -190,7 +190,7 @@ class _WordVectorizer:
                 text = _strip_accents(text)
             toks = self.tokens.findall(text)
             for n in range(self.min_n, self.max_n + 1):
-                grams = (toks if n == 1 else list(map(" ".join, zip(*(toks[i:] for i in range(n))))))
+                grams = toks if n == 1 else map(" ".join, zip(*(toks[i:] for i in range(n))))
                 indices.extend(map(term, grams, missing))
             indptr.append(len(indices))
         return self.idf.rows(indices, indptr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -351,18 +352,19 @@ def shared_encoder(location: str, max_length: int, batch_size: int) -> Encoder |
     return _ENCODERS[key]
 
 
-def load_static_model(folder: Path):
+def load_static_model(folder: Path, parts=None):
     """A Model2Vec model from a local folder of its own layout (config.json, tokenizer.json and
     model.safetensors holding only "embeddings", which is what distilling writes).
 
-    Built from those three files with model2vec's own StaticModel; ``StaticModel.from_pretrained``
-    reads the same files but imports huggingface_hub's model-card code first (0.2-0.4 s, a third
-    of a one-comment ``classify``). Any other layout (a quantised vocabulary, weights, the
-    sentence-transformers layout) goes through ``from_pretrained``.
+    Built from those three files (*parts*, when ``_static_parts`` has read them already) with
+    model2vec's own StaticModel; ``StaticModel.from_pretrained`` reads the same files but imports
+    huggingface_hub's model-card code first (0.2-0.4 s, a third of a one-comment ``classify``).
+    Any other layout (a quantised vocabulary, weights, the sentence-transformers layout) goes
+    through ``from_pretrained``.
     """
     from model2vec.model import DEFAULT_MAX_LENGTH, StaticModel
 
-    parts = _static_parts(folder)
+    parts = parts or _static_parts(folder)
     if parts is not None:
         config, tokenizer, vectors = parts
         return StaticModel(vectors=vectors, tokenizer=tokenizer, config=config,
@@ -388,11 +390,23 @@ def _static_parts(folder: Path):
     return json.loads(files[0].read_text(encoding="utf-8")), Tokenizer.from_file(str(files[1])), vectors
 
 
+# Characters where splitting a text on Python's whitespace would differ from a BERT tokenizer's
+# own split (control characters it deletes, Unicode spaces): texts holding one are tokenized whole.
+_NOT_SPLIT_AS_BERT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\xa0\u1680\u2000-\u200a"
+                                "\u2028\u2029\u202f\u205f\u3000]")
+_CHUNK_CACHE_LIMIT = 200_000  # distinct whitespace-separated chunks whose token ids are kept
+
+
 class _BertStatic:
-    """What encoding needs of a static model whose tokenizer is BERT's (the distilled mpnet's):
-    read from its three files without model2vec, whose import and model set-up (joblib, tqdm, a
-    deep copy of the tokenizer) are a quarter of a second, a fifth of a one-comment ``classify``.
-    The attributes mirror model2vec's StaticModel, and the embeddings are the same (tested)."""
+    """model2vec's ``encode`` for a static model whose tokenizer is BERT's (the distilled mpnet's),
+    without model2vec, whose import and model set-up (joblib, tqdm, a deep copy of the tokenizer)
+    are a quarter of a second, a fifth of a one-comment ``classify``; and faster. A BERT
+    pre-tokenizer splits on whitespace first, so a text's token ids are its whitespace-separated
+    chunks' ids end to end; chunks repeat from comment to comment, so each distinct chunk is
+    tokenized once and its ids kept. The mean is taken over a float32 copy of the token table,
+    which gives the same float16 means as model2vec's without converting every gathered row.
+    The embeddings equal model2vec's (tested).
+    """
 
     def __init__(self, config: dict, tokenizer, vectors) -> None:
         import numpy as np
@@ -405,14 +419,15 @@ class _BertStatic:
         unk = getattr(tokenizer.model, "unk_token", None)
         self.unk_token_id = tokenizer.token_to_id(unk) if unk is not None else None
         self.median_token_length = int(np.median([len(t) for t in tokenizer.get_vocab()]))
+        self._chunks: dict[str, list[int]] = {}
+        self._table = None  # the float32 token table, made on first use
 
     @classmethod
-    def load(cls, folder: Path) -> _BertStatic | None:
-        """The model in *folder* when it has the distilled layout, a BERT pre-tokenizer (it splits
-        on whitespace, then within) and a float16 or float32 table; else None."""
+    def of(cls, parts) -> _BertStatic | None:
+        """The model read by ``_static_parts`` when its tokenizer has a BERT pre-tokenizer and its
+        table is float16 or float32; else None."""
         import numpy as np
 
-        parts = _static_parts(folder)
         if parts is None:
             return None
         config, tokenizer, vectors = parts
@@ -421,110 +436,97 @@ class _BertStatic:
             return None
         return cls(config, tokenizer, vectors)
 
+    def token_ids(self, texts: list[str], cut: int) -> list[list[int]]:
+        """Each text's token ids as model2vec's ``tokenize`` gives them after its truncation to *cut*."""
+        from itertools import islice
 
-# Characters where splitting a text on Python's whitespace would differ from a BERT tokenizer's
-# own split (control characters it deletes, Unicode spaces): texts holding one are tokenized whole.
-_NOT_SPLIT_AS_BERT = None
-_CHUNK_CACHE_LIMIT = 200_000  # distinct whitespace-separated chunks whose token ids are kept
-
-
-class StaticEncoder:
-    """Model2Vec static embeddings (a token table distilled from a sentence encoder, then a mean):
-    no transformer runs and torch is not loaded, so it starts in well under a second and
-    encodes thousands of comments a second on a CPU.
-
-    For a BERT-style tokenizer (the distilled mpnet's) the embeddings are model2vec's own, made
-    faster without model2vec itself (``_BertStatic``): a text's tokens are the tokens of its
-    whitespace-separated chunks, and chunks repeat from comment to comment, so each distinct chunk
-    is tokenized once and its ids kept; the mean is taken over a float32 copy of the token table,
-    which gives the same float16 means as model2vec's without converting every gathered row.
-    Other models go through model2vec's ``encode``.
-    """
-
-    def __init__(self, location: str, *, max_length: int = 256, batch_size: int = 32) -> None:
-        self.folder = Path(location)
-        self.max_length = max_length
-        self.batch_size = batch_size
-        self._chunks: dict[str, list[int]] = {}
-        self._table = None  # the float32 token table, made on first use
-        self._model = None
-        self._bert = _BertStatic.load(self.folder)
-        if self._bert is None:
-            _ = self.model
-
-    @property
-    def model(self):
-        """model2vec's StaticModel for the folder (loaded when first asked for)."""
-        if self._model is None:
-            try:
-                import model2vec  # noqa: F401
-            except ImportError:
-                raise CommentaryError(f"{self.folder} is a Model2Vec model, which needs the model2vec package",
-                                      fix="pip install model2vec") from None
-            self._model = load_static_model(self.folder)
-        return self._model
-
-    def _token_ids(self, texts: list[str]) -> list[list[int]]:
-        """Each text's token ids as model2vec's ``tokenize`` gives them after its truncation."""
-        import re
-
-        global _NOT_SPLIT_AS_BERT
-        if _NOT_SPLIT_AS_BERT is None:
-            _NOT_SPLIT_AS_BERT = re.compile(
-                "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")
-        m, cut = self._bert, self.max_length
-        texts = [t[:cut * m.median_token_length] for t in texts]  # model2vec's cut before tokenizing
+        texts = [t[:cut * self.median_token_length] for t in texts]  # model2vec's cut before tokenizing
         split = [None if _NOT_SPLIT_AS_BERT.search(t) else t.split() for t in texts]
         known = self._chunks
         todo = [c for c in dict.fromkeys(c for s in split if s for c in s) if c not in known]
-        encode = m.tokenizer.encode_batch_fast
+        encode = self.tokenizer.encode_batch_fast
         fresh = dict(zip(todo, (e.ids for e in encode(todo, add_special_tokens=False))))
         whole = iter([e.ids for e in encode([t for t, s in zip(texts, split) if s is None], add_special_tokens=False)])
         room = _CHUNK_CACHE_LIMIT - len(known)
-        if room > 0:
-            known.update(fresh if len(fresh) <= room else dict(list(fresh.items())[:room]))
+        if len(fresh) <= room:
+            known.update(fresh)
+            ids_of = known
+        else:  # the cache is full: what does not fit is looked up for this batch only
+            known.update(islice(fresh.items(), max(room, 0)))
+            ids_of = {**known, **fresh}
         out = []
-        unk = m.unk_token_id
+        unk = self.unk_token_id
         for s in split:
             if s is None:
                 ids = next(whole)
             else:
                 ids = []
                 for chunk in s:
-                    ids.extend(known.get(chunk) or fresh.get(chunk, ()))
+                    ids.extend(ids_of[chunk])
             ids = ids[:cut]
             if unk is not None and unk in ids:
                 ids = [i for i in ids if i != unk]
             out.append(ids)
         return out
 
-    def _mean(self, ids: list[list[int]]):
+    def encode(self, texts: list[str], max_length: int):
         """model2vec's mean of token vectors (texts grouped by length), then its normalisation."""
         import numpy as np
 
-        m = self._bert
+        ids = self.token_ids(texts, max_length)
         if self._table is None:
-            self._table = m.embedding.astype(np.float32)
-        out = np.zeros((len(ids), m.dim), dtype=m.embedding.dtype)
+            self._table = self.embedding.astype(np.float32)
+        out = np.zeros((len(ids), self.dim), dtype=self.embedding.dtype)
         by_length: dict[int, list[int]] = {}
         for i, row in enumerate(ids):
             if row:
                 by_length.setdefault(len(row), []).append(i)
         for rows in by_length.values():
             out[rows] = self._table[np.array([ids[i] for i in rows], dtype=np.int64)].mean(axis=1)
-        if m.normalize:
+        if self.normalize:
             out32 = out.astype(np.float32)
             out = (out32 / (np.linalg.norm(out32, axis=1, keepdims=True) + 1e-32)).astype(out.dtype)
         return out
 
+
+class StaticEncoder:
+    """Model2Vec static embeddings (a token table distilled from a sentence encoder, then a mean):
+    no transformer runs and torch is not loaded, so it starts in well under a second and
+    encodes thousands of comments a second on a CPU. A BERT-style model (the distilled mpnet)
+    is encoded by ``_BertStatic``; any other goes through model2vec's ``encode``."""
+
+    def __init__(self, location: str, *, max_length: int = 256, batch_size: int = 32) -> None:
+        self.folder = Path(location)
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self._model = None
+        parts = _static_parts(self.folder)
+        self._bert = _BertStatic.of(parts)
+        if self._bert is None:
+            self._model = self._load_model2vec(parts)
+
+    def _load_model2vec(self, parts=None):
+        try:
+            import model2vec  # noqa: F401
+        except ImportError:
+            raise CommentaryError(f"{self.folder} is a Model2Vec model, which needs the model2vec package",
+                                  fix="pip install model2vec") from None
+        return load_static_model(self.folder, parts)
+
+    @property
+    def model(self):
+        """model2vec's StaticModel for the folder (loaded when first asked for)."""
+        if self._model is None:
+            self._model = self._load_model2vec()
+        return self._model
+
     def encode(self, texts: list[str]):
         import numpy as np
 
-        dim = self._bert.dim if self._bert is not None else self.model.dim
         if not texts:
-            return np.zeros((0, dim), dtype="float32")
+            return np.zeros((0, (self._bert or self.model).dim), dtype="float32")
         if self._bert is not None:
-            out = np.asarray(self._mean(self._token_ids(list(texts))), dtype="float32")
+            out = np.asarray(self._bert.encode(list(texts), self.max_length), dtype="float32")
         else:
             out = np.asarray(self.model.encode(list(texts), max_length=self.max_length, batch_size=1024,
                                                show_progress_bar=False), dtype="float32")

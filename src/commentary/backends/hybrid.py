@@ -33,14 +33,16 @@ class HybridBackend(TfidfBackend):
     parallel_scoring = False  # a transformer encoder already uses every core (a static one: see __init__)
 
     def __init__(self, *, seed: int = 0, use_article: bool = True, c_stance: float = 4.0, c_themes: float = 4.0,
-                 base_model: str | None = None, base_model_sha256: str | None = None, max_length: int = 256,
+                 base_model: str | None = None, base_model_sha256: str | None = None,
+                 base_model_location: str | None = None, max_length: int = 256,
                  embedding_weight: float = 1.0, theme_rules: str | list | None = "default", rules_weight: float = 1.0,
                  **_: Any) -> None:
         super().__init__(seed=seed, use_article=use_article, c_stance=c_stance, c_themes=c_themes,
                          theme_rules=theme_rules, rules_weight=rules_weight)
         self.embedding_weight = embedding_weight
         self.embeddings = EmbeddingsBackend(seed=seed, use_article=use_article, base_model=base_model,
-                                            base_model_sha256=base_model_sha256, max_length=max_length)
+                                            base_model_sha256=base_model_sha256,
+                                            base_model_location=base_model_location, max_length=max_length)
         # a static encoder is a table lookup on one core, as cheap to fork as tfidf: score in worker processes
         self.parallel_scoring = is_static_model(self.embeddings.location)
 
@@ -83,6 +85,5 @@ class HybridBackend(TfidfBackend):
     @classmethod
     def load(cls, folder: Path, settings: dict[str, Any]) -> HybridBackend:
         backend = super().load(folder, with_kept_encoder(folder, settings))
-        backend.embeddings.base_model_id = settings.get("base_model", backend.base_model_id)
         backend.embeddings.cache_embeddings = False
         return backend

@@ -36,10 +36,13 @@ class EmbeddingsBackend:
 
     def __init__(self, *, seed: int = 0, use_article: bool = True, base_model: str | None = None,
                  max_length: int = 256, batch_size: int = 32, c_stance: float = 4.0, c_themes: float = 4.0,
-                 base_model_sha256: str | None = None, **_: Any) -> None:
+                 base_model_sha256: str | None = None, base_model_location: str | None = None,
+                 **_: Any) -> None:
         self.seed, self.use_article, self.max_length, self.batch_size = seed, use_article, max_length, batch_size
         self.c_stance, self.c_themes = c_stance, c_themes
-        self.base_model_id, self.location = resolve_base_model(base_model)
+        # base_model_location: where a loaded version's own copy of its encoder is (see with_kept_encoder)
+        self.base_model_id, self.location = ((base_model, base_model_location) if base_model_location
+                                             else resolve_base_model(base_model))
         self.expected_sha = base_model_sha256
         self._encoder: Encoder | None = None
         self.parts: dict[str, Any] = {}
@@ -132,17 +135,16 @@ class EmbeddingsBackend:
         from .safety import load_skops
 
         backend = cls(**with_kept_encoder(folder, settings))
-        backend.base_model_id = settings.get("base_model", backend.base_model_id)
         backend.cache_embeddings = False
         backend.parts = load_skops(folder / HEADS_FILE, TRUSTED_TYPES)
         return backend
 
 
 def with_kept_encoder(folder: Path, settings: dict[str, Any]) -> dict[str, Any]:
-    """A version's settings, loading the base model from the static encoder the version carries
+    """A version's settings, with the base model loaded from the static encoder the version carries
     (versions saved before they carried one find theirs through the cache, as before)."""
     kept = kept_static_encoder(folder)
-    return {**settings, "base_model": kept} if kept else settings
+    return {**settings, "base_model_location": kept} if kept else settings
 
 
 class FinetuneBackend:
