@@ -29,6 +29,29 @@ def test_help_does_not_import_heavy_libraries():
     assert out.stdout.strip() == ""
 
 
+def test_a_run_builds_only_the_command_it_names_and_says_the_same(tmp_path):
+    """main() hands Typer an app holding only the named command; what each command says and
+    does must not change, and anything that names no command gets the whole app."""
+    from typer.main import get_command
+    from typer.testing import CliRunner
+
+    from commentary.cli._app import only_the_command_in
+
+    names = list(get_command(app).commands)
+    assert {"ingest", "train", "classify", "evaluate", "label", "models"} <= set(names)
+    runner = CliRunner()
+    for name in names:
+        narrowed = only_the_command_in(["-q", name, "--help"])
+        assert list(get_command(narrowed).commands) == [name]
+        assert runner.invoke(narrowed, [name, "--help"]).stdout == runner.invoke(app, [name, "--help"]).stdout
+    assert runner.invoke(only_the_command_in(["models", "list"]), ["models", "list", "--models-dir",
+                                                                    str(tmp_path)]).exit_code == 0
+    for argv in ([], ["--help"], ["-v"], ["clasify"]):
+        assert only_the_command_in(argv) is app
+    typo = subprocess.run([sys.executable, "-m", "commentary", "clasify"], capture_output=True, text=True)
+    assert typo.returncode == 2 and "Did you mean 'classify'?" in typo.stderr
+
+
 def test_version(cli):
     res = cli("--version")
     assert res.exit_code == 0 and res.stdout.strip() == f"commentary {__version__}"

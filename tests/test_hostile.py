@@ -95,6 +95,28 @@ def test_json_escapes_that_files_cannot_hold_are_cleaned(cli, tmp_path, content,
     assert comment.text.startswith(expected) and "\x00" not in comment.text and "\x07" not in comment.text
 
 
+def test_json_lines_skip_the_cleaning_walk_only_where_nothing_needs_cleaning():
+    """A line is parsed without walking its values when no character or escape in it could give an
+    unsafe character; whatever the line, the result must be what the walk gives."""
+    import json
+    import random
+
+    from commentary.ingest.tabular import _scrub, parse_json
+
+    alphabet = ["a", "é", " ", "\n", "\t", '"', "\\", "\x00", "\x07", "\x08", "\x0c", "\x1f", "\x7f", "\u200b",
+                "\ufeff", "\ud800", "\udfff", "😀", "\u2019", "\x85", "u", "b", "f"]
+    rng = random.Random(5)
+    cleaned = 0
+    for _ in range(3000):
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+        obj = {"text": value, rng.choice(["id", "id", "k\x07ey", "\u200bk"]): [value[::-1], {"n": value}]}
+        line = json.dumps(obj, ensure_ascii=rng.random() < 0.5)
+        got = parse_json(line, "c.jsonl")
+        assert got == _scrub(json.loads(line))
+        cleaned += got != json.loads(line)
+    assert 300 < cleaned < 2700  # both kinds of line were tried
+
+
 @pytest.mark.parametrize("name, content", [("deep.json", "[" * 100_000), ("deep.jsonl", '{"a": ' * 100_000 + "\n")])
 def test_json_nested_beyond_reading_is_one_line(cli, tmp_path, name, content):
     path = tmp_path / name

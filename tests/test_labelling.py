@@ -106,12 +106,12 @@ def _fired_by_each_engine(monkeypatch, texts):
     from commentary.label.rules import fired, load_rules
 
     rules = load_rules(None, None).rules
-    assert type(rules[0]._search.__self__).__module__.startswith("re2")
+    assert type(rules[0]._search[0]).__module__.startswith("re2") and rules[0]._search[1]
     fast = fired(rules, texts)
     with monkeypatch.context() as m:
         m.setitem(sys.modules, "re2", None)
         rules_re = load_rules(None, None).rules
-        assert type(rules_re[0]._search.__self__).__module__ == "re"
+        assert type(rules_re[0]._search[0]).__module__ == "re" and not rules_re[0]._search[1]
         slow = fired(rules_re, texts)
     return rules, fast, slow
 

@@ -202,10 +202,12 @@ def test_the_static_encoder_gives_model2vecs_embeddings_faster(small, bert_style
         "[UNK] token", "don't stop—now… “quoted”"]
     encoder = StaticEncoder(str(bert_style_static), max_length=64)
     assert encoder._bert is not None  # the fast path, not model2vec's encode
-    for batch in (texts, texts[::-1], texts[:1]):
+    # a small batch first (its rows converted as read), then large ones (the float32 table made once)
+    for i, batch in enumerate((texts[:2], texts, texts[::-1], texts[:2])):
         ref = np.asarray(encoder.model.encode(batch, max_length=64, show_progress_bar=False), dtype="float32")
         norms = np.linalg.norm(ref, axis=1, keepdims=True)
         assert np.array_equal(encoder.encode(batch), ref / np.where(norms > 0, norms, 1.0))
+        assert (encoder._bert._table is None) == (i == 0)
     code = ("import sys; from commentary.backends.encoder import StaticEncoder; "
             f"StaticEncoder({str(bert_style_static)!r}, max_length=64).encode(['A comment.']); "
             "print('model2vec' in sys.modules)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -87,8 +88,7 @@ class Evil:
 def test_untrusted_type_in_a_skops_file_is_refused_by_name(tmp_path):
     import skops.io as sio
 
-    from commentary.backends.safety import load_skops
-    from commentary.backends.tfidf import TRUSTED_TYPES
+    from commentary.backends.safety import TRUSTED_TYPES, load_skops
 
     path = tmp_path / "evil.skops"
     sio.dump({"x": Evil()}, path)
@@ -217,6 +217,34 @@ def test_plain_scorer_gives_scikit_learns_probabilities(tfidf_version, scipy_pro
     assert np.abs(plain[0] - fitted[0]).max() < 1e-9 and np.abs(plain[1] - fitted[1]).max() < 1e-9
 
 
+def test_a_scorer_saved_in_the_first_format_still_scores_the_same(tfidf_version, tmp_path):
+    """Format 2 lists each vocabulary's terms in column order; versions saved with format 1 hold
+    {term: column} maps and must load and score exactly as before."""
+    import numpy as np
+
+    from commentary.backends._tfidf_scorer import SCORER_ARRAYS, SCORER_JSON, TfidfScorer
+    from commentary.backends.base import Inputs
+
+    root, version = tfidf_version
+    meta = json.loads((version.path / SCORER_JSON).read_text())
+    assert meta["format"] == 2 and "vocabulary" not in meta["word"]
+    old = tmp_path / "old"
+    old.mkdir()
+    shutil.copy(version.path / SCORER_ARRAYS, old / SCORER_ARRAYS)
+    for vec in ("word", "char"):
+        meta[vec]["vocabulary"] = {t: k for k, t in enumerate(meta[vec].pop("terms"))}
+    (old / SCORER_JSON).write_text(json.dumps({**meta, "format": 1}))
+    texts = [c.text for c in read_dataset(STARTER / "test").comments][:40] + ["Ünïcode café", ""]
+    inputs = Inputs(texts, ["Listen to the nurses"] * len(texts))
+    now, before = TfidfScorer.load(version.path), TfidfScorer.load(old)
+    assert now.words.vocabulary == before.words.vocabulary and len(now.words.vocabulary) > 100
+    for a, b in zip(now.predict_proba(inputs), before.predict_proba(inputs)):
+        assert np.array_equal(a, b)
+    (old / SCORER_JSON).write_text(json.dumps({**meta, "format": 9}))
+    with pytest.raises(CommentaryError, match="scorer format 9 is not one this version reads"):
+        TfidfScorer.load(old)
+
+
 def test_loading_a_tfidf_version_and_scoring_import_neither_sklearn_nor_scipy(tfidf_version):
     root, version = tfidf_version
     code = ("import sys; from pathlib import Path; from commentary.training import load_model; "
@@ -268,7 +296,7 @@ def test_adapt_self_trains_on_the_users_comments_or_fits_the_vocabulary_on_them(
     p_self = load_model(tmp_path / "m", selft.ref)[0].probabilities(inputs)[0]
     assert abs(p_plain - p_self).max() > 0.01
 
-    words = lambda v: load_model(tmp_path / "m", v.ref)[0].backend.scorer.meta["word"]["vocabulary"]  # noqa: E731
+    words = lambda v: load_model(tmp_path / "m", v.ref)[0].backend.scorer.words.vocabulary  # noqa: E731
     assert "flibbertigibbet" in words(vocab) and "flibbertigibbet" not in words(plain)
     assert "self_training" not in json.loads((vocab.path / "metrics.json").read_text())
 

@@ -420,7 +420,7 @@ class _BertStatic:
         self.unk_token_id = tokenizer.token_to_id(unk) if unk is not None else None
         self.median_token_length = int(np.median([len(t) for t in tokenizer.get_vocab()]))
         self._chunks: dict[str, list[int]] = {}
-        self._table = None  # the float32 token table, made on first use
+        self._table = None  # the float32 token table, made for the first batch large enough
 
     @classmethod
     def of(cls, parts) -> _BertStatic | None:
@@ -474,15 +474,18 @@ class _BertStatic:
         import numpy as np
 
         ids = self.token_ids(texts, max_length)
-        if self._table is None:
-            self._table = self.embedding.astype(np.float32)
+        if self._table is None and sum(map(len, ids)) * 8 >= len(self.embedding):
+            self._table = self.embedding.astype(np.float32)  # pays for itself from a few dozen comments
         out = np.zeros((len(ids), self.dim), dtype=self.embedding.dtype)
         by_length: dict[int, list[int]] = {}
         for i, row in enumerate(ids):
             if row:
                 by_length.setdefault(len(row), []).append(i)
         for rows in by_length.values():
-            out[rows] = self._table[np.array([ids[i] for i in rows], dtype=np.int64)].mean(axis=1)
+            at = np.array([ids[i] for i in rows], dtype=np.int64)
+            # a small batch converts only the rows it reads: the same float32 values
+            vectors = self._table[at] if self._table is not None else self.embedding[at].astype(np.float32)
+            out[rows] = vectors.mean(axis=1)
         if self.normalize:
             out32 = out.astype(np.float32)
             out = (out32 / (np.linalg.norm(out32, axis=1, keepdims=True) + 1e-32)).astype(out.dtype)

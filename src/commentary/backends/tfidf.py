@@ -17,26 +17,10 @@ from ._charwb import CharWbTransform
 from ._tfidf_scorer import SCORER_ARRAYS, SCORER_JSON, TfidfScorer, features
 from .base import Inputs
 
-__all__ = ["TfidfBackend", "TRUSTED_TYPES"]
+__all__ = ["TfidfBackend"]
 
 MODEL_FILE = "tfidf.skops"
 
-# Every type a saved tfidf model may hold, reviewed by hand; skops refuses anything else.
-TRUSTED_TYPES = [
-    "builtins.dict",
-    "builtins.list",
-    "builtins.tuple",
-    "builtins.str",
-    "builtins.int",
-    "builtins.float",
-    "numpy.dtype",
-    "numpy.float64",
-    "numpy.int64",
-    "numpy.ndarray",
-    "sklearn.feature_extraction.text.TfidfVectorizer",
-    "sklearn.feature_extraction.text.TfidfTransformer",
-    "sklearn.linear_model._logistic.LogisticRegression",
-]
 
 
 class TfidfBackend:
@@ -127,13 +111,13 @@ class TfidfBackend:
         return ps, pt
 
     def save(self, folder: Path) -> dict[str, Any]:
-        import skops.io as sio
+        from .safety import dump_skops
 
         for key in ("word", "char"):
             # Plain ints keep the archive small and fast (numpy ints become one array each).
             vec = self.parts[key]
             vec.vocabulary_ = {term: int(k) for term, k in vec.vocabulary_.items()}
-        sio.dump(self.parts, folder / self.archive)
+        dump_skops(self.parts, folder / self.archive)
         # The same numbers as plain arrays, for scoring without scikit-learn or skops.
         rules = self.rule_features
         TfidfScorer.from_parts(self.parts, self.use_article, rules).save(folder)
@@ -150,11 +134,11 @@ class TfidfBackend:
         if (folder / SCORER_JSON).exists() and (folder / SCORER_ARRAYS).exists():
             backend.scorer = TfidfScorer.load(folder)  # fast: no scikit-learn or skops import
         else:  # versions saved before the plain scorer existed
-            backend.parts = load_skops(folder / cls.archive, TRUSTED_TYPES)
+            backend.parts = load_skops(folder / cls.archive)
         return backend
 
     def audit(self, folder: Path) -> None:
         """Load the scikit-learn archive through the skops type audit (``models verify``)."""
         from .safety import load_skops
 
-        self.parts = load_skops(folder / self.archive, TRUSTED_TYPES)
+        self.parts = load_skops(folder / self.archive)

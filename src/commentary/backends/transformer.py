@@ -21,7 +21,6 @@ from .encoder import (
     shared_encoder,
     weights_sha256,
 )
-from .tfidf import TRUSTED_TYPES
 
 __all__ = ["EmbeddingsBackend", "FinetuneBackend"]
 
@@ -121,9 +120,9 @@ class EmbeddingsBackend:
                 else np.zeros((len(inputs), 0)))
 
     def save(self, folder: Path) -> dict[str, Any]:
-        import skops.io as sio
+        from .safety import dump_skops
 
-        sio.dump(self.parts, folder / HEADS_FILE)
+        dump_skops(self.parts, folder / HEADS_FILE)
         _ = self.encoder  # make sure the sha256 of the base model is known
         keep_static_encoder(self.location, folder)
         return {"seed": self.seed, "use_article": self.use_article, "base_model": self.base_model_id,
@@ -136,7 +135,7 @@ class EmbeddingsBackend:
 
         backend = cls(**with_kept_encoder(folder, settings))
         backend.cache_embeddings = False
-        backend.parts = load_skops(folder / HEADS_FILE, TRUSTED_TYPES)
+        backend.parts = load_skops(folder / HEADS_FILE)
         return backend
 
 
