@@ -18,8 +18,8 @@ from quality import CORPORA, STARTER, load_cached, measure, pxtextmining, subred
 
 from commentary.codebook import load_codebook
 from commentary.dataset import write_dataset
+from commentary.fitting import TrainConfig
 from commentary.records import Comment
-from commentary.train import TrainConfig
 from commentary.training import train_version
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from quality import STARTER, measure
 
 from commentary.codebook import load_codebook
-from commentary.train import TrainConfig
+from commentary.fitting import TrainConfig
 from commentary.training import evaluate_on, load_model, train_version
 
 

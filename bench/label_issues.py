@@ -15,9 +15,9 @@ from pathlib import Path
 
 from commentary.codebook import load_codebook
 from commentary.dataset import read_dataset
+from commentary.fitting import TrainConfig, load_training_data
 from commentary.label.issues import find_label_issues
 from commentary.records import Labels
-from commentary.train import TrainConfig, load_training_data
 
 REPO = Path(__file__).resolve().parents[1]
 

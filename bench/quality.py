@@ -38,8 +38,8 @@ from commentary.backends.base import Inputs
 from commentary.codebook import load_codebook
 from commentary.dataset import read_dataset
 from commentary.evaluate import measure as measure_gold
+from commentary.fitting import TrainConfig
 from commentary.paths import default_training_sets
-from commentary.train import TrainConfig
 from commentary.training import evaluate_on, load_model, train_version
 
 REPO = Path(__file__).resolve().parents[1]

@@ -22,8 +22,8 @@ from quality import CORPORA
 
 from commentary.codebook import default_codebook_path, load_codebook
 from commentary.dataset import read_dataset, write_dataset
+from commentary.fitting import TrainConfig
 from commentary.records import Labels
-from commentary.train import TrainConfig
 from commentary.training import evaluate_on, load_model, train_version
 
 RELATION = {"0": "disagree", "1": "neutral", "2": "agree"}

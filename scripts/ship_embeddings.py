@@ -23,7 +23,7 @@ from safetensors.numpy import save_file
 from commentary.backends.encoder import EmbeddingCache, cache_dir
 from commentary.backends.transformer import EmbeddingsBackend
 from commentary.codebook import load_codebook
-from commentary.train import load_training_data
+from commentary.fitting import load_training_data
 
 
 def main(paths: list[str]) -> int:

@@ -10,7 +10,7 @@ import pytest
 
 from commentary.classify import neutralise
 from commentary.codebook import load_codebook
-from commentary.train import TrainConfig
+from commentary.fitting import TrainConfig
 from commentary.training import train_version
 
 from conftest import FIXTURES

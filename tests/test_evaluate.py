@@ -9,7 +9,7 @@ import pytest
 
 from commentary.codebook import load_codebook
 from commentary.dataset import read_dataset, write_dataset
-from commentary.train import TrainConfig
+from commentary.fitting import TrainConfig
 from commentary.training import train_version
 
 from conftest import REPO

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from commentary.codebook import load_codebook
-from commentary.train import TrainConfig
+from commentary.fitting import TrainConfig
 from commentary.training import train_version
 
 

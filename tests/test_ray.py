@@ -12,7 +12,7 @@ ray = pytest.importorskip("ray")
 pq = pytest.importorskip("pyarrow.parquet")
 
 from commentary.codebook import load_codebook  # noqa: E402
-from commentary.train import TrainConfig  # noqa: E402
+from commentary.fitting import TrainConfig  # noqa: E402
 from commentary.training import train_version  # noqa: E402
 
 

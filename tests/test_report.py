@@ -12,7 +12,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from commentary.codebook import load_codebook
 from commentary.dataset import read_dataset
-from commentary.train import TrainConfig
+from commentary.fitting import TrainConfig
 from commentary.training import train_version
 
 from conftest import REPO

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from commentary.codebook import load_codebook
-from commentary.train import TrainConfig
+from commentary.fitting import TrainConfig
 from commentary.training import train_version
 
 from conftest import die_with_parent, free_port

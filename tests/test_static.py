@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from commentary.codebook import load_codebook
-from commentary.train import TrainConfig
+from commentary.fitting import TrainConfig
 from commentary.training import load_model, train_version
 
 pytest.importorskip("model2vec")
@@ -56,7 +56,7 @@ def test_hybrid_on_a_static_encoder_trains_scores_and_loads_without_torch(static
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]  # the fast tier scores with neither loaded
-    from commentary.backends.base import get_backend
+    from commentary.backends import get_backend
 
     assert not get_backend("hybrid").parallel_scoring  # the class (training's folds): a transformer uses every core
 

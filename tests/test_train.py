@@ -14,9 +14,9 @@ import pytest
 from commentary.codebook import load_codebook
 from commentary.dataset import read_dataset
 from commentary.errors import CodebookError, CommentaryError
+from commentary.fitting import TrainConfig, load_training_data
 from commentary.records import Labels
 from commentary.registry import list_versions, resolve, write_version
-from commentary.train import TrainConfig, load_training_data
 from commentary.training import load_model, train_version
 
 from conftest import REPO
@@ -304,7 +304,7 @@ def test_adapt_self_trains_on_the_users_comments_or_fits_the_vocabulary_on_them(
 def test_cross_validation_in_forked_processes_gives_the_fold_by_fold_probabilities(small):
     import numpy as np
 
-    from commentary.train import cross_val_proba
+    from commentary.fitting import cross_val_proba
 
     data = load_training_data(small, load_codebook())
     finals = []
@@ -359,7 +359,7 @@ def test_embeddings_shipped_with_a_dataset_warm_the_cache(tmp_path, monkeypatch)
 
 def test_several_datasets_train_as_one_and_a_manifest_can_keep_stance_out():
     """The default data: the starter split plus real comments whose derived stance trains no stance head."""
-    from commentary.train import load_training_sets
+    from commentary.fitting import load_training_sets
 
     book = load_codebook()
     real = REPO / "data" / "real" / "rfd_train"

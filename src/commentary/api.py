@@ -155,9 +155,9 @@ def train(datasets: Sequence[str | Path] | None = None, *, labels: str | Path | 
           **settings) -> str:
     """Train a version (settings as in a ``--config`` file: ``backend``, ``name``, ``seed``, ...); returns its ref."""
     from .codebook import load_codebook
+    from .fitting import TrainConfig
     from .label.io import read_labels_file
     from .paths import default_training_sets
-    from .train import TrainConfig
     from .training import train_version
 
     book = load_codebook()

@@ -11,8 +11,8 @@ from typing import Any
 from .codebook import Codebook
 from .dataset import Dataset
 from .errors import CommentaryError
+from .fitting import load_training_data
 from .model import expected_calibration_error
-from .train import load_training_data
 
 __all__ = ["Gate", "measure", "check_gates", "write_reports", "is_report_folder"]
 
@@ -66,7 +66,7 @@ def _scores(data, cs, ct, decisions, rows=None) -> dict[str, Any]:
     import numpy as np
     from sklearn.metrics import confusion_matrix
 
-    from .train import score, theme_decisions
+    from .fitting import score, theme_decisions
 
     rows = np.arange(len(data.ids)) if rows is None else np.asarray(rows, dtype=int)
     y, cs, ct = data.stance[rows], cs[rows], ct[rows]

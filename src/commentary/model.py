@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .backends.base import Inputs, get_backend
+from .backends import get_backend
+from .backends.base import Inputs
 
 __all__ = ["Decisions", "TrainedModel", "fit_decisions", "expected_calibration_error"]
 

@@ -12,9 +12,9 @@ from .backends.base import Inputs
 from .card import write_card
 from .codebook import Codebook
 from .dataset import read_dataset
+from .fitting import TrainConfig, fit, load_training_data, load_training_sets, predict_and_score
 from .model import TrainedModel
 from .registry import Version, package_versions, production, promote, resolve, verify, write_version
-from .train import TrainConfig, fit, load_training_data, load_training_sets, predict_and_score
 
 __all__ = ["TrainOutcome", "train_version", "load_model", "evaluate_on"]
 

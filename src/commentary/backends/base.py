@@ -1,4 +1,4 @@
-"""The interface every backend implements, and how a backend is found by name."""
+"""The interface every backend implements (the registry that finds one by name is the package's)."""
 
 from __future__ import annotations
 
@@ -6,32 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import CommentaryError
-
-__all__ = ["Backend", "BACKENDS", "get_backend", "default_backend", "Inputs"]
-
-BACKENDS = ("tfidf", "hybrid", "embeddings", "finetune")
-
-
-def default_backend() -> str:
-    """What ``--backend auto`` (the default) trains: ``hybrid`` where a sentence encoder can run, else ``tfidf``.
-
-    ``COMMENTARY_DEFAULT_BACKEND`` overrides it (the test suite sets it to tfidf for speed).
-    """
-    import importlib.util
-    import os
-
-    chosen = os.environ.get("COMMENTARY_DEFAULT_BACKEND")
-    if chosen:
-        if chosen not in BACKENDS:
-            raise CommentaryError(f"COMMENTARY_DEFAULT_BACKEND is {chosen!r}", fix=f"use one of {', '.join(BACKENDS)}")
-        return chosen
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None:
-        return "tfidf"
-    from .encoder import packaged_encoder_installed  # metadata only: the weights are unpacked when used
-
-    return "hybrid" if packaged_encoder_installed() else "tfidf"
-
+__all__ = ["Backend", "Inputs", "fork_jobs"]
 
 class Inputs:
     """Comment texts and, where known, the text of the article each was posted under."""
@@ -67,28 +42,6 @@ class Backend(Protocol):
     @classmethod
     def load(cls, folder: Path, settings: dict[str, Any]) -> Backend:
         """Rebuild the backend from *folder* (already verified) and its saved settings."""
-
-
-def get_backend(name: str) -> type:
-    """The backend class for *name*, imported only when asked for."""
-    if name == "tfidf":
-        from .tfidf import TfidfBackend
-
-        return TfidfBackend
-    if name in ("embeddings", "finetune", "hybrid"):
-        try:
-            from . import transformer
-        except ImportError as exc:
-            raise CommentaryError(
-                f"the {name} backend needs torch and transformers ({exc.name} is not installed)",
-                fix="pip install torch==2.13.0 && pip install 'commentary[transformers]'",
-            ) from exc
-        if name == "hybrid":
-            from .hybrid import HybridBackend
-
-            return HybridBackend
-        return transformer.EmbeddingsBackend if name == "embeddings" else transformer.FinetuneBackend
-    raise CommentaryError(f"unknown backend {name!r}", fix=f"use one of {', '.join(BACKENDS)}")
 
 
 def fork_jobs(backend) -> int:

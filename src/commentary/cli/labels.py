@@ -410,10 +410,10 @@ def label_issues(
 
     from ..codebook import load_codebook
     from ..dataset import atomic_file
+    from ..fitting import TrainConfig, load_training_data
     from ..label.io import read_labels_file
     from ..label.issues import find_label_issues
     from ..paths import starter_dir
-    from ..train import TrainConfig, load_training_data
 
     book = load_codebook(codebook_file)
     dataset = dataset or starter_dir() / "train"

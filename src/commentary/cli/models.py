@@ -45,9 +45,9 @@ def train(
 ) -> None:
     """Train a stance and themes model and save it as a new immutable version."""
     from ..codebook import load_codebook
+    from ..fitting import TrainConfig
     from ..label.io import read_labels_file
     from ..paths import default_training_sets, starter_dir
-    from ..train import TrainConfig
     from ..training import train_version
 
     book = load_codebook(codebook_file)

@@ -37,8 +37,8 @@ def find_label_issues(data, config, *, progress: Callable[[str], None] | None = 
     from cleanlab.filter import find_label_issues as cl_find
     from cleanlab.rank import get_label_quality_scores
 
+    from ..fitting import cross_val_proba
     from ..model import fit_decisions
-    from ..train import cross_val_proba
 
     oof_s, oof_t, _ = cross_val_proba(data, config, progress=progress)
     # calibrated, as the model's own decisions would see them

@@ -1,4 +1,5 @@
-"""The train stage: data checks, cross-validation by article, decisions, then the final fit."""
+"""Fitting a model: settings, data checks, cross-validation by article, decisions, then the final fit
+(a whole training run with the registry is ``training``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .backends.base import BACKENDS, Inputs, default_backend, fork_jobs, get_backend
+from .backends import BACKENDS, default_backend, get_backend
+from .backends.base import Inputs, fork_jobs
 from .codebook import Codebook
 from .dataset import Dataset, read_dataset
 from .errors import CommentaryError, InputError
