@@ -112,12 +112,13 @@ def test_parallel_scoring_gives_the_same_output_in_the_same_order(cli, models, t
     src = tmp_path / "many.jsonl"
     src.write_text("".join(json.dumps({"id": f"x{i}", "text": t}) + "\n" for i, t in enumerate(texts * 2)))
     outs = []
-    for jobs in ("1", "2"):
-        out = tmp_path / f"p{jobs}.jsonl"
-        res = run(cli, models, src, "-o", out, "--batch-size", "200", "--jobs", jobs)
+    # in batches of 200 and in the default's one batch, in one process or two
+    for k, (jobs, batch) in enumerate((("1", ["--batch-size", "200"]), ("2", ["--batch-size", "200"]), ("2", []))):
+        out = tmp_path / f"p{k}.jsonl"
+        res = run(cli, models, src, "-o", out, "--jobs", jobs, *batch)
         assert res.exit_code == 0, res.stderr
         outs.append(out.read_text())
-    assert outs[0] == outs[1] and outs[0].count("\n") == 2 * len(texts)
+    assert outs[0] == outs[1] == outs[2] and outs[0].count("\n") == 2 * len(texts)
     # the id is commentary's (as ingest gives it, to join with datasets and labels); the source's own is kept
     assert [json.loads(line)["source_id"] for line in outs[1].splitlines()][:3] == ["x0", "x1", "x2"]
 

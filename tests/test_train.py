@@ -217,6 +217,23 @@ def test_plain_scorer_gives_scikit_learns_probabilities(tfidf_version, scipy_pro
     assert np.abs(plain[0] - fitted[0]).max() < 1e-9 and np.abs(plain[1] - fitted[1]).max() < 1e-9
 
 
+def test_large_batches_count_character_ngrams_word_by_word_to_the_same_numbers(tfidf_version):
+    """A large batch counts character n-grams as (text x word) times (word x n-gram) with SciPy;
+    the tf-idf triplets must be exactly those of counting every n-gram of every text."""
+    import numpy as np
+
+    root, version = tfidf_version
+    model, _ = load_model(root, version.ref)
+    chars = model.backend.scorer.chars
+    texts = [c.text for c in read_dataset(STARTER / "test").comments]
+    texts += ["", "   ", "Ünïcode  café\tnaïve", "a  b\u00a0c\x1cd", "x" * 300, "ward ward ward"]
+    counted = chars.transformer.rows(*chars.ids(texts))
+    by_word = chars.transformer.weigh(*chars.counts(texts), len(texts))
+    for part in ("row", "col", "val", "indptr"):
+        assert np.array_equal(getattr(counted, part), getattr(by_word, part))
+    assert len(counted.val) > 10 * len(texts)
+
+
 def test_a_scorer_saved_in_the_first_format_still_scores_the_same(tfidf_version, tmp_path):
     """Format 2 lists each vocabulary's terms in column order; versions saved with format 1 hold
     {term: column} maps and must load and score exactly as before."""
