@@ -171,3 +171,42 @@ def test_quiet_classify_skips_the_summary_and_its_imports(models, tmp_path):
                               "-o", str(tmp_path / "p.jsonl"), "--force"], capture_output=True, text=True, check=True)
         assert out.stdout.split()[-1] == imported  # the 95% intervals (scipy's binomtest) only where shown
         assert ("95% interval" in out.stderr) == (not quiet)
+
+
+def test_streamed_json_lines_lose_control_bytes_as_ingest_does(cli, models, tmp_path):
+    """Raw control bytes inside a JSON string make it invalid JSON; ingest strips them from the
+    whole file first, and classify, which streams the file line by line, must do the same."""
+    from commentary.dataset import read_dataset
+
+    src = tmp_path / "ctl.jsonl"
+    src.write_bytes(b'{"id": "1", "text": "Managers \x01never\x0b ask the \x02nurses."}\n'
+                    b'{"id": "2", "text": "A clean comment about the ward."}\n')
+    res = run(cli, models, src, "--format", "jsonl", "-o", tmp_path / "out.jsonl")
+    assert res.exit_code == 0, res.stderr
+    assert "stripped 3 control character(s)" in res.stderr
+    texts = [json.loads(line)["text"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert texts == ["Managers never ask the nurses.", "A clean comment about the ward."]
+    assert cli("ingest", src, "-o", tmp_path / "ds").exit_code == 0
+    assert [c.text for c in read_dataset(tmp_path / "ds").comments] == texts
+
+
+def test_a_reader_that_stops_reading_ends_classify_quietly(models, tmp_path):
+    """`commentary classify big.jsonl -o - | head`: once the reader has gone, the command stops as a
+    Unix tool stopped by SIGPIPE does (exit 141), with no error line and no traceback."""
+    import subprocess
+    import sys
+
+    from commentary.dataset import read_dataset
+
+    from conftest import REPO
+
+    texts = [c.text for c in read_dataset(REPO / "data" / "starter" / "train").comments] * 3
+    src = tmp_path / "many.jsonl"
+    src.write_text("".join(json.dumps({"id": f"x{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
+    proc = subprocess.Popen([sys.executable, "-m", "commentary", "classify", str(src), "--models-dir", str(models),
+                             "-o", "-", "--jobs", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(200).startswith(b'{"id": ')
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert "✘" not in err and "Traceback" not in err and "Exception ignored" not in err

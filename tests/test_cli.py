@@ -46,7 +46,7 @@ def test_a_run_builds_only_the_command_it_names_and_says_the_same(tmp_path):
         assert runner.invoke(narrowed, [name, "--help"]).stdout == runner.invoke(app, [name, "--help"]).stdout
     assert runner.invoke(only_the_command_in(["models", "list"]), ["models", "list", "--models-dir",
                                                                     str(tmp_path)]).exit_code == 0
-    for argv in ([], ["--help"], ["-v"], ["clasify"]):
+    for argv in ([], ["--help"], ["-v"], ["clasify"], ["--help", "classify"], ["-v", "--help", "models"]):
         assert only_the_command_in(argv) is app
     typo = subprocess.run([sys.executable, "-m", "commentary", "clasify"], capture_output=True, text=True)
     assert typo.returncode == 2 and "Did you mean 'classify'?" in typo.stderr

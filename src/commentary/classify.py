@@ -52,22 +52,30 @@ def items_from_records(articles, comments) -> Iterator[Item]:
         yield Item(c.id, c.text, _article_text(art), c.article_id, c.author, c.source_id)
 
 
-def _text_lines(stream: IO[bytes], name: str) -> Iterator[tuple[int, str]]:
-    from .ingest.source import check_binary
+def _text_lines(stream: IO[bytes], name: str, say: Callable[[str], None] | None = None) -> Iterator[tuple[int, str]]:
+    """The numbered lines of a UTF-8 stream, read one at a time, with control characters stripped
+    and counted (to *say*, at the end) as ingest's ``decode`` does for a whole file."""
+    from .ingest.source import _CONTROL, check_binary
 
     if hasattr(stream, "peek"):
         check_binary(name, stream.peek(8192)[:8192])
     elif hasattr(stream, "getvalue"):
         check_binary(name, stream.getvalue()[:8192])
+    stripped = 0
     for n, raw in enumerate(stream, 1):
         if len(raw) > MAX_LINE_CHARS:
             raise InputError(f"{name}: line {n} is {len(raw):,} bytes long (limit {MAX_LINE_CHARS:,})",
                              fix="this does not look like comments; check the file")
         try:
-            yield n, raw.decode("utf-8-sig" if n == 1 else "utf-8").rstrip("\r\n")
+            line = raw.decode("utf-8-sig" if n == 1 else "utf-8").rstrip("\r\n")
         except UnicodeDecodeError as exc:
             raise InputError(f"{name}: line {n} is not valid UTF-8",
                              fix="re-save the file as UTF-8") from exc
+        line, count = _CONTROL.subn("", line)
+        stripped += count
+        yield n, line
+    if stripped and say is not None:
+        say(f"{name}: stripped {stripped} control character(s)")
 
 
 def _plain(lines: Iterable[tuple[int, str]], name: str, per_line: bool) -> Iterator[Item]:
@@ -92,7 +100,7 @@ def _plain(lines: Iterable[tuple[int, str]], name: str, per_line: bool) -> Itera
         yield Item(stable_id("c", name, start), " ".join(buf))
 
 
-def _stream_table(path: Path, opts) -> Iterator[Item] | None:
+def _stream_table(path: Path, opts, say: Callable[[str], None] | None = None) -> Iterator[Item] | None:
     """Rows of a CSV or JSONL file, read one at a time by ingest's own table reader (the same
     columns, ids and articles as ``commentary ingest`` gives them). None for a JSON Lines file
     that ``ingest -o -`` wrote (articles and comments as records), which is read whole instead."""
@@ -102,7 +110,7 @@ def _stream_table(path: Path, opts) -> Iterator[Item] | None:
 
     src = Source(str(path), b"", "", path)
     fh = open(path, "rb")  # noqa: SIM115 - closed when the generator below ends
-    lines = _text_lines(fh, str(path))
+    lines = _text_lines(fh, str(path), say)
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         objects = jsonl_objects(lines, str(path))
         first = next(objects, None)
@@ -180,7 +188,7 @@ def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[
         return
     if fmt is None and path is not None and path.is_file() and path.suffix.lower() in _STREAMED \
             and _utf8_head(path) and opts.encoding.lower() in ("utf-8", "utf8"):
-        streamed = _stream_table(path, opts)
+        streamed = _stream_table(path, opts, say)
         if streamed is not None:
             yield from streamed
             return
@@ -206,7 +214,7 @@ def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[
     if is_text and per_line:
         stream = sys.stdin.buffer if path is None else open(path, "rb")  # noqa: SIM115
         try:
-            yield from _plain(_text_lines(stream, spec), spec, per_line=True)
+            yield from _plain(_text_lines(stream, spec, say), spec, per_line=True)
         finally:
             if path is not None:
                 stream.close()

@@ -45,6 +45,8 @@ class _Boundary(TyperGroup):
         except Exception as exc:  # the OS's and libraries' failures: one line too, never a traceback
             # usage errors (exit 2) and deliberate exits belong to the CLI library (Typer vendors
             # its own Click, so its classes are told by their module) and pass through
+            if isinstance(exc, BrokenPipeError) and _stdout_reader_gone():
+                raise typer.Exit(141) from None  # as a Unix tool stopped by SIGPIPE: no message
             if os.environ.get("COMMENTARY_DEBUG") or type(exc).__module__.startswith(("typer", "click")):
                 raise
             stopping = _exit_underneath(exc)
@@ -52,6 +54,28 @@ class _Boundary(TyperGroup):
                 raise stopping from None
             ui.error(describe(exc))
             raise typer.Exit(1) from None
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether standard output is a pipe whose reader has closed it (``commentary classify ... |
+    head``): the command then stops quietly, and the interpreter's last flush goes to /dev/null
+    instead of printing its own traceback."""
+    import select
+    import stat
+    import sys
+
+    try:
+        fd = sys.stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return False
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        gone = any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # no real stdout (a test runner's), or no poll
+        return False
+    if gone:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    return gone
 
 
 def _exit_underneath(exc: BaseException) -> SystemExit | None:
@@ -153,16 +177,17 @@ def only_the_command_in(argv: list[str]) -> typer.Typer:
     Typer builds every command's parameters before it runs one (a tenth of a second of a
     one-comment ``classify``, for twenty commands), so a run that names its command gets an app
     that holds just that one. The root options are all flags, so the first word not starting
-    with ``-`` is the command. No command, ``--help`` on its own, or a word that names no
-    command (which Typer answers with its suggestions) gets the whole app.
+    with ``-`` is the command. No command, ``--help`` before it, or a word that names no command
+    (which Typer answers with its suggestions) gets the whole app.
     """
     import copy
 
     from typer.main import get_command_name
 
-    name = next((a for a in argv if not a.startswith("-")), None)
-    if name is None:
+    at = next((k for k, a in enumerate(argv) if not a.startswith("-")), None)
+    if at is None or "--help" in argv[:at]:  # `commentary --help classify` is the app's help
         return app
+    name = argv[at]
     commands = [c for c in app.registered_commands
                 if (c.name or get_command_name(c.callback.__name__)) == name]
     groups = [g for g in app.registered_groups if g.name == name]

@@ -49,7 +49,8 @@ def classify(
         min=1, help="Comments scored per batch [default: 2500 for tfidf and static-encoder models, 1000 for "
         "transformers; with --engine ray, 256].")] = None,
     jobs: Annotated[int, typer.Option(
-        help="Processes scoring batches [default 0: the cores, for tfidf models; 1 for transformers].")] = 0,
+        min=0, help="Processes scoring batches [default 0: the cores, for tfidf and static-encoder models; 1 for "
+        "transformers].")] = 0,
     force: ForceOpt = False,
     max_comment_chars: MaxCharsOpt = MAX_COMMENT_CHARS,
     runtime: RuntimeOpt = None,
