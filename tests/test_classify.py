@@ -174,16 +174,17 @@ def test_quiet_classify_skips_the_summary_and_its_imports(models, tmp_path):
 
 
 def test_streamed_json_lines_lose_control_bytes_as_ingest_does(cli, models, tmp_path):
-    """Raw control bytes inside a JSON string make it invalid JSON; ingest strips them from the
-    whole file first, and classify, which streams the file line by line, must do the same."""
+    """Raw control bytes inside a JSON string make it invalid JSON; ingest strips them (and C1
+    controls, which can drive a terminal) from the whole file first, and classify, which streams
+    the file line by line, must do the same."""
     from commentary.dataset import read_dataset
 
     src = tmp_path / "ctl.jsonl"
-    src.write_bytes(b'{"id": "1", "text": "Managers \x01never\x0b ask the \x02nurses."}\n'
+    src.write_bytes(b'{"id": "1", "text": "Managers \x01never\x0b ask the \x02\xc2\x9bnurses."}\n'  # C0, C1 (CSI)
                     b'{"id": "2", "text": "A clean comment about the ward."}\n')
     res = run(cli, models, src, "--format", "jsonl", "-o", tmp_path / "out.jsonl")
     assert res.exit_code == 0, res.stderr
-    assert "stripped 3 control character(s)" in res.stderr
+    assert "stripped 4 control character(s)" in res.stderr
     texts = [json.loads(line)["text"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert texts == ["Managers never ask the nurses.", "A clean comment about the ward."]
     assert cli("ingest", src, "-o", tmp_path / "ds").exit_code == 0

@@ -16,7 +16,9 @@ __all__ = ["Source", "open_source", "decode", "MAX_LINE_CHARS", "check_line_leng
 # wrong file (a minified bundle, a dump, a binary blob) rather than comments.
 MAX_LINE_CHARS = 1_000_000
 _BINARY_BYTES = (*range(0, 9), *range(14, 27), *range(28, 32))
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
+# C0 and C1 control characters but tab and line ends (C1's U+009B starts an escape sequence in some
+# terminals, and in UTF-8 text C1 comes only from mis-decoding), zero-width spaces and stray BOMs
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\ufeff]")
 
 
 @dataclass

@@ -271,9 +271,9 @@ def _scrub(value: Any) -> Any:
 
 
 # What in a line of JSON can give an unsafe character once parsed: the character itself, or an escape
-# (\b, \f, or \u for a control character, U+007F, U+200B, U+FEFF or a surrogate). A line without any
+# (\b, \f, or \u for a C0 or C1 control character, U+200B, U+FEFF or a surrogate). A line without any
 # is parsed without walking every value (a tenth of reading a large JSON Lines file).
-_MAY_BE_UNSAFE = re.compile(_UNSAFE.pattern + r"|\\(?:[bf]|u(?:00[01]|007[fF]|200[bB]|[fF][eE][fF][fF]|[dD][89a-fA-F]))")
+_MAY_BE_UNSAFE = re.compile(_UNSAFE.pattern + r"|\\(?:[bf]|u(?:00[0189]|007[fF]|200[bB]|[fF][eE][fF][fF]|[dD][89a-fA-F]))")
 
 
 def parse_json(text: str, name: str, where: str = ""):
