@@ -55,7 +55,7 @@ def items_from_records(articles, comments) -> Iterator[Item]:
 def _text_lines(stream: IO[bytes], name: str, say: Callable[[str], None] | None = None) -> Iterator[tuple[int, str]]:
     """The numbered lines of a UTF-8 stream, read one at a time, with control characters stripped
     and counted (to *say*, at the end) as ingest's ``decode`` does for a whole file."""
-    from .ingest.source import _CONTROL, check_binary
+    from .ingest.source import check_binary, strip_controls
 
     if hasattr(stream, "peek"):
         check_binary(name, stream.peek(8192)[:8192])
@@ -71,7 +71,7 @@ def _text_lines(stream: IO[bytes], name: str, say: Callable[[str], None] | None 
         except UnicodeDecodeError as exc:
             raise InputError(f"{name}: line {n} is not valid UTF-8",
                              fix="re-save the file as UTF-8") from exc
-        line, count = _CONTROL.subn("", line)
+        line, count = strip_controls(line)
         stripped += count
         yield n, line
     if stripped and say is not None:

@@ -74,7 +74,9 @@ def _stdout_reader_gone() -> bool:
     except (AttributeError, OSError, ValueError):  # no real stdout (a test runner's), or no poll
         return False
     if gone:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
     return gone
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["Source", "open_source", "decode", "MAX_LINE_CHARS", "check_line_lengths", "check_binary"]
+__all__ = ["Source", "open_source", "decode", "strip_controls", "MAX_LINE_CHARS", "check_line_lengths", "check_binary"]
 
 # No comment page or record line is anywhere near this long; a longer line means the
 # wrong file (a minified bundle, a dump, a binary blob) rather than comments.
@@ -90,6 +90,11 @@ def guess_encoding(data: bytes) -> str | None:
     return best.encoding
 
 
+def strip_controls(text: str) -> tuple[str, int]:
+    """*text* without control characters (see ``_CONTROL``), and how many there were."""
+    return _CONTROL.subn("", text)
+
+
 def decode(src: Source, encoding: str = "utf-8") -> str:
     """Decode to text with LF line ends, strip control characters and count them.
 
@@ -114,7 +119,7 @@ def decode(src: Source, encoding: str = "utf-8") -> str:
     except LookupError as exc:
         raise InputError(f"unknown encoding {encoding!r}", fix="pass e.g. --encoding cp1252") from exc
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text, count = _CONTROL.subn("", text)
+    text, count = strip_controls(text)
     src.control_chars = count
     if count:
         src.warnings.append(f"{src.name}: stripped {count} control character(s)")
