@@ -115,6 +115,15 @@ def test_json_lines_skip_the_cleaning_walk_only_where_nothing_needs_cleaning():
         assert got == _scrub(json.loads(line))
         cleaned += got != json.loads(line)
     assert 300 < cleaned < 2700  # both kinds of line were tried
+    # every character the scrub removes or replaces, written raw and escaped, is caught by the check
+    from commentary.ingest.tabular import _UNSAFE
+
+    unsafe = [chr(c) for c in range(0x10000) if _UNSAFE.match(chr(c))]
+    assert len(unsafe) > 2000
+    for ch in unsafe:
+        for ascii_only in (True, False):
+            line = json.dumps({"text": f"a{ch}b"}, ensure_ascii=ascii_only)
+            assert parse_json(line, "c.jsonl") == _scrub(json.loads(line)), (hex(ord(ch)), line)
 
 
 @pytest.mark.parametrize("name, content", [("deep.json", "[" * 100_000), ("deep.jsonl", '{"a": ' * 100_000 + "\n")])

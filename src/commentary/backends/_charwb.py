@@ -11,12 +11,10 @@ of record and is what gets saved.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 __all__ = ["CharWbTransform"]
 
-_WHITE_SPACES = re.compile(r"\s\s+")  # as scikit-learn's _char_wb_ngrams normalises spaces
 _CACHE_LIMIT = 50_000  # distinct words kept (bounded memory); rarer words are analysed each time
 
 
@@ -56,23 +54,28 @@ class CharWbTransform:
             self._cache[word] = ids
         return ids
 
+    def _words(self, text: str) -> list[str]:
+        # scikit-learn's _char_wb_ngrams turns runs of whitespace into one space, then splits on
+        # whitespace; str.split() alone gives the same words (its whitespace is re's \s)
+        return self.preprocess(text).split()
+
     def ids(self, texts) -> tuple[list[int], list[int]]:
-        """Each text's n-gram ids, repeats included, as CSR ``(indices, indptr)`` lists."""
+        """Each text's n-gram ids, repeats included, as CSR ``(indices, indptr)`` lists (for a small
+        batch, counted without SciPy)."""
         indptr = [0]
         indices: list[int] = []
         word_ids = self._word_ids
         for text in texts:
-            for word in _WHITE_SPACES.sub(" ", self.preprocess(text)).split():
+            for word in self._words(text):
                 indices.extend(word_ids(word))
             indptr.append(len(indices))
         return indices, indptr
 
-    def counts(self, texts):
-        """Each text's n-gram counts as ``(row, col, count)`` arrays sorted by row, then column: the
-        same numbers as counting ``ids``, three times as fast on a large batch. Since a text's
-        n-grams are its words', they are the (text x word) counts times the (word x n-gram) counts,
-        SciPy's sparse product, with each distinct word of the batch analysed once, instead of a
-        Python list of every n-gram of every text sorted in NumPy."""
+    def _count_matrix(self, texts):
+        """The (text x n-gram) count matrix, columns sorted within each row. Since a text's n-grams
+        are its words', it is the (text x word) counts times the (word x n-gram) counts, SciPy's
+        sparse product, with each distinct word analysed once: three times as fast on a large
+        batch as a Python list of every n-gram of every text, counted and sorted in NumPy."""
         from itertools import chain
 
         import numpy as np
@@ -80,33 +83,32 @@ class CharWbTransform:
 
         words: list[str] = []
         ends = [0]
-        preprocess = self.preprocess
-        for text in texts:  # str.split() splits where sklearn's spaces-then-split does
-            words += preprocess(text).split()
+        for text in texts:
+            words += self._words(text)
             ends.append(len(words))
         index = {w: k for k, w in enumerate(dict.fromkeys(words))}
         of_text = sparse.csr_matrix(
-            (np.ones(len(words)), np.fromiter(map(index.__getitem__, words), np.int64, len(words)),
+            (np.ones(len(words), dtype=self.dtype), np.fromiter(map(index.__getitem__, words), np.int64, len(words)),
              np.asarray(ends, dtype=np.int64)), shape=(len(ends) - 1, len(index)))
         grams = [self._word_ids(w) for w in index]
         starts = np.zeros(len(grams) + 1, dtype=np.int64)
         np.cumsum([len(g) for g in grams], out=starts[1:])
         of_word = sparse.csr_matrix(
-            (np.ones(int(starts[-1])), np.fromiter(chain.from_iterable(grams), np.int64, int(starts[-1])), starts),
+            (np.ones(int(starts[-1]), dtype=self.dtype),
+             np.fromiter(chain.from_iterable(grams), np.int64, int(starts[-1])), starts),
             shape=(len(grams), len(self.vocabulary)))
         # computed as (n-gram x text) and read back: SciPy's transposing conversion lays each text's
         # columns out in order (a product's rows come unsorted, and sorting them took twice as long)
-        counts = (of_word.T.tocsr() @ of_text.T.tocsr()).T.tocsr()
+        return (of_word.T.tocsr() @ of_text.T.tocsr()).T.tocsr()
+
+    def counts(self, texts):
+        """Each text's n-gram counts as ``(row, col, count)`` arrays sorted by row, then column: the
+        same numbers as counting ``ids``."""
+        import numpy as np
+
+        counts = self._count_matrix(texts)
         row = np.repeat(np.arange(counts.shape[0], dtype=np.int64), np.diff(counts.indptr))
         return row, counts.indices.astype(np.int64), counts.data
 
     def __call__(self, texts) -> Any:
-        import numpy as np
-        from scipy import sparse
-
-        indices, indptr = self.ids(texts)
-        counts = sparse.csr_matrix(
-            (np.ones(len(indices), dtype=self.dtype), np.asarray(indices, dtype=np.int64),
-             np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, len(self.vocabulary)))
-        counts.sum_duplicates()
-        return self.transformer.transform(counts, copy=False)
+        return self.transformer.transform(self._count_matrix(texts), copy=False)

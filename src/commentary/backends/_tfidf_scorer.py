@@ -331,7 +331,9 @@ class TfidfScorer:
         n = len(inputs.texts)
         words = self.words.rows(inputs.texts)
         idf = self.chars.transformer
-        if _scipy_product(sum(map(len, inputs.texts))):  # a large batch: counted word by word
+        # a text has about as many character n-gram non-zeros as characters: a large batch is
+        # counted word by word through SciPy, a small one in NumPy alone (the same triplets)
+        if _scipy_product(sum(map(len, inputs.texts))):
             chars = idf.weigh(*self.chars.counts(inputs.texts), n)
         else:
             chars = idf.rows(*self.chars.ids(inputs.texts))

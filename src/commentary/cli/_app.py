@@ -46,6 +46,7 @@ class _Boundary(TyperGroup):
             # usage errors (exit 2) and deliberate exits belong to the CLI library (Typer vendors
             # its own Click, so its classes are told by their module) and pass through
             if isinstance(exc, BrokenPipeError) and _stdout_reader_gone():
+                _stdout_to_devnull()  # else the interpreter's last flush prints a traceback of its own
                 raise typer.Exit(141) from None  # as a Unix tool stopped by SIGPIPE: no message
             if os.environ.get("COMMENTARY_DEBUG") or type(exc).__module__.startswith(("typer", "click")):
                 raise
@@ -58,8 +59,7 @@ class _Boundary(TyperGroup):
 
 def _stdout_reader_gone() -> bool:
     """Whether standard output is a pipe whose reader has closed it (``commentary classify ... |
-    head``): the command then stops quietly, and the interpreter's last flush goes to /dev/null
-    instead of printing its own traceback."""
+    head``), so that a broken pipe is the reader stopping, not a failure."""
     import select
     import stat
     import sys
@@ -70,14 +70,17 @@ def _stdout_reader_gone() -> bool:
             return False
         poll = select.poll()
         poll.register(fd, select.POLLOUT)
-        gone = any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
     except (AttributeError, OSError, ValueError):  # no real stdout (a test runner's), or no poll
         return False
-    if gone:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, fd)
-        os.close(devnull)
-    return gone
+
+
+def _stdout_to_devnull() -> None:
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _exit_underneath(exc: BaseException) -> SystemExit | None:

@@ -117,9 +117,9 @@ class Rule:
                    unless=spec["unless"] or None, min_words=spec["min_words"], max_words=spec["max_words"],
                    reply=spec.get("reply"), question=spec["question"])
 
-    def fires(self, text: str, words: int, is_reply: bool, data: bytes | None = None) -> bool:
-        """Whether the rule fires on *text* (normalised as ``fired`` does); *data*, its UTF-8 bytes,
-        saves RE2 from encoding the text again."""
+    def fires(self, text: str, data: bytes, words: int, is_reply: bool) -> bool:
+        """Whether the rule fires on *text*, normalised as ``fired`` does (*data*: its UTF-8 bytes,
+        which RE2 searches)."""
         if self.min_words is not None and words < self.min_words:
             return False
         if self.max_words is not None and words > self.max_words:
@@ -128,14 +128,9 @@ class Rule:
             return False
         if self.question is not None and self.question != ("?" in text):
             return False
-        if self._search is not None:
-            compiled, on_bytes = self._search
-            if not compiled.search((data if data is not None else _utf8(text)) if on_bytes else text):
-                return False
-        if self._veto is not None:
-            compiled, on_bytes = self._veto
-            return not compiled.search((data if data is not None else _utf8(text)) if on_bytes else text)
-        return True
+        if self._search is not None and not _found(self._search, text, data):
+            return False
+        return not (self._veto is not None and _found(self._veto, text, data))
 
 
 @dataclass
@@ -243,7 +238,7 @@ def fired(rules: Sequence[Rule], texts: Sequence[str], replies: Sequence[bool] |
         words = len(text.split())
         is_reply = bool(replies[i]) if replies is not None else False
         for j, rule in enumerate(rules):
-            out[i, j] = rule.fires(text, words, is_reply, data)
+            out[i, j] = rule.fires(text, data, words, is_reply)
     return out
 
 
@@ -251,6 +246,12 @@ def _utf8(text: str) -> bytes:
     # a lone surrogate (possible from the Python API, not from the readers) becomes bytes that no
     # letter class matches, instead of an encoding error
     return text.encode("utf-8", "surrogatepass")
+
+
+def _found(matcher: tuple[Any, bool], text: str, data: bytes) -> bool:
+    """Whether a ``_matcher`` finds its pattern: RE2 in the bytes, Python's re in the str."""
+    compiled, on_bytes = matcher
+    return compiled.search(data if on_bytes else text) is not None
 
 
 class RuleFeatures:
