@@ -1,8 +1,8 @@
 """commentary: stance and themes of the comments under articles, learnt from your labels.
 
 The Python API (``commentary.load`` and ``commentary.Model``; the stages as
-``commentary.api.ingest``, ``train`` and ``evaluate``, whose plain names here are the
-stage modules) is imported on first use, so ``import commentary`` and ``--help`` stay instant.
+``commentary.api.ingest``, ``commentary.api.train`` and ``commentary.api.evaluate``) is
+imported on first use, so ``import commentary`` and ``--help`` stay instant.
 """
 
 from .errors import CommentaryError

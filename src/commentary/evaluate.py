@@ -66,15 +66,16 @@ def _scores(data, cs, ct, decisions, rows=None) -> dict[str, Any]:
     import numpy as np
     from sklearn.metrics import confusion_matrix
 
-    from .fitting import score, theme_decisions
+    from .fitting import score
 
     rows = np.arange(len(data.ids)) if rows is None else np.asarray(rows, dtype=int)
     y, cs, ct = data.stance[rows], cs[rows], ct[rows]
-    out = score(y, cs.argmax(axis=1), data.themes[rows], theme_decisions(ct, decisions),
-                data.stance_labels, data.theme_labels)
+    stances = decisions.stances(cs, ct)
+    out = score(y, stances, data.themes[rows], decisions.themes_on(ct), data.stance_labels, data.theme_labels)
     out["n"] = len(rows)
     has = y >= 0
-    pred, conf = cs.argmax(axis=1)[has], cs.max(axis=1)[has]
+    pred = stances[has]
+    conf = cs[has][np.arange(len(pred)), pred]
     correct = pred == y[has]
     edges = np.linspace(0, 1, 11)
     bins = []

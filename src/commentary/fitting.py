@@ -403,6 +403,8 @@ def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = 
         progress: Callable[[str], None] | None = None) -> FitResult:
     """Cross-validate, fit the decisions on out-of-fold probabilities, then fit on all the data."""
 
+    import numpy as np
+
     say = progress or (lambda _msg: None)
     n = len(data.ids)
     final: dict[str, Any] = {}
@@ -415,18 +417,18 @@ def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = 
     decisions = fit_decisions(oof_s, oof_t, data.stance, data.themes, data.stance_labels,
                               data.theme_labels, abstain_rate=config.abstain_rate)
     cs, ct = decisions.calibrate(oof_s, oof_t)
-    pred_t = theme_decisions(ct, decisions)
-    cv = score(data.stance, cs.argmax(axis=1), data.themes, pred_t,
+    pred_s = decisions.stances(cs, ct)
+    cv = score(data.stance, pred_s, data.themes, decisions.themes_on(ct),
                data.stance_labels, data.theme_labels)
     has = data.stance >= 0  # comments labelled for themes only have no stance to check
-    y, cs_s, oof_s_s = data.stance[has], cs[has], oof_s[has]
-    conf = cs_s.max(axis=1)
+    y, pred_s, cs_s, oof_s_s = data.stance[has], pred_s[has], cs[has], oof_s[has]
+    conf = cs_s[np.arange(len(y)), pred_s]
     kept = conf >= decisions.abstain_below
-    cv["stance"]["ece"] = expected_calibration_error(conf, cs_s.argmax(axis=1) == y)
+    cv["stance"]["ece"] = expected_calibration_error(conf, pred_s == y)
     cv["stance"]["ece_uncalibrated"] = expected_calibration_error(oof_s_s.max(axis=1), oof_s_s.argmax(axis=1) == y)
     cv["abstain"] = {"rate": float(1 - kept.mean()),
-                     "accuracy_kept": float((cs_s.argmax(axis=1) == y)[kept].mean()),
-                     "accuracy_all": float((cs_s.argmax(axis=1) == y).mean())}
+                     "accuracy_kept": float((pred_s == y)[kept].mean()),
+                     "accuracy_all": float((pred_s == y).mean())}
     cv["folds"] = len(folds)
     model = TrainedModel(final["backend"], decisions)
     extra: dict[str, Any] = {}
@@ -445,8 +447,8 @@ def _self_train(model: TrainedModel, data: TrainingData, config: TrainConfig, un
     import numpy as np
 
     cs, ct = model.probabilities(unlabelled)
-    pred = cs.argmax(axis=1)
-    conf = cs.max(axis=1)
+    pred = model.decisions.stances(cs, ct)
+    conf = cs[np.arange(len(pred)), pred]
     chosen: list[int] = []
     for k in range(len(data.stance_labels)):
         idx = np.where((pred == k) & (conf >= model.decisions.abstain_below))[0]
@@ -456,7 +458,7 @@ def _self_train(model: TrainedModel, data: TrainingData, config: TrainConfig, un
     inputs = Inputs(data.inputs.texts + [unlabelled.texts[i] for i in chosen],
                     data.inputs.articles + [unlabelled.articles[i] for i in chosen])
     stance = np.concatenate([data.stance, pred[chosen]])
-    themes = np.vstack([data.themes, theme_decisions(ct[chosen], model.decisions)])
+    themes = np.vstack([data.themes, model.decisions.themes_on(ct[chosen])])
     backend = _backend(config, data)
     backend.fit(inputs, stance, themes)
     return TrainedModel(backend, model.decisions), {"self_training": {"pseudo_labelled": len(chosen)}}
@@ -465,19 +467,10 @@ def _self_train(model: TrainedModel, data: TrainingData, config: TrainConfig, un
 def predict_and_score(model: TrainedModel, data: TrainingData):
     """Score *model* on labelled *data*; return the scores and the calibrated stance probabilities."""
     cs, ct = model.probabilities(data.inputs)
-    scores = score(data.stance, cs.argmax(axis=1), data.themes, theme_decisions(ct, model.decisions),
+    dec = model.decisions
+    scores = score(data.stance, dec.stances(cs, ct), data.themes, dec.themes_on(ct),
                    data.stance_labels, data.theme_labels)
     return scores, cs
-
-
-def theme_decisions(ct, decisions):
-    """0/1 theme predictions from calibrated probabilities and the per-theme thresholds."""
-    import numpy as np
-
-    out = np.zeros(ct.shape, dtype=int)
-    for j, theme in enumerate(decisions.theme_labels):
-        out[:, j] = ct[:, j] >= decisions.thresholds[theme]
-    return out
 
 
 def _align(ps, backend, n_s: int):

@@ -31,11 +31,18 @@ class Decisions:
     platt: dict[str, tuple[float, float]] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
     abstain_below: float = 0.0
+    # The codebook: "Agreeing while saying the point is old or obvious is still agree." When set,
+    # a comment read as mixed, with nothing_new among its themes and agree likelier than disagree,
+    # is agree. Set by fit_decisions where the codebook has those labels; absent from older models.
+    nothing_new_is_agree: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stance_labels": self.stance_labels, "theme_labels": self.theme_labels,
-                "temperature": self.temperature, "platt": {k: list(v) for k, v in self.platt.items()},
-                "thresholds": self.thresholds, "abstain_below": self.abstain_below}
+        out = {"stance_labels": self.stance_labels, "theme_labels": self.theme_labels,
+               "temperature": self.temperature, "platt": {k: list(v) for k, v in self.platt.items()},
+               "thresholds": self.thresholds, "abstain_below": self.abstain_below}
+        if self.nothing_new_is_agree:
+            out["nothing_new_is_agree"] = True
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decisions:
@@ -43,7 +50,8 @@ class Decisions:
                    temperature=float(data["temperature"]),
                    platt={k: (float(v[0]), float(v[1])) for k, v in data["platt"].items()},
                    thresholds={k: float(v) for k, v in data["thresholds"].items()},
-                   abstain_below=float(data["abstain_below"]))
+                   abstain_below=float(data["abstain_below"]),
+                   nothing_new_is_agree=bool(data.get("nothing_new_is_agree", False)))
 
     def calibrate(self, ps, pt):
         """Return calibrated (stance, theme) probabilities."""
@@ -59,6 +67,26 @@ class Decisions:
             z = np.log(np.clip(pt[:, j], _EPS, 1 - _EPS) / np.clip(1 - pt[:, j], _EPS, 1.0))
             ct[:, j] = 1.0 / (1.0 + np.exp(-(a * z + b)))
         return cs, ct
+
+    def themes_on(self, ct):
+        """0/1 theme decisions from calibrated theme probabilities and the per-theme thresholds."""
+        import numpy as np
+
+        out = np.zeros(ct.shape, dtype=int)
+        for j, theme in enumerate(self.theme_labels):
+            out[:, j] = ct[:, j] >= self.thresholds[theme]
+        return out
+
+    def stances(self, cs, ct):
+        """The stance index of each comment: the likeliest, save where the codebook rule above applies."""
+        import numpy as np
+
+        pred = cs.argmax(axis=1)
+        if self.nothing_new_is_agree and len(pred):
+            agree, disagree, mixed = (self.stance_labels.index(s) for s in ("agree", "disagree", "mixed"))
+            old = self.themes_on(ct)[:, self.theme_labels.index("nothing_new")] == 1
+            pred = np.where((pred == mixed) & old & (cs[:, agree] > cs[:, disagree]), agree, pred)
+        return pred
 
 
 def _fit_temperature(ps, y) -> float:
@@ -108,6 +136,8 @@ def fit_decisions(oof_stance, oof_themes, y_stance, y_themes, stance_labels, the
     cs, ct = dec.calibrate(oof_stance, oof_themes)
     dec.thresholds = {t: _best_threshold(ct[:, j], y_themes[:, j]) for j, t in enumerate(theme_labels)}
     dec.abstain_below = float(np.quantile(cs[has].max(axis=1), abstain_rate)) if abstain_rate > 0 else 0.0
+    dec.nothing_new_is_agree = ({"agree", "disagree", "mixed"} <= set(stance_labels)
+                                and "nothing_new" in theme_labels)
     return dec
 
 
@@ -139,13 +169,14 @@ class TrainedModel:
     def predict(self, inputs: Inputs) -> list[dict[str, Any]]:
         cs, ct = self.probabilities(inputs)
         d = self.decisions
+        stances, themes = d.stances(cs, ct), d.themes_on(ct)
         out = []
         for i in range(len(inputs)):
-            k = int(cs[i].argmax())
+            k = int(stances[i])
             out.append({
                 "stance": d.stance_labels[k],
                 "stance_probs": {lab: round(float(cs[i, j]), 4) for j, lab in enumerate(d.stance_labels)},
-                "themes": [t for j, t in enumerate(d.theme_labels) if ct[i, j] >= d.thresholds[t]],
+                "themes": [t for j, t in enumerate(d.theme_labels) if themes[i, j]],
                 "theme_probs": {t: round(float(ct[i, j]), 4) for j, t in enumerate(d.theme_labels)},
                 "abstain": bool(cs[i, k] < d.abstain_below),
             })

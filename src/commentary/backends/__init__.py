@@ -43,7 +43,7 @@ def get_backend(name: str) -> type:
         except ImportError as exc:
             raise CommentaryError(
                 f"the {name} backend needs torch and transformers ({exc.name} is not installed)",
-                fix="pip install torch==2.13.0 && pip install 'commentary[transformers]'",
+                fix="pip install torch==2.13.0 && pip install 'commentary-nlp[transformers]'",
             ) from exc
         if name == "hybrid":
             from .hybrid import HybridBackend

@@ -1,4 +1,4 @@
-"""Commands over labels: annotate, and label rules, export, import, agreement, issues."""
+"""Commands over labels: annotate, and label rules, export, import, agreement, issues, attach, llm."""
 
 from __future__ import annotations
 

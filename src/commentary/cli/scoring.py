@@ -1,4 +1,4 @@
-"""Commands that use a model: classify, report and evaluate."""
+"""Commands that use a model: classify, report, evaluate and serve."""
 
 from __future__ import annotations
 
@@ -47,10 +47,10 @@ def classify(
         "--explain", help="Add the sentence behind each label.")] = False,
     batch_size: Annotated[Optional[int], typer.Option(
         min=1, help="Comments scored per batch [default: 2500 for tfidf and static-encoder models, 1000 for "
-        "transformers; with --engine ray, 256].")] = None,
+        "transformers; with --engine ray, 256, and at most 256].")] = None,
     jobs: Annotated[int, typer.Option(
-        min=0, help="Processes scoring batches [default 0: the cores, for tfidf and static-encoder models; 1 for "
-        "transformers].")] = 0,
+        min=0, help="Processes scoring batches [default 0: one per core, at most 4, for tfidf and static-encoder "
+        "models; 1 for transformers].")] = 0,
     force: ForceOpt = False,
     max_comment_chars: MaxCharsOpt = MAX_COMMENT_CHARS,
     runtime: RuntimeOpt = None,

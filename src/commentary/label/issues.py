@@ -49,10 +49,11 @@ def find_label_issues(data, config, *, progress: Callable[[str], None] | None = 
     flagged = cl_find(labels=data.stance, pred_probs=ps, filter_by="both")
     # normalized margin ranked planted errors best on the starter corpus (docs/labelling.md)
     quality = get_label_quality_scores(data.stance, ps, method="normalized_margin")
+    suggested_stance, suggested_themes = dec.stances(ps, pt), dec.themes_on(pt)
     for i in np.flatnonzero(flagged):
         issues.append(LabelIssue(data.ids[i], data.inputs.texts[i], "stance",
                                  data.stance_labels[int(data.stance[i])],
-                                 data.stance_labels[int(ps[i].argmax())], float(quality[i])))
+                                 data.stance_labels[int(suggested_stance[i])], float(quality[i])))
     if data.theme_labels and data.themes.shape[1] > 0:
         given = [list(np.flatnonzero(row)) for row in data.themes]
         flagged = cl_find(labels=given, pred_probs=pt, multi_label=True, filter_by="both")
@@ -60,7 +61,7 @@ def find_label_issues(data, config, *, progress: Callable[[str], None] | None = 
 
         quality = ml_quality(given, pt)
         for i in np.flatnonzero(flagged):
-            suggested = [data.theme_labels[j] for j in range(pt.shape[1]) if pt[i, j] >= dec.thresholds[data.theme_labels[j]]]
+            suggested = [data.theme_labels[j] for j in np.flatnonzero(suggested_themes[i])]
             issues.append(LabelIssue(data.ids[i], data.inputs.texts[i], "themes",
                                      [data.theme_labels[j] for j in given[i]], suggested, float(quality[i])))
     # stance issues first, then themes; each ranked worst first (their scores are on different scales)
