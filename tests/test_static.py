@@ -213,3 +213,31 @@ def test_the_static_encoder_gives_model2vecs_embeddings_faster(small, bert_style
             "print('model2vec' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.split() == ["False"]  # scoring needs tokenizers, not model2vec
+
+
+def test_hybrid_encodes_with_the_static_encoder_unless_told_otherwise(static_encoder, home, monkeypatch):
+    """The default hybrid is the static tier where it is made already or can be made; where neither
+    (no mpnet packages or no distiller, and nothing in the cache), the transformer default as before;
+    a named encoder always wins."""
+    import shutil
+
+    from commentary.backends import encoder, transformer
+    from commentary.backends.hybrid import HybridBackend
+
+    def resolve(spec):  # no weights are loaded to construct a backend; only the name and place matter
+        if spec == encoder.STATIC:
+            return encoder.STATIC, str(encoder.static_target())
+        return (spec, "/nowhere") if spec else ("mpnet", "/mpnet")
+
+    monkeypatch.setattr(transformer, "resolve_base_model", resolve)
+    monkeypatch.setattr(encoder, "_mpnet_parts", lambda: None)  # cannot distil here
+    assert encoder.hybrid_default_encoder() is None
+    assert HybridBackend().base_model_id == "mpnet"
+    monkeypatch.setattr(encoder, "_mpnet_parts", lambda: ["part"] * 5)  # mpnet installed: made on first use
+    assert encoder.hybrid_default_encoder() == encoder.STATIC
+    monkeypatch.setattr(encoder, "_mpnet_parts", lambda: None)
+    shutil.copytree(static_encoder, encoder.static_target())  # made once by an earlier run
+    assert encoder.hybrid_default_encoder() == encoder.STATIC
+    default = HybridBackend()
+    assert default.base_model_id == encoder.STATIC and default.parallel_scoring
+    assert HybridBackend(base_model="named").base_model_id == "named"

@@ -16,7 +16,7 @@ from typing import Any
 
 from ._tfidf_scorer import Rows
 from .base import Inputs
-from .encoder import is_static_model, keep_static_encoder
+from .encoder import hybrid_default_encoder, is_static_model, keep_static_encoder
 from .tfidf import TfidfBackend
 from .transformer import EmbeddingsBackend, with_kept_encoder
 
@@ -40,6 +40,8 @@ class HybridBackend(TfidfBackend):
         super().__init__(seed=seed, use_article=use_article, c_stance=c_stance, c_themes=c_themes,
                          theme_rules=theme_rules, rules_weight=rules_weight)
         self.embedding_weight = embedding_weight
+        if base_model is None and base_model_location is None:
+            base_model = hybrid_default_encoder()
         self.embeddings = EmbeddingsBackend(seed=seed, use_article=use_article, base_model=base_model,
                                             base_model_sha256=base_model_sha256,
                                             base_model_location=base_model_location, max_length=max_length)
