@@ -6,6 +6,7 @@
     python bench/bench_classify.py startup [--backend auto|tfidf]
     python bench/bench_classify.py tiers [--n 5000] [--with-mpnet]
     python bench/bench_classify.py runtimes [--out docs/runtimes.json]
+    python bench/bench_classify.py ray [--n 5000] [--workers 1 2] [--base-model static]
 
 Every run trains its model in a temporary home first (not timed). The comments are
 made from sentences of the starter corpus, recombined at random (1 to 6 sentences
@@ -191,7 +192,7 @@ def tiers(args) -> None:
 
 
 def runtimes(args) -> None:
-    """The default model under each encoder runtime (torch, onnx, onnx-int8) on the real evaluation set:
+    """The hybrid on mpnet under each encoder runtime (torch, onnx, onnx-int8) on the real evaluation set:
     the encoder's rate, agreement of the predictions with torch's, macro-F1 against the gold labels,
     and a one-comment `classify` process (start-up included)."""
     import numpy as np
@@ -212,7 +213,7 @@ def runtimes(args) -> None:
     report: dict = {"comments": len(texts), "runtimes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["COMMENTARY_CACHE"] = str(cache_root())
-        env = train(tmp)
+        env = train(tmp, "--base-model", "sentence-transformers/all-mpnet-base-v2")  # runtimes are the transformer's
         models = Path(tmp) / "models"
         one = Path(tmp) / "one.txt"
         one.write_text(texts[0] + "\n", encoding="utf-8")
@@ -251,6 +252,38 @@ def runtimes(args) -> None:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
 
 
+def ray(args) -> None:
+    """`classify --engine ray` with 1, 2, ... workers on a local Ray cluster against the local path, on
+    the same real comments: wall seconds per whole process (cluster start-up included), and whether
+    every comment got the same stance, themes and probabilities as locally."""
+    import pandas as pd
+
+    from commentary.paths import cache_root
+
+    texts, what = real_texts(args.n)
+    print(f"{args.n:,} comments: {what}; model: hybrid on {args.base_model}")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["COMMENTARY_CACHE"] = str(cache_root())
+        env = train(tmp, "--backend", "hybrid", "--base-model", args.base_model)
+        src = Path(tmp) / "c.jsonl"
+        src.write_text("".join(json.dumps({"id": f"r{i}", "text": t}) + "\n" for i, t in enumerate(texts)),
+                       encoding="utf-8")
+        secs, _ = run_classify(env, src, Path(tmp) / "local.jsonl")
+        local = {r["id"]: r for r in map(json.loads, (Path(tmp) / "local.jsonl").read_text().splitlines())}
+        print(f"local path: {secs:.1f} s ({args.n / secs:,.0f} comments/s)")
+        first = None
+        for workers in args.workers:
+            out = Path(tmp) / f"ray{workers}"
+            secs, _ = run_classify(env, src, out, "--engine", "ray", "--workers", str(workers))
+            rows = pd.read_parquet(out)
+            same = sum(1 for r in rows.itertuples()
+                       if r.stance == local[r.id]["stance"] and list(r.themes) == local[r.id]["themes"]
+                       and json.loads(r.stance_probs) == local[r.id]["stance_probs"])
+            first = first or secs
+            print(f"--engine ray --workers {workers}: {secs:.1f} s ({args.n / secs:,.0f} comments/s, "
+                  f"{first / secs:.2f} x 1 worker); {len(rows):,} rows, {same:,} as the local path")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
@@ -268,13 +301,17 @@ def main() -> None:
     p.add_argument("--backend", default="auto", help="auto is the default: hybrid where an encoder is installed")
     p = sub.add_parser("tiers")
     p.add_argument("--n", type=int, default=5000)
-    p.add_argument("--with-mpnet", action="store_true", help="also the default hybrid (minutes on a CPU)")
+    p.add_argument("--with-mpnet", action="store_true", help="also the hybrid on mpnet (minutes on a CPU)")
     p = sub.add_parser("runtimes")
     p.add_argument("--out", default=None, help="write the figures here as JSON")
+    p = sub.add_parser("ray")
+    p.add_argument("--n", type=int, default=5000)
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--base-model", default="static", help="the hybrid's encoder (static: the default model)")
     args = ap.parse_args()
     start = time.perf_counter()
     {"throughput": throughput, "memory": memory, "embeddings": embeddings, "startup": startup,
-     "tiers": tiers, "runtimes": runtimes}[args.what](args)
+     "tiers": tiers, "runtimes": runtimes, "ray": ray}[args.what](args)
     print(f"(benchmark took {time.perf_counter() - start:.0f} s)", file=sys.stderr)
 
 
