@@ -275,7 +275,7 @@ def ray(args) -> None:
         for workers in args.workers:
             out = Path(tmp) / f"ray{workers}"
             secs, _ = run_classify(env, src, out, "--engine", "ray", "--workers", str(workers))
-            rows = pd.read_parquet(out)
+            rows = pd.read_parquet(out / "shards")  # the manifest beside it lists them
             same = sum(1 for r in rows.itertuples()
                        if r.stance == local[r.id]["stance"] and list(r.themes) == local[r.id]["themes"]
                        and json.loads(r.stance_probs) == local[r.id]["stance_probs"])
