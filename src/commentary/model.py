@@ -135,9 +135,11 @@ def fit_decisions(oof_stance, oof_themes, y_stance, y_themes, stance_labels, the
     dec.platt = {t: _fit_platt(oof_themes[:, j], y_themes[:, j]) for j, t in enumerate(theme_labels)}
     cs, ct = dec.calibrate(oof_stance, oof_themes)
     dec.thresholds = {t: _best_threshold(ct[:, j], y_themes[:, j]) for j, t in enumerate(theme_labels)}
-    dec.abstain_below = float(np.quantile(cs[has].max(axis=1), abstain_rate)) if abstain_rate > 0 else 0.0
     dec.nothing_new_is_agree = ({"agree", "disagree", "mixed"} <= set(stance_labels)
                                 and "nothing_new" in theme_labels)
+    # the cut is on the probability of the stance given, as predict's abstain flag reads it
+    given = cs[np.arange(len(cs)), dec.stances(cs, ct)]
+    dec.abstain_below = float(np.quantile(given[has], abstain_rate)) if abstain_rate > 0 else 0.0
     return dec
 
 
