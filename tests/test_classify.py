@@ -211,3 +211,35 @@ def test_a_reader_that_stops_reading_ends_classify_quietly(models, tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, err
     assert "✘" not in err and "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_force_replaces_earlier_predictions_but_never_the_input_or_a_users_file(cli, models, tmp_path):
+    """-o over the input is refused, --force or not; --force replaces only predictions classify wrote
+    (each format), and a report only a report that `report` wrote."""
+    sheet = tmp_path / "survey.csv"
+    sheet.write_text("id,text,region\n1,Nobody on the board ever asks the nurses anything,north\n"
+                     "2,More beds and fewer managers would fix this,south\n")
+    before = sheet.read_text()
+    res = run(cli, models, sheet, "-o", sheet, "--force")
+    assert res.exit_code == 1 and "is also the input" in res.stderr and sheet.read_text() == before
+    mine = tmp_path / "mine.csv"
+    mine.write_text("id,notes\n1,my own work\n")
+    for args in (("-o", mine), ("-o", mine, "--force")):
+        res = run(cli, models, sheet, *args)
+        assert res.exit_code == 1 and mine.read_text() == "id,notes\n1,my own work\n"
+    assert "not a predictions file that commentary wrote" in res.stderr
+    for suffix in ("csv", "jsonl", "json"):
+        out = tmp_path / f"preds.{suffix}"
+        assert run(cli, models, sheet, "-o", out).exit_code == 0
+        res = run(cli, models, sheet, "-o", out)
+        assert res.exit_code == 1 and "already exists" in res.stderr
+        out.write_text(out.read_text().replace("nurses", "doctors"))  # an earlier run's output, changed
+        assert run(cli, models, sheet, "-o", out, "--force").exit_code == 0 and "nurses" in out.read_text()
+    page = tmp_path / "notes.html"
+    page.write_text("<html><body>my notes</body></html>")
+    res = cli("report", sheet, "-o", page, "--force", "--models-dir", models)
+    assert res.exit_code == 1 and "not an HTML report that commentary wrote" in res.stderr
+    assert page.read_text() == "<html><body>my notes</body></html>"
+    report = tmp_path / "report.html"
+    assert cli("report", sheet, "-o", report, "--models-dir", models).exit_code == 0
+    assert cli("report", sheet, "-o", report, "--force", "--models-dir", models).exit_code == 0

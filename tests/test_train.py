@@ -413,7 +413,7 @@ def test_a_version_saved_before_rule_features_scores_without_them(tfidf_version,
 
 
 def _nothing_new_case():
-    """Three comments the backend reads as mixed; the codebook says how each should come out."""
+    """Four comments the backend reads as mixed; the codebook says how each should come out."""
     import numpy as np
 
     from commentary.model import Decisions
@@ -422,13 +422,15 @@ def _nothing_new_case():
     dec = Decisions(list(book.stance_ids), list(book.theme_ids), thresholds={t: 0.5 for t in book.theme_ids},
                     nothing_new_is_agree=True)
     s = {k: i for i, k in enumerate(book.stance_ids)}
-    cs = np.zeros((3, len(s)))
+    cs = np.zeros((4, len(s)))
     cs[:, s["mixed"]] = 0.46
     cs[[0, 1], s["agree"]], cs[[0, 1], s["disagree"]] = 0.41, 0.11  # "nothing new, but backed by the research"
     cs[2, s["agree"]], cs[2, s["disagree"]] = 0.11, 0.41  # leans to disagree: the rule must not touch it
+    # "right about managers but wrong about nurses, and none of this is new": a confident mixed stays
+    cs[3, s["mixed"]], cs[3, s["agree"]], cs[3, s["disagree"]] = 0.84, 0.10, 0.04
     cs[:, s["neutral"]] = 1 - cs.sum(axis=1)
-    ct = np.full((3, len(book.theme_ids)), 0.1)
-    ct[[0, 2], book.theme_ids.index("nothing_new")] = 0.9  # the second comment does not say it is old news
+    ct = np.full((4, len(book.theme_ids)), 0.1)
+    ct[[0, 2, 3], book.theme_ids.index("nothing_new")] = 0.9  # the second comment does not say it is old news
     return book, dec, cs, ct
 
 
@@ -437,10 +439,10 @@ def test_agreeing_that_the_point_is_old_is_agree_not_mixed():
     from commentary.model import Decisions
 
     book, dec, cs, ct = _nothing_new_case()
-    assert [book.stance_ids[k] for k in dec.stances(cs, ct)] == ["agree", "mixed", "mixed"]
+    assert [book.stance_ids[k] for k in dec.stances(cs, ct)] == ["agree", "mixed", "mixed", "mixed"]
     # models trained before the rule keep their labels: their decisions.json has no such key
     old = Decisions.from_dict({k: v for k, v in dec.to_dict().items() if k != "nothing_new_is_agree"})
-    assert not old.nothing_new_is_agree and [book.stance_ids[k] for k in old.stances(cs, ct)] == ["mixed"] * 3
+    assert not old.nothing_new_is_agree and [book.stance_ids[k] for k in old.stances(cs, ct)] == ["mixed"] * 4
     assert Decisions.from_dict(json.loads(json.dumps(dec.to_dict()))) == dec
 
 
@@ -460,15 +462,15 @@ def test_prediction_and_evaluation_apply_the_same_rule():
             return cs, ct
 
     dec.temperature = 1.0
-    preds = TrainedModel(Fixed(), dec).predict(Inputs(["a", "b", "c"]))
-    assert [p["stance"] for p in preds] == ["agree", "mixed", "mixed"]
+    preds = TrainedModel(Fixed(), dec).predict(Inputs(["a", "b", "c", "d"]))
+    assert [p["stance"] for p in preds] == ["agree", "mixed", "mixed", "mixed"]
     assert preds[0]["themes"] == ["nothing_new"] and preds[1]["themes"] == []
-    gold = np.array([book.stance_ids.index(s) for s in ("agree", "mixed", "disagree")])
-    data = TrainingData(ids=["a", "b", "c"], inputs=Inputs(["a", "b", "c"]), groups=["a", "b", "c"], stance=gold,
+    gold = np.array([book.stance_ids.index(s) for s in ("agree", "mixed", "disagree", "mixed")])
+    data = TrainingData(ids=list("abcd"), inputs=Inputs(list("abcd")), groups=list("abcd"), stance=gold,
                         themes=np.zeros(ct.shape, dtype=int), stance_labels=list(book.stance_ids),
                         theme_labels=list(book.theme_ids), sha256="", source="test")
     out = _scores(data, *dec.calibrate(cs, ct), dec)
-    assert out["stance"]["accuracy"] == pytest.approx(2 / 3)  # agree and mixed right; the third is not disagree
+    assert out["stance"]["accuracy"] == pytest.approx(3 / 4)  # all but the third, which is not disagree
 
 
 def test_a_trained_model_records_the_codebook_rule(small, tmp_path):

@@ -12,6 +12,7 @@ import csv
 import functools
 import io
 import itertools
+import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -23,7 +24,8 @@ from .backends.base import Inputs
 from .errors import InputError
 from .ingest.source import MAX_LINE_CHARS
 
-__all__ = ["Item", "read_items", "items_from_records", "score", "evidence", "Summary", "write_csv_row", "neutralise"]
+__all__ = ["Item", "read_items", "items_from_records", "score", "evidence", "Summary", "write_csv_row", "neutralise",
+           "is_predictions_file"]
 
 _PAGE_LABEL = re.compile(r"^\s*(?:comment(?:ed)?\s+(?:date|on)|posted\s+on)\b", re.IGNORECASE | re.MULTILINE)
 _STREAMED = {".jsonl", ".ndjson", ".csv", ".tsv"}
@@ -410,6 +412,28 @@ def neutralise(value: Any) -> Any:
 
 
 CSV_FIELDS = ["id", "source_id", "article_id", "author", "stance", "abstain", "themes", "text", "model"]
+_PREDICTION_KEYS = {"id", "stance", "stance_probs", "themes", "model"}
+
+
+def is_predictions_file(path: Path) -> bool:
+    """Whether *path* holds predictions that classify wrote (CSV by its header; JSON Lines and JSON by
+    their first record), which ``--force`` may replace; anything else is the user's."""
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return False
+    lines = head.splitlines()
+    if not lines:
+        return False
+    if lines[0].split(",")[:len(CSV_FIELDS)] == CSV_FIELDS:
+        return True
+    first = lines[1] if lines[0].strip() == "[" and len(lines) > 1 else lines[0]
+    try:
+        record = json.loads(first.rstrip(","))
+    except ValueError:
+        return False
+    return isinstance(record, dict) and _PREDICTION_KEYS <= set(record)
 
 
 def write_csv_row(writer, pred: dict[str, Any], stance_labels, theme_labels) -> None:

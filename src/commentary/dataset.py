@@ -131,6 +131,29 @@ def claim_output(target: Path, *, force: bool, ours: Callable[[Path], bool] | No
     _check_replaceable(target, ours, what)
 
 
+def claim_output_file(target: Path, *, force: bool, ours: Callable[[Path], bool], what: str,
+                      inputs: Iterable[str | Path] = ()) -> None:
+    """Refuse an existing output file *target* unless *force*, and even then unless it is empty or
+    *ours* recognises it as *what* the command writes; never when it is one of the *inputs*.
+    Commands call it before their work, not after."""
+    target = Path(target)
+    if not (target.exists() or target.is_symlink()):
+        return
+    for source in inputs:
+        with contextlib.suppress(OSError, ValueError):
+            if str(source) != "-" and os.path.samefile(source, target):
+                raise OutputExistsError(f"{target} is also the input; writing there would destroy it",
+                                        fix="write to another file")
+    if not force:
+        raise OutputExistsError(f"{target} already exists", fix="pass --force to replace it")
+    if target.is_symlink() or not target.is_file():
+        raise OutputExistsError(f"{target} exists and is not a file; --force replaces only {what} "
+                                "that commentary wrote", fix="choose another path, or move it away yourself")
+    if target.stat().st_size and not ours(target):
+        raise OutputExistsError(f"{target} exists and is not {what} that commentary wrote, so --force does "
+                                "not replace it", fix="choose another path, or move it away yourself")
+
+
 def _check_replaceable(target: Path, ours: Callable[[Path], bool] | None, what: str) -> None:
     """Refuse to replace *target* unless it is an empty folder or *ours* says it is *what*."""
     if target.is_symlink() or not target.is_dir():

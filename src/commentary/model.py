@@ -31,9 +31,11 @@ class Decisions:
     platt: dict[str, tuple[float, float]] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
     abstain_below: float = 0.0
-    # The codebook: "Agreeing while saying the point is old or obvious is still agree." When set,
-    # a comment read as mixed, with nothing_new among its themes and agree likelier than disagree,
-    # is agree. Set by fit_decisions where the codebook has those labels; absent from older models.
+    # The codebook: "Agreeing while saying the point is old or obvious is still agree." When set, a
+    # comment read as mixed without conviction (below one half), with nothing_new among its themes and
+    # agree likelier than disagree, is agree: the reservation the model read may be only that the
+    # point is old. A confident mixed stays mixed. Set by fit_decisions where the codebook has those
+    # labels; absent from older models.
     nothing_new_is_agree: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,7 +87,8 @@ class Decisions:
         if self.nothing_new_is_agree and len(pred):
             agree, disagree, mixed = (self.stance_labels.index(s) for s in ("agree", "disagree", "mixed"))
             old = self.themes_on(ct)[:, self.theme_labels.index("nothing_new")] == 1
-            pred = np.where((pred == mixed) & old & (cs[:, agree] > cs[:, disagree]), agree, pred)
+            unsure = cs[:, mixed] < 0.5
+            pred = np.where((pred == mixed) & unsure & old & (cs[:, agree] > cs[:, disagree]), agree, pred)
         return pred
 
 

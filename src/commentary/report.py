@@ -12,6 +12,7 @@ import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from .classify import Item, Summary, evidence, score
@@ -126,6 +127,15 @@ def _bars(rows: list[tuple[str, int, float, float, float]], colours: dict[str, s
                      "x_hi": left + hi * width, "colour": colours.get(name, THEME_COLOUR)})
     return {"label": label, "left": left, "width": width, "height": 24 + len(rows) * step, "bars": bars,
             "ticks": [{"x": left + f * width, "text": f"{f:.0%}"} for f in (0, 0.25, 0.5, 0.75, 1.0)]}
+
+
+def is_report_file(path: Path) -> bool:
+    """Whether *path* is an HTML report that ``report`` wrote (by its generator tag)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return '<meta name="generator" content="commentary ' in fh.read(4096)
+    except OSError:
+        return False
 
 
 def render_html(data: ReportData) -> str:

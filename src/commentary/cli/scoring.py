@@ -90,8 +90,8 @@ def classify(
 
     from .._procs import cap_jobs
     from ..backends.base import fork_jobs
-    from ..classify import CSV_FIELDS, Summary, read_items, score, write_csv_row
-    from ..dataset import atomic_file
+    from ..classify import CSV_FIELDS, Summary, is_predictions_file, read_items, score, write_csv_row
+    from ..dataset import atomic_file, claim_output_file
     from ..ingest import ReadOptions
     from ..training import load_model
 
@@ -101,6 +101,9 @@ def classify(
     fmt = fmt or ("table" if output is None and sys.stdout.isatty() else "jsonl")
     if fmt not in ("table", "jsonl", "json", "csv"):
         raise CommentaryError(f"unknown output format {fmt!r}", fix="use table, jsonl, json or csv")
+    if output is not None:  # before the scoring, not after
+        claim_output_file(output, force=force, ours=is_predictions_file, what="a predictions file",
+                          inputs=[source])
     trained, version = load_model(models_root(models_dir), model)
     dec = trained.decisions
     if source == "-" and sys.stdin.isatty():
@@ -200,16 +203,16 @@ def report(
     """Write one self-contained HTML page: stance and theme charts, examples, the model's quality."""
     from ..classify import read_items
     from ..codebook import load_codebook
-    from ..dataset import atomic_file
+    from ..dataset import atomic_file, claim_output_file
     from ..ingest import ReadOptions
     from ..registry import read_metrics
-    from ..report import collect, model_quality, render_html
+    from ..report import collect, is_report_file, model_quality, render_html
     from ..training import load_model
 
     if output.suffix.lower() not in (".html", ".htm"):
         raise CommentaryError(f"{output}: the report is HTML", fix="name the output file *.html")
-    if output.exists() and not force:  # fail before the scoring, not after
-        raise CommentaryError(f"{output} already exists", fix="pass --force to replace it")
+    claim_output_file(output, force=force, ours=is_report_file, what="an HTML report",  # before the scoring
+                      inputs=[source])
     trained, version = load_model(models_root(models_dir), model)
     items = read_items(source, fmt=input_format, per_line=per_line, options=ReadOptions(text_column=text_column),
                        warn=ui.warn)
