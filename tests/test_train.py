@@ -439,10 +439,10 @@ def test_agreeing_that_the_point_is_old_is_agree_not_mixed():
     from commentary.model import Decisions
 
     book, dec, cs, ct = _nothing_new_case()
-    assert [book.stance_ids[k] for k in dec.stances(cs, ct)] == ["agree", "mixed", "mixed", "mixed"]
+    assert [book.stance_ids[k] for k in dec.decide(cs, ct)[0]] == ["agree", "mixed", "mixed", "mixed"]
     # models trained before the rule keep their labels: their decisions.json has no such key
     old = Decisions.from_dict({k: v for k, v in dec.to_dict().items() if k != "nothing_new_is_agree"})
-    assert not old.nothing_new_is_agree and [book.stance_ids[k] for k in old.stances(cs, ct)] == ["mixed"] * 4
+    assert not old.nothing_new_is_agree and [book.stance_ids[k] for k in old.decide(cs, ct)[0]] == ["mixed"] * 4
     assert Decisions.from_dict(json.loads(json.dumps(dec.to_dict()))) == dec
 
 

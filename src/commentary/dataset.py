@@ -120,22 +120,11 @@ def remove_stale_temps(target: Path) -> None:
 
 
 def claim_output(target: Path, *, force: bool, ours: Callable[[Path], bool] | None = None,
-                 what: str = "an output folder", fix: str = "pass --force to replace it, or choose another path") -> None:
-    """Refuse an existing output folder *target* unless *force*, and even then unless it is empty or
-    *ours* recognises it as *what* the command writes. Commands call it before their work, not after."""
-    target = Path(target)
-    if not (target.exists() or target.is_symlink()):
-        return
-    if not force:
-        raise OutputExistsError(f"{target} already exists", fix=fix)
-    _check_replaceable(target, ours, what)
-
-
-def claim_output_file(target: Path, *, force: bool, ours: Callable[[Path], bool], what: str,
-                      inputs: Iterable[str | Path] = ()) -> None:
-    """Refuse an existing output file *target* unless *force*, and even then unless it is empty or
-    *ours* recognises it as *what* the command writes; never when it is one of the *inputs*.
-    Commands call it before their work, not after."""
+                 what: str = "an output folder", fix: str = "pass --force to replace it, or choose another path",
+                 folder: bool = True, inputs: Iterable[str | Path] = ()) -> None:
+    """Refuse an existing output *target* (a folder, or with ``folder=False`` a file) unless *force*,
+    and even then unless it is empty or *ours* recognises it as *what* the command writes; never
+    when it is one of the *inputs*. Commands call it before their work, not after."""
     target = Path(target)
     if not (target.exists() or target.is_symlink()):
         return
@@ -143,23 +132,19 @@ def claim_output_file(target: Path, *, force: bool, ours: Callable[[Path], bool]
         with contextlib.suppress(OSError, ValueError):
             if str(source) != "-" and os.path.samefile(source, target):
                 raise OutputExistsError(f"{target} is also the input; writing there would destroy it",
-                                        fix="write to another file")
+                                        fix="write to another path")
     if not force:
-        raise OutputExistsError(f"{target} already exists", fix="pass --force to replace it")
-    if target.is_symlink() or not target.is_file():
-        raise OutputExistsError(f"{target} exists and is not a file; --force replaces only {what} "
-                                "that commentary wrote", fix="choose another path, or move it away yourself")
-    if target.stat().st_size and not ours(target):
-        raise OutputExistsError(f"{target} exists and is not {what} that commentary wrote, so --force does "
-                                "not replace it", fix="choose another path, or move it away yourself")
+        raise OutputExistsError(f"{target} already exists", fix=fix)
+    _check_replaceable(target, ours, what, folder)
 
 
-def _check_replaceable(target: Path, ours: Callable[[Path], bool] | None, what: str) -> None:
-    """Refuse to replace *target* unless it is an empty folder or *ours* says it is *what*."""
-    if target.is_symlink() or not target.is_dir():
-        raise OutputExistsError(f"{target} exists and is not a folder; --force replaces only {what} "
+def _check_replaceable(target: Path, ours: Callable[[Path], bool] | None, what: str, folder: bool) -> None:
+    """Refuse to replace *target* unless it is an empty folder (or file) or *ours* says it is *what*."""
+    kind = "folder" if folder else "file"
+    if target.is_symlink() or not (target.is_dir() if folder else target.is_file()):
+        raise OutputExistsError(f"{target} exists and is not a {kind}; --force replaces only {what} "
                                 "that commentary wrote", fix="choose another path, or move it away yourself")
-    if not any(target.iterdir()):
+    if not (any(target.iterdir()) if folder else target.stat().st_size):
         return
     if ours is None or not ours(target):
         raise OutputExistsError(f"{target} exists and is not {what} that commentary wrote, so --force does "

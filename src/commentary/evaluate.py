@@ -70,8 +70,8 @@ def _scores(data, cs, ct, decisions, rows=None) -> dict[str, Any]:
 
     rows = np.arange(len(data.ids)) if rows is None else np.asarray(rows, dtype=int)
     y, cs, ct = data.stance[rows], cs[rows], ct[rows]
-    stances = decisions.stances(cs, ct)
-    out = score(y, stances, data.themes[rows], decisions.themes_on(ct), data.stance_labels, data.theme_labels)
+    stances, themes = decisions.decide(cs, ct)
+    out = score(y, stances, data.themes[rows], themes, data.stance_labels, data.theme_labels)
     out["n"] = len(rows)
     has = y >= 0
     pred = stances[has]

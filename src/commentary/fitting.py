@@ -417,8 +417,8 @@ def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = 
     decisions = fit_decisions(oof_s, oof_t, data.stance, data.themes, data.stance_labels,
                               data.theme_labels, abstain_rate=config.abstain_rate)
     cs, ct = decisions.calibrate(oof_s, oof_t)
-    pred_s = decisions.stances(cs, ct)
-    cv = score(data.stance, pred_s, data.themes, decisions.themes_on(ct),
+    pred_s, pred_t = decisions.decide(cs, ct)
+    cv = score(data.stance, pred_s, data.themes, pred_t,
                data.stance_labels, data.theme_labels)
     has = data.stance >= 0  # comments labelled for themes only have no stance to check
     y, pred_s, cs_s, oof_s_s = data.stance[has], pred_s[has], cs[has], oof_s[has]
@@ -447,7 +447,7 @@ def _self_train(model: TrainedModel, data: TrainingData, config: TrainConfig, un
     import numpy as np
 
     cs, ct = model.probabilities(unlabelled)
-    pred = model.decisions.stances(cs, ct)
+    pred, on = model.decisions.decide(cs, ct)
     conf = cs[np.arange(len(pred)), pred]
     chosen: list[int] = []
     for k in range(len(data.stance_labels)):
@@ -458,7 +458,7 @@ def _self_train(model: TrainedModel, data: TrainingData, config: TrainConfig, un
     inputs = Inputs(data.inputs.texts + [unlabelled.texts[i] for i in chosen],
                     data.inputs.articles + [unlabelled.articles[i] for i in chosen])
     stance = np.concatenate([data.stance, pred[chosen]])
-    themes = np.vstack([data.themes, model.decisions.themes_on(ct[chosen])])
+    themes = np.vstack([data.themes, on[chosen]])
     backend = _backend(config, data)
     backend.fit(inputs, stance, themes)
     return TrainedModel(backend, model.decisions), {"self_training": {"pseudo_labelled": len(chosen)}}
@@ -467,9 +467,8 @@ def _self_train(model: TrainedModel, data: TrainingData, config: TrainConfig, un
 def predict_and_score(model: TrainedModel, data: TrainingData):
     """Score *model* on labelled *data*; return the scores and the calibrated stance probabilities."""
     cs, ct = model.probabilities(data.inputs)
-    dec = model.decisions
-    scores = score(data.stance, dec.stances(cs, ct), data.themes, dec.themes_on(ct),
-                   data.stance_labels, data.theme_labels)
+    stances, themes = model.decisions.decide(cs, ct)
+    scores = score(data.stance, stances, data.themes, themes, data.stance_labels, data.theme_labels)
     return scores, cs
 
 

@@ -79,17 +79,18 @@ class Decisions:
             out[:, j] = ct[:, j] >= self.thresholds[theme]
         return out
 
-    def stances(self, cs, ct):
-        """The stance index of each comment: the likeliest, save where the codebook rule above applies."""
+    def decide(self, cs, ct):
+        """Labels from calibrated probabilities: each comment's stance index (the likeliest, save where
+        the codebook rule above applies) and its 0/1 theme decisions."""
         import numpy as np
 
-        pred = cs.argmax(axis=1)
+        pred, themes = cs.argmax(axis=1), self.themes_on(ct)
         if self.nothing_new_is_agree and len(pred):
             agree, disagree, mixed = (self.stance_labels.index(s) for s in ("agree", "disagree", "mixed"))
-            old = self.themes_on(ct)[:, self.theme_labels.index("nothing_new")] == 1
+            old = themes[:, self.theme_labels.index("nothing_new")] == 1
             unsure = cs[:, mixed] < 0.5
             pred = np.where((pred == mixed) & unsure & old & (cs[:, agree] > cs[:, disagree]), agree, pred)
-        return pred
+        return pred, themes
 
 
 def _fit_temperature(ps, y) -> float:
@@ -141,7 +142,7 @@ def fit_decisions(oof_stance, oof_themes, y_stance, y_themes, stance_labels, the
     dec.nothing_new_is_agree = ({"agree", "disagree", "mixed"} <= set(stance_labels)
                                 and "nothing_new" in theme_labels)
     # the cut is on the probability of the stance given, as predict's abstain flag reads it
-    given = cs[np.arange(len(cs)), dec.stances(cs, ct)]
+    given = cs[np.arange(len(cs)), dec.decide(cs, ct)[0]]
     dec.abstain_below = float(np.quantile(given[has], abstain_rate)) if abstain_rate > 0 else 0.0
     return dec
 
@@ -174,7 +175,7 @@ class TrainedModel:
     def predict(self, inputs: Inputs) -> list[dict[str, Any]]:
         cs, ct = self.probabilities(inputs)
         d = self.decisions
-        stances, themes = d.stances(cs, ct), d.themes_on(ct)
+        stances, themes = d.decide(cs, ct)
         out = []
         for i in range(len(inputs)):
             k = int(stances[i])

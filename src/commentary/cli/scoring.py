@@ -91,7 +91,7 @@ def classify(
     from .._procs import cap_jobs
     from ..backends.base import fork_jobs
     from ..classify import CSV_FIELDS, Summary, is_predictions_file, read_items, score, write_csv_row
-    from ..dataset import atomic_file, claim_output_file
+    from ..dataset import atomic_file, claim_output
     from ..ingest import ReadOptions
     from ..training import load_model
 
@@ -102,8 +102,8 @@ def classify(
     if fmt not in ("table", "jsonl", "json", "csv"):
         raise CommentaryError(f"unknown output format {fmt!r}", fix="use table, jsonl, json or csv")
     if output is not None:  # before the scoring, not after
-        claim_output_file(output, force=force, ours=is_predictions_file, what="a predictions file",
-                          inputs=[source])
+        claim_output(output, force=force, ours=is_predictions_file, what="a predictions file",
+                     fix="pass --force to replace it", folder=False, inputs=[source])
     trained, version = load_model(models_root(models_dir), model)
     dec = trained.decisions
     if source == "-" and sys.stdin.isatty():
@@ -203,7 +203,7 @@ def report(
     """Write one self-contained HTML page: stance and theme charts, examples, the model's quality."""
     from ..classify import read_items
     from ..codebook import load_codebook
-    from ..dataset import atomic_file, claim_output_file
+    from ..dataset import atomic_file, claim_output
     from ..ingest import ReadOptions
     from ..registry import read_metrics
     from ..report import collect, is_report_file, model_quality, render_html
@@ -211,8 +211,8 @@ def report(
 
     if output.suffix.lower() not in (".html", ".htm"):
         raise CommentaryError(f"{output}: the report is HTML", fix="name the output file *.html")
-    claim_output_file(output, force=force, ours=is_report_file, what="an HTML report",  # before the scoring
-                      inputs=[source])
+    claim_output(output, force=force, ours=is_report_file, what="an HTML report",  # before the scoring
+                 fix="pass --force to replace it", folder=False, inputs=[source])
     trained, version = load_model(models_root(models_dir), model)
     items = read_items(source, fmt=input_format, per_line=per_line, options=ReadOptions(text_column=text_column),
                        warn=ui.warn)

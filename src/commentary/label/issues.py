@@ -49,7 +49,7 @@ def find_label_issues(data, config, *, progress: Callable[[str], None] | None = 
     flagged = cl_find(labels=data.stance, pred_probs=ps, filter_by="both")
     # normalized margin ranked planted errors best on the starter corpus (docs/labelling.md)
     quality = get_label_quality_scores(data.stance, ps, method="normalized_margin")
-    suggested_stance, suggested_themes = dec.stances(ps, pt), dec.themes_on(pt)
+    suggested_stance, suggested_themes = dec.decide(ps, pt)
     for i in np.flatnonzero(flagged):
         issues.append(LabelIssue(data.ids[i], data.inputs.texts[i], "stance",
                                  data.stance_labels[int(data.stance[i])],
