@@ -484,6 +484,62 @@ def test_a_cp1252_spreadsheet_is_read_with_a_warning_by_ingest_and_classify(cli,
     assert res.exit_code == 0 and "guess" not in res.stderr
 
 
+# Windows Notepad's and Excel's "Unicode text" is UTF-16: mostly NUL bytes, which must not read as binary
+PAGE = "Very good article, and nothing new: nobody asked the nurses.\r\n\r\nThe ministers never listen to us.\r\n"
+
+
+@pytest.mark.parametrize("codec, saved_as, warned", [
+    ("utf-16", "with a byte-order mark", False), ("utf-32", "UTF-32 with a mark", False),
+    ("utf-16-le", "without a mark", True), ("utf-16-be", "big-endian, without a mark", True)])
+def test_utf16_and_utf32_files_are_read_by_ingest_and_classify(cli, models, tmp_path, codec, saved_as, warned):
+    import hashlib
+
+    plain = tmp_path / "plain.txt"
+    plain.write_bytes(PAGE.encode("utf-8"))
+    path = tmp_path / "notepad.txt"
+    path.write_bytes(PAGE.encode(codec))
+    want = cli("ingest", plain, "-o", "-")
+    res = cli("ingest", path, "-o", "-")
+    assert res.exit_code == 0, (saved_as, res.stderr)
+    records = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["text"] for r in records] == [json.loads(line)["text"] for line in want.stdout.splitlines()]
+    assert "nobody asked the nurses" in res.stdout and "\\u0000" not in res.stdout
+    assert records[0]["source_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()  # the file as it is
+    assert ("no byte-order mark" in res.stderr) == warned
+    for extra in ([], ["--per-line"]):
+        want = cli("classify", plain, "--models-dir", models, *extra)
+        res = cli("classify", path, "--models-dir", models, *extra)
+        assert res.exit_code == 0, (saved_as, extra, res.stderr)
+        texts = [json.loads(line)["text"] for line in res.stdout.splitlines()]
+        assert texts == [json.loads(line)["text"] for line in want.stdout.splitlines()] and len(texts) >= 2
+
+
+def test_a_utf16_table_and_an_explicit_encoding(cli, models, tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes(FRENCH.encode("utf-16"))  # Excel's "Unicode text" save
+    res = cli("classify", path, "--format", "jsonl", "--models-dir", models)
+    assert res.exit_code == 0, res.stderr
+    assert [json.loads(line)["source_id"] for line in res.stdout.splitlines()] == ["1", "2"]
+    assert json.loads(res.stdout.splitlines()[1])["text"] == "Ça suffit, les élus n’écoutent jamais les équipes"
+    path.write_bytes(FRENCH.encode("utf-16-be"))
+    res = cli("ingest", path, "-o", "-", "--encoding", "utf-16-be")
+    assert res.exit_code == 0 and "no byte-order mark" not in res.stderr, res.stderr
+    assert "Très bien" in res.stdout
+    # a file that is not what --encoding says fails on one line naming it
+    path.write_bytes(b"\xff\xfeA\x00\x00\xd8")  # a mark, then a lone surrogate
+    res = cli("ingest", path, "-o", "-")
+    assert res.exit_code == 1 and "is not valid utf-16" in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_per_line_reads_a_cp1252_file_as_the_whole_file_reader_does(cli, models, tmp_path):
+    path = tmp_path / "lines.txt"
+    path.write_bytes("Café closed again\nThe managers never listen\n".encode("cp1252"))
+    res = cli("classify", path, "--per-line", "--models-dir", models)
+    assert res.exit_code == 0 and "read it as cp1252" in res.stderr, res.stderr
+    assert [json.loads(line)["text"] for line in res.stdout.splitlines()] == ["Café closed again",
+                                                                             "The managers never listen"]
+
+
 def test_a_failure_while_a_sigterm_exit_unwinds_still_ends_as_terminated(cli, models, tmp_path, monkeypatch):
     """SIGTERM raises SystemExit(143) wherever the command is; if something fails on the way out
     (a worker pool shut down mid-batch), the command must end as terminated, not as a failure."""

@@ -149,16 +149,24 @@ def _stream_table(path: Path, opts, say: Callable[[str], None] | None = None) ->
     return items()
 
 
-def _utf8_head(path: Path) -> bool:
-    """Whether a file's first megabyte is UTF-8 (a table in another encoding is read whole, through
-    ingest's decoding, which tells the encoding and says so)."""
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 20)
+def _utf8_head(head: bytes) -> bool:
+    """Whether a file whose first bytes are *head* can be read a line at a time as UTF-8 (a file in
+    another encoding, UTF-16 included, is read whole, through ingest's decoding, which tells the
+    encoding and says so)."""
+    from .ingest.source import wide_encoding
+
+    if wide_encoding(head[:8192]) is not None:  # NUL bytes are valid UTF-8
+        return False
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return exc.start >= len(head) - 3  # only a character cut at the end of the megabyte
+        return exc.start >= len(head) - 3  # only a character cut at the end of the head
     return True
+
+
+def _file_head(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(1 << 20)
 
 
 def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, options=None,
@@ -177,7 +185,7 @@ def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, opt
 def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[[str], None]) -> Iterator[Item]:
     from .ingest import read_opened, read_source
     from .ingest.pagetext import read_page_text
-    from .ingest.source import decode, open_source
+    from .ingest.source import decode, is_utf8, open_source
 
     path = Path(spec) if spec != "-" else None
     if path is not None and not path.exists() and not spec.startswith("hf:"):
@@ -189,14 +197,14 @@ def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[
         yield from items_from_records(data.articles, data.comments)
         return
     if fmt is None and path is not None and path.is_file() and path.suffix.lower() in _STREAMED \
-            and _utf8_head(path) and opts.encoding.lower() in ("utf-8", "utf8"):
+            and is_utf8(opts.encoding) and _utf8_head(_file_head(path)):
         streamed = _stream_table(path, opts, say)
         if streamed is not None:
             yield from streamed
             return
     is_text = fmt in (None, "text") and (path is None or path.suffix.lower() in ("", ".txt", ".text", ".md"))
     if is_text and not per_line:
-        src = open_source(spec)  # refuses empty and binary input; reads stdin once
+        src = open_source(spec, opts.encoding)  # refuses empty and binary input; reads stdin once
         head = src.data[:1 << 20].decode("utf-8", "replace")
         if fmt is None and head.lstrip().startswith(("<", "{", "[")):
             result, _ = read_opened(src, None, opts)  # markup or JSON: let ingest tell which
@@ -216,10 +224,18 @@ def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[
     if is_text and per_line:
         stream = sys.stdin.buffer if path is None else open(path, "rb")  # noqa: SIM115
         try:
-            yield from _plain(_text_lines(stream, spec, say), spec, per_line=True)
+            head = stream.peek(1 << 16)[:1 << 16] if hasattr(stream, "peek") else b""
+            if is_utf8(opts.encoding) and _utf8_head(head):  # read a line at a time
+                yield from _plain(_text_lines(stream, spec, say), spec, per_line=True)
+                return
         finally:
             if path is not None:
                 stream.close()
+        src = open_source(spec, opts.encoding)  # another encoding: decoded whole, as ingest does
+        text = decode(src, opts.encoding)
+        for message in src.warnings:
+            say(message)
+        yield from _plain(_text_lines(io.BytesIO(text.encode("utf-8")), src.name), src.name, per_line=True)
         return
     result, _ = read_source(spec, fmt, opts)
     for message in result.warnings:

@@ -112,7 +112,7 @@ def read_source(spec: str, fmt: str | None, opts: ReadOptions, progress=None) ->
         name = hub.group("name") if hub else spec
         result = read_hf(name, opts, progress)
         return result, {"path": spec, "format": "hf", "sha256": None}
-    return read_opened(open_source(spec), fmt, opts, progress)
+    return read_opened(open_source(spec, opts.encoding), fmt, opts, progress)
 
 
 def read_opened(src: Source, fmt: str | None, opts: ReadOptions, progress=None) -> tuple[ReadResult, dict]:

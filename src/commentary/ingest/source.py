@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 import sys
@@ -10,7 +11,8 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["Source", "open_source", "decode", "strip_controls", "MAX_LINE_CHARS", "check_line_lengths", "check_binary"]
+__all__ = ["Source", "open_source", "decode", "strip_controls", "MAX_LINE_CHARS", "check_line_lengths", "check_binary",
+           "wide_encoding", "is_utf8"]
 
 # No comment page or record line is anywhere near this long; a longer line means the
 # wrong file (a minified bundle, a dump, a binary blob) rather than comments.
@@ -32,10 +34,59 @@ class Source:
     text: str = ""
     control_chars: int = 0
     warnings: list[str] = field(default_factory=list)
+    wide: str | None = None  # the UTF-16 or UTF-32 codec the file was in; ``data`` then holds it as UTF-8
 
 
-def open_source(spec: str) -> Source:
-    """Read *spec* (a path, or ``-`` for stdin) and refuse empty or binary input."""
+# UTF-32's marks first: UTF-32LE's starts with UTF-16LE's
+_WIDE_MARKS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+               (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def is_utf8(encoding: str) -> bool:
+    """Whether *encoding* names UTF-8 (the default, read with a guess when a file is not)."""
+    return encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig")
+
+
+def wide_encoding(head: bytes, encoding: str = "utf-8") -> str | None:
+    """The UTF-16 or UTF-32 codec a file whose first bytes are *head* is in, or None.
+
+    Told by an explicit *encoding* (``--encoding utf-16``), by a byte-order mark (what Windows
+    Notepad and Excel write as "Unicode text"), or, when no encoding was given, by a NUL byte in
+    every other place and none between them (UTF-16 of Latin text without a mark). Such files are
+    mostly NUL bytes as bytes, so this is asked before a file is refused as binary.
+    """
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return None  # ``decode`` names the unknown encoding
+    if name.startswith(("utf-16", "utf-32")):
+        return name
+    for mark, codec in _WIDE_MARKS:
+        if head.startswith(mark):
+            return codec
+    if not is_utf8(encoding) or len(head) < 8:
+        return None
+    even, odd = head[0::2], head[1::2]
+    for nuls, text, codec in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if nuls.count(0) >= 0.9 * len(nuls) and text.count(0) <= 0.01 * len(text):
+            return codec
+    return None
+
+
+def _from_wide(name: str, data: bytes, codec: str) -> bytes:
+    try:
+        return data.decode(codec).encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name} is not valid {codec} (byte {exc.start})",
+                         fix="re-save the file as UTF-8, or pass the --encoding it was saved in") from exc
+
+
+def open_source(spec: str, encoding: str = "utf-8") -> Source:
+    """Read *spec* (a path, or ``-`` for stdin) and refuse empty or binary input.
+
+    A UTF-16 or UTF-32 file (see ``wide_encoding``) is turned into UTF-8 here, so that every
+    reader sees UTF-8 bytes; its sha256 stays that of the file as it is.
+    """
     if spec == "-":
         data = sys.stdin.buffer.read()
         name, path = "<stdin>", None
@@ -49,10 +100,18 @@ def open_source(spec: str) -> Source:
             )
         data = path.read_bytes()
         name = spec
+    digest = hashlib.sha256(data).hexdigest()
+    wide = wide_encoding(data[:8192], encoding)
+    if wide is not None:
+        data = _from_wide(name, data, wide)
     if not data.strip():
         raise InputError(f"{name} is empty", fix="pass a file that holds an article or comments")
     check_binary(name, data[:8192])
-    return Source(name, data, hashlib.sha256(data).hexdigest(), path)
+    src = Source(name, data, digest, path, wide=wide)
+    if wide in ("utf-16-le", "utf-16-be") and codecs.lookup(encoding).name != wide:
+        src.warnings.append(f"{name} has no byte-order mark but looks like {wide.upper()}; read it so: pass "
+                            "--encoding if its text looks wrong")
+    return src
 
 
 def check_binary(name: str, head: bytes) -> None:
@@ -101,7 +160,9 @@ def decode(src: Source, encoding: str = "utf-8") -> str:
     With the default, UTF-8, a file that is not UTF-8 is read in the encoding it most
     likely has, with a warning that names it; an explicit --encoding is used as given.
     """
-    default = encoding.lower() in ("utf-8", "utf8")
+    if src.wide is not None:  # already turned into UTF-8 by open_source
+        encoding = "utf-8"
+    default = is_utf8(encoding)
     try:
         text = src.data.decode("utf-8-sig" if default else encoding)
     except UnicodeDecodeError as exc:
