@@ -12,7 +12,7 @@ from commentary.dataset import read_dataset, write_dataset
 from commentary.fitting import TrainConfig
 from commentary.training import train_version
 
-from conftest import REPO
+from conftest import CORPORA, REPO
 
 TEST = REPO / "data" / "starter" / "test"
 
@@ -124,6 +124,31 @@ def test_output_folder_of_the_users_is_never_replaced(cli, models, tmp_path):
     assert run(cli, models, "-o", tmp_path / "ev", "--force").exit_code == 0
     # without -o the report goes to the home's evaluation folder and replaces the model's last one there
     assert run(cli, models).exit_code == 0 and run(cli, models).exit_code == 0
+
+
+def test_default_report_folders_are_one_per_gold_set(cli, models, tmp_path, monkeypatch):
+    """Scoring a version on the real set, or on a dataset of yours, keeps its starter-split report."""
+    monkeypatch.setenv("COMMENTARY_HOME", str(tmp_path))
+    assert run(cli, models).exit_code == 0
+    reports = tmp_path / "evaluation"
+    (starter,) = list(reports.iterdir())
+    first = (starter / "metrics.json").read_text()
+    res = run(cli, models, TEST, "--labels", _labels_file(tmp_path))
+    assert res.exit_code == 0, res.stderr
+    assert sorted(p.name for p in reports.iterdir()) == [starter.name, f"{starter.name}-test-mine"]
+    assert (starter / "metrics.json").read_text() == first
+    if (CORPORA / "subreddit_agreement").is_dir():  # the real set's Reddit part, read in place
+        res = run(cli, models, "--real", "--source", "reddit")
+        assert res.exit_code == 0, res.stderr
+        assert (reports / f"{starter.name}-real-reddit" / "metrics.json").is_file()
+        assert (starter / "metrics.json").read_text() == first
+
+
+def _labels_file(folder):
+    mine = folder / "mine.jsonl"
+    mine.write_text("".join(json.dumps({"comment_id": lab.comment_id, "stance": lab.stance, "themes": lab.themes})
+                            + "\n" for lab in read_dataset(TEST).labels[:40]))
+    return mine
 
 
 def test_evaluate_on_your_own_labels_file_and_attach_them(cli, models, tmp_path):

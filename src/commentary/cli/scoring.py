@@ -230,6 +230,22 @@ def report(
     ui.good(f"wrote the report on {data.summary.n:,} comments to {output}")
 
 
+def _report_name(version, real: bool, sources: list[str] | None, dataset, labels: Path | None) -> str:
+    """The default report folder's name: one per model version and gold set, so scoring a version on
+    the real set does not replace its report on the starter test split, nor on a dataset of yours."""
+    import re
+
+    name = f"{version.name}-{version.version}"
+    if real:
+        return "-".join([name, "real", *sorted(set(sources or []))])
+    parts = [name]
+    if dataset is not None:
+        parts.append(Path(str(dataset)).name)
+    if labels is not None:
+        parts.append(labels.stem)
+    return re.sub(r"[^\w.-]+", "_", "-".join(parts))
+
+
 @app.command()
 def evaluate(
     dataset: Annotated[Optional[Path], typer.Argument(parser=find_input, metavar="DATASET", 
@@ -238,7 +254,8 @@ def evaluate(
         "--model", "-m", help="NAME@vN [default: the promoted version].")] = None,
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Folder for metrics.json, report.md, PNG plots and junit.xml "
-        "[default: evaluation/<name>-<version>, which replaces the model's last report there].")] = None,
+        "[default: evaluation/<name>-<version> for the starter test split, <name>-<version>-real with --real, "
+        "<name>-<version>-<dataset> for a dataset of yours; each replaces the model's last report on that set].")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Replace the --output folder if it holds an earlier evaluation report (never anything else).")] = False,
     min_macro_f1: Annotated[Optional[float], typer.Option(
@@ -275,6 +292,7 @@ def evaluate(
                      fix="pass --force to replace an earlier report there")
     book = load_codebook(codebook_file)
     by = None
+    own = dataset  # the user's own gold set, if one was given
     if real:
         if dataset is not None:
             raise CommentaryError("--real and a DATASET were both given", fix="pass one of them")
@@ -313,7 +331,7 @@ def evaluate(
             raise CommentaryError(f"--min-f1 {item!r} is not LABEL=NUMBER", fix="write e.g. --min-f1 listening=0.5") from None
     gates = check_gates(metrics, min_macro_f1=min_macro_f1, min_f1=limits, baseline=base_metrics,
                         max_drop=max_drop)
-    folder = output or home() / "evaluation" / f"{version.name}-{version.version}"
+    folder = output or home() / "evaluation" / _report_name(version, real, source, own, labels)
     write_reports(metrics, gates, folder, force=force or output is None)
     summary = {"model": version.ref, "stance_macro_f1": metrics["stance"]["macro_f1"],
                "themes_macro_f1": metrics["themes"]["macro_f1"], "gates_failed": sum(not g.passed for g in gates)}
