@@ -42,7 +42,7 @@ def test_stages_with_plain_arguments(models, tmp_path):
     assert records["comments"] and records["comments"][0].text
     metrics = evaluate(None, REPO / "data" / "starter" / "test", models_dir=models)
     assert metrics["model"] == "commentary@v1" and 0 <= metrics["stance"]["macro_f1"] <= 1
-    with pytest.raises(commentary.CommentaryError, match="no promoted version"):
+    with pytest.raises(commentary.CommentaryError, match="no model named 'commentary' in .*no models yet"):
         commentary.load(models_dir=tmp_path / "empty")
 
 

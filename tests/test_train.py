@@ -173,8 +173,14 @@ def test_models_commands(small, tmp_path, cli, monkeypatch):
     res = cli("models", "list")
     assert res.stdout.splitlines()[0].startswith("* commentary@v1")
     assert res.stdout.splitlines()[1].startswith("  commentary@v2")
+    assert "commands without --model use commentary@v1" in res.stderr
     assert cli("models", "promote", "commentary@v2").exit_code == 0
-    assert cli("models", "list").stdout.splitlines()[1].startswith("* commentary@v2")
+    res = cli("models", "list")
+    assert res.stdout.splitlines()[1].startswith("* commentary@v2")
+    assert "commands without --model use commentary@v2" in res.stderr
+    # a model name that is not there is named as such, with the ones that are
+    res = cli("models", "show", "comentary")
+    assert res.exit_code == 1 and "no model named 'comentary'" in res.stderr and "(models: commentary)" in res.stderr
     assert json.loads(cli("models", "show", "commentary@v1").stdout)["config"]["seed"] == 1
     res = cli("models", "diff", "commentary@v1", "commentary@v2")
     assert res.exit_code == 0 and "config.seed" in res.stdout and "stance macro-F1" in res.stdout

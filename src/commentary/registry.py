@@ -154,6 +154,11 @@ def _index(root: Path, name: str) -> dict[str, str]:
 def resolve(root: Path, ref: str | None) -> Version:
     """Find a version by ``name@vN``, or the promoted version of ``name``."""
     name, version = parse_ref(ref)
+    if not _versions(root, name):
+        names = sorted({v.name for v in list_versions(root)})
+        raise CommentaryError(
+            f"no model named {name!r} in {root}" + (f" (models: {', '.join(names)})" if names else " (no models yet)"),
+            fix="see `commentary models list`" if names else "train one with `commentary train`")
     if version is None:
         version = production(root, name)
         if version is None:

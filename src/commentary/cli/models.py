@@ -102,7 +102,7 @@ def _print_scores(metrics: dict) -> None:
 @models_app.command("list")
 def models_list(models_dir: ModelsDirOpt = None) -> None:
     """List every model version, marking the promoted ones."""
-    from ..registry import list_versions, production, read_metrics
+    from ..registry import list_versions, parse_ref, production, read_metrics
 
     root = models_root(models_dir)
     damaged: list[tuple[str, str]] = []
@@ -116,6 +116,12 @@ def models_list(models_dir: ModelsDirOpt = None) -> None:
     for ref, why in damaged:
         typer.echo(f"! {ref}\tdamaged")
         ui.warn(f"{ref}: {why}")
+    name, _ = parse_ref(None)
+    default = production(root, name)
+    if default:
+        ui.info(f"* marks each model's promoted version; commands without --model use {name}@{default}")
+    elif list_versions(root):
+        ui.info(f"* marks each model's promoted version; none of {name!r} is promoted, so commands need --model")
 
 
 @models_app.command("show")
