@@ -273,7 +273,8 @@ def load_pretrained(loader, location: str, **kwargs):
         if host:  # offline: huggingface_hub would retry each file for minutes before failing
             raise CommentaryError(f"base model {location} is not on this machine, and the hub ({host}) cannot be "
                                   "reached to download it",
-                                  fix="pass --base-model with a local folder, or run where the hub can be reached")
+                                  fix="pass --base-model with a local folder, or run where the hub can be reached"
+                                  ) from local_exc
         try:
             return loader.from_pretrained(location, **common)
         except (OSError, ValueError) as exc:
