@@ -168,6 +168,26 @@ def test_a_bad_rules_file_names_the_line(cli, tmp_path):
     assert res.exit_code == 1 and "line 10" in res.stderr and "bad regular expression" in res.stderr
 
 
+def test_only_a_stance_rule_can_decide(tmp_path):
+    from commentary.codebook import load_codebook
+    from commentary.errors import CodebookError
+    from commentary.label.rules import deciding_rules_spec, load_rules
+
+    path = tmp_path / "rules.yaml"
+    path.write_text('version: "1"\nrules:\n'
+                    '  - {name: says-no, label: "stance:disagree", decides: true, phrases: [i say no]}\n'
+                    '  - {name: weak-no, label: "stance:disagree", phrases: [nope]}\n', encoding="utf-8")
+    assert [r["name"] for r in deciding_rules_spec(path)] == ["says-no"]  # a user's own deciding rule
+    path.write_text('version: "1"\nrules:\n  - {name: old, label: nothing_new, decides: true, phrases: [old]}\n',
+                    encoding="utf-8")
+    with pytest.raises(CodebookError, match="line 3.*only a stance rule can decide"):
+        load_rules(path, load_codebook())
+    path.write_text('version: "1"\nrules:\n  - {name: x, label: "stance:agree", decides: maybe, phrases: [yes]}\n',
+                    encoding="utf-8")
+    with pytest.raises(CodebookError, match="decides must be true or false"):
+        load_rules(path, load_codebook())
+
+
 def test_rules_write_gives_an_editable_copy_that_loads(cli, tmp_path):
     out = tmp_path / "mine.yaml"
     assert cli("label", "rules", "--write", out).exit_code == 0

@@ -481,4 +481,49 @@ def test_prediction_and_evaluation_apply_the_same_rule():
 
 def test_a_trained_model_records_the_codebook_rule(small, tmp_path):
     out = train_version(small, load_codebook(), config(), tmp_path / "models")
-    assert json.loads((out.version.path / "decisions.json").read_text())["nothing_new_is_agree"] is True
+    decisions = json.loads((out.version.path / "decisions.json").read_text())
+    assert decisions["nothing_new_is_agree"] is True
+    assert [r["name"] for r in decisions["stance_rules"]] == ["agree-says-so", "disagree-says-so"]
+    out = train_version(small, load_codebook(), config(stance_rules="none"), tmp_path / "models")
+    assert "stance_rules" not in json.loads((out.version.path / "decisions.json").read_text())
+
+
+SAID = ["Rubbish article.", "I completely disagree with this piece. The author has it backwards.",
+        "Great article, spot on.", "Not a great article.", "I agree pay matters. I don't agree with the ban.",
+        "Great article! For more tips, check out our free guide at the link in our profile.",
+        "Budgets are tight everywhere this year."]
+
+
+def test_a_comment_that_says_where_it_stands_takes_that_stance():
+    """Real readers write "I disagree with this piece"; a model trained on written comments read it as
+    agree. The shipped deciding rules give such comments their stance; the probabilities stay the
+    model's, so one it read otherwise is flagged unsure."""
+    import numpy as np
+
+    from commentary.backends.base import Inputs
+    from commentary.label.rules import deciding_rules_spec
+    from commentary.model import Decisions, TrainedModel
+
+    book = load_codebook()
+    dec = Decisions(list(book.stance_ids), list(book.theme_ids), thresholds={t: 0.5 for t in book.theme_ids},
+                    abstain_below=0.3, stance_rules=deciding_rules_spec(None))
+    cs = np.zeros((len(SAID), len(book.stance_ids)))
+    cs[:, book.stance_ids.index("neutral")] = 0.9  # what a model read in all of them
+    cs[:, book.stance_ids.index("agree")] = 0.1
+    ct = np.zeros((len(SAID), len(book.theme_ids)))
+    want = ["disagree", "disagree", "agree", "neutral", "neutral", "neutral", "neutral"]
+    assert [book.stance_ids[k] for k in dec.decide(cs, ct, SAID)[0]] == want
+    assert [book.stance_ids[k] for k in dec.decide(cs, ct)[0]] == ["neutral"] * len(SAID)  # no texts, no rules
+
+    class Fixed:
+        def predict_proba(self, inputs):
+            return cs, ct
+
+    preds = TrainedModel(Fixed(), dec).predict(Inputs(SAID))
+    assert [p["stance"] for p in preds] == want
+    assert [p["abstain"] for p in preds] == [s != "neutral" for s in want]  # the model read neutral at 0.9
+    assert preds[0]["stance_probs"]["neutral"] == 0.9
+    # kept in decisions.json; a model trained before has none and is unchanged
+    assert Decisions.from_dict(json.loads(json.dumps(dec.to_dict()))).stance_rules == dec.stance_rules
+    old = Decisions.from_dict({k: v for k, v in dec.to_dict().items() if k != "stance_rules"})
+    assert [book.stance_ids[k] for k in old.decide(cs, ct, SAID)[0]] == ["neutral"] * len(SAID)

@@ -70,7 +70,7 @@ def _scores(data, cs, ct, decisions, rows=None) -> dict[str, Any]:
 
     rows = np.arange(len(data.ids)) if rows is None else np.asarray(rows, dtype=int)
     y, cs, ct = data.stance[rows], cs[rows], ct[rows]
-    stances, themes = decisions.decide(cs, ct)
+    stances, themes = decisions.decide(cs, ct, [data.inputs.texts[i] for i in rows])
     out = score(y, stances, data.themes[rows], themes, data.stance_labels, data.theme_labels)
     out["n"] = len(rows)
     has = y >= 0

@@ -46,6 +46,7 @@ class TrainConfig:
     max_length: int = 256
     embedding_weight: float = 1.0
     theme_rules: str = "default"  # tfidf and hybrid: "default", "none", or a rules file whose theme rules become features
+    stance_rules: str = "default"  # "default", "none", or a rules file whose `decides: true` stance rules the model obeys
     rules_weight: float = 1.0
 
     def __post_init__(self) -> None:
@@ -106,6 +107,7 @@ _SETTING_KINDS: dict[str, tuple[tuple[type, ...], Callable[[Any], bool] | None, 
     "max_length": ((int,), lambda v: 8 <= v <= 8192, "a whole number from 8 to 8192"),
     "embedding_weight": ((int, float), lambda v: v >= 0, "a number, 0 or more"),
     "theme_rules": ((str, list, type(None)), None, "default, none, or a rules file"),
+    "stance_rules": ((str,), None, "default, none, or a rules file"),
     "rules_weight": ((int, float), lambda v: v >= 0, "a number, 0 or more"),
 }
 
@@ -416,8 +418,9 @@ def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = 
     oof_s, oof_t, folds = cross_val_proba(data, config, unlabelled=unlabelled, progress=say, meanwhile=final_fit)
     decisions = fit_decisions(oof_s, oof_t, data.stance, data.themes, data.stance_labels,
                               data.theme_labels, abstain_rate=config.abstain_rate)
+    decisions.stance_rules = _deciding_rules(config, data.stance_labels)
     cs, ct = decisions.calibrate(oof_s, oof_t)
-    pred_s, pred_t = decisions.decide(cs, ct)
+    pred_s, pred_t = decisions.decide(cs, ct, data.inputs.texts)
     cv = score(data.stance, pred_s, data.themes, pred_t,
                data.stance_labels, data.theme_labels)
     has = data.stance >= 0  # comments labelled for themes only have no stance to check
@@ -438,6 +441,16 @@ def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = 
     return FitResult(model, config, {"cv": cv, "n_train": n, **extra})
 
 
+def _deciding_rules(config: TrainConfig, stance_labels: list[str]) -> list[dict[str, Any]]:
+    """The deciding stance rules of ``config.stance_rules`` whose stance the codebook has."""
+    from .label.rules import deciding_rules_spec
+
+    if config.stance_rules in ("none", ""):
+        return []
+    specs = deciding_rules_spec(None if config.stance_rules == "default" else config.stance_rules)
+    return [s for s in specs if s["label"].split(":", 1)[1] in stance_labels]
+
+
 def _self_train(model: TrainedModel, data: TrainingData, config: TrainConfig, unlabelled: Inputs):
     """Refit with the unlabelled comments the model is surest of, labelled by the model.
 
@@ -447,7 +460,7 @@ def _self_train(model: TrainedModel, data: TrainingData, config: TrainConfig, un
     import numpy as np
 
     cs, ct = model.probabilities(unlabelled)
-    pred, on = model.decisions.decide(cs, ct)
+    pred, on = model.decisions.decide(cs, ct, unlabelled.texts)
     conf = cs[np.arange(len(pred)), pred]
     chosen: list[int] = []
     for k in range(len(data.stance_labels)):
@@ -467,7 +480,7 @@ def _self_train(model: TrainedModel, data: TrainingData, config: TrainConfig, un
 def predict_and_score(model: TrainedModel, data: TrainingData):
     """Score *model* on labelled *data*; return the scores and the calibrated stance probabilities."""
     cs, ct = model.probabilities(data.inputs)
-    stances, themes = model.decisions.decide(cs, ct)
+    stances, themes = model.decisions.decide(cs, ct, data.inputs.texts)
     scores = score(data.stance, stances, data.themes, themes, data.stance_labels, data.theme_labels)
     return scores, cs
 

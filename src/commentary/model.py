@@ -37,6 +37,11 @@ class Decisions:
     # point is old. A confident mixed stays mixed. Set by fit_decisions where the codebook has those
     # labels; absent from older models.
     nothing_new_is_agree: bool = False
+    # Stance rules the model obeys (rules marked ``decides: true``, as plain JSON): a comment one of them
+    # fires on takes its stance, unless rules for another stance fire too. Its probabilities stay the
+    # model's, so a comment the model read otherwise is flagged unsure. Absent from older models.
+    stance_rules: list[dict[str, Any]] = field(default_factory=list)
+    _rules: list | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         out = {"stance_labels": self.stance_labels, "theme_labels": self.theme_labels,
@@ -44,6 +49,8 @@ class Decisions:
                "thresholds": self.thresholds, "abstain_below": self.abstain_below}
         if self.nothing_new_is_agree:
             out["nothing_new_is_agree"] = True
+        if self.stance_rules:
+            out["stance_rules"] = self.stance_rules
         return out
 
     @classmethod
@@ -53,7 +60,8 @@ class Decisions:
                    platt={k: (float(v[0]), float(v[1])) for k, v in data["platt"].items()},
                    thresholds={k: float(v) for k, v in data["thresholds"].items()},
                    abstain_below=float(data["abstain_below"]),
-                   nothing_new_is_agree=bool(data.get("nothing_new_is_agree", False)))
+                   nothing_new_is_agree=bool(data.get("nothing_new_is_agree", False)),
+                   stance_rules=list(data.get("stance_rules", [])))
 
     def calibrate(self, ps, pt):
         """Return calibrated (stance, theme) probabilities."""
@@ -79,9 +87,10 @@ class Decisions:
             out[:, j] = ct[:, j] >= self.thresholds[theme]
         return out
 
-    def decide(self, cs, ct):
+    def decide(self, cs, ct, texts=None):
         """Labels from calibrated probabilities: each comment's stance index (the likeliest, save where
-        the codebook rule above applies) and its 0/1 theme decisions."""
+        the codebook rule above applies, or, given the comments' *texts*, a stance rule decides) and
+        its 0/1 theme decisions."""
         import numpy as np
 
         pred, themes = cs.argmax(axis=1), self.themes_on(ct)
@@ -90,7 +99,28 @@ class Decisions:
             old = themes[:, self.theme_labels.index("nothing_new")] == 1
             unsure = cs[:, mixed] < 0.5
             pred = np.where((pred == mixed) & unsure & old & (cs[:, agree] > cs[:, disagree]), agree, pred)
+        if self.stance_rules and texts is not None and len(pred):
+            said = self.said_stance(texts)
+            pred = np.where(said >= 0, said, pred)
         return pred, themes
+
+    def said_stance(self, texts):
+        """Per comment, the stance index its deciding rules give, or -1 (none fired, or rules for two
+        stances did)."""
+        import numpy as np
+
+        from .label.rules import Rule, fired
+
+        if self._rules is None:
+            self._rules = [Rule.from_spec(spec) for spec in self.stance_rules]
+        hits = fired(self._rules, list(texts))
+        target = np.array([self.stance_labels.index(r.target) for r in self._rules])
+        out = np.full(len(texts), -1)
+        for i, row in enumerate(hits):
+            stances = set(target[row].tolist())
+            if len(stances) == 1:
+                out[i] = stances.pop()
+        return out
 
 
 def _fit_temperature(ps, y) -> float:
@@ -175,7 +205,7 @@ class TrainedModel:
     def predict(self, inputs: Inputs) -> list[dict[str, Any]]:
         cs, ct = self.probabilities(inputs)
         d = self.decisions
-        stances, themes = d.decide(cs, ct)
+        stances, themes = d.decide(cs, ct, inputs.texts)
         out = []
         for i in range(len(inputs)):
             k = int(stances[i])

@@ -28,11 +28,11 @@ from ..errors import CodebookError, CommentaryError
 from ..records import Comment, Labels
 
 __all__ = ["Rule", "RuleSet", "load_rules", "default_rules_path", "apply_rules", "Votes", "rule_report",
-           "rule_features_spec", "RuleFeatures", "fired",
+           "rule_features_spec", "deciding_rules_spec", "RuleFeatures", "fired",
            "combine", "COMBINERS"]
 
 COMBINERS = ("majority", "label-model")
-_RULE_KEYS = {"name", "label", "phrases", "regex", "unless", "min_words", "max_words", "reply", "question"}
+_RULE_KEYS = {"name", "label", "phrases", "regex", "unless", "min_words", "max_words", "reply", "question", "decides"}
 _TOP_KEYS = {"version", "codebook", "rules"}
 # Before matching, curly quotes become straight and every other space Python's \s knows (no-break spaces
 # come with text copied from web pages) a plain one: RE2's \s is only [\t\n\f\r ], so both engines
@@ -90,6 +90,7 @@ class Rule:
     max_words: int | None = None
     reply: bool | None = None
     question: bool | None = None
+    decides: bool = False  # a stance rule a trained model obeys (``deciding_rules_spec``)
     _search: Any = field(default=None, init=False, repr=False, compare=False)  # (compiled, reads bytes)
     _veto: Any = field(default=None, init=False, repr=False, compare=False)
 
@@ -106,16 +107,17 @@ class Rule:
         return self.label.split(":", 1)[1] if self.kind == "stance" else self.label
 
     def to_spec(self) -> dict[str, Any]:
-        """The rule as plain JSON (a model keeps its theme rules this way)."""
-        return {"name": self.name, "label": self.label, "pattern": self.pattern, "unless": self.unless,
+        """The rule as plain JSON (a model keeps its theme rules and deciding stance rules this way)."""
+        spec = {"name": self.name, "label": self.label, "pattern": self.pattern, "unless": self.unless,
                 "min_words": self.min_words, "max_words": self.max_words, "reply": self.reply,
                 "question": self.question}
+        return {**spec, "decides": True} if self.decides else spec
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> Rule:
         return cls(name=spec["name"], label=spec["label"], pattern=spec["pattern"] or None,
                    unless=spec["unless"] or None, min_words=spec["min_words"], max_words=spec["max_words"],
-                   reply=spec.get("reply"), question=spec["question"])
+                   reply=spec.get("reply"), question=spec["question"], decides=bool(spec.get("decides", False)))
 
     def fires(self, text: str, data: bytes, words: int, is_reply: bool) -> bool:
         """Whether the rule fires on *text*, normalised as ``fired`` does (*data*: its UTF-8 bytes,
@@ -203,13 +205,16 @@ def load_rules(path: str | Path | None, codebook: Codebook | None) -> RuleSet:
                 if not value.isdigit():
                     raise doc.fail(f[key], f"rule {name!r}: {key} must be a whole number", "write e.g. 5")
                 numbers[key] = int(value)
-        for key in ("reply", "question"):
+        for key in ("reply", "question", "decides"):
             if key in f:
                 value = doc.text(f[key], f"{name}.{key}").lower()
                 if value not in ("true", "false"):
                     raise doc.fail(f[key], f"rule {name!r}: {key} must be true or false", "write true or false")
                 numbers[key] = value == "true"
-        if not alternatives and not numbers:
+        if numbers.get("decides") and not label.startswith("stance:"):
+            raise doc.fail(f["decides"], f"rule {name!r}: only a stance rule can decide",
+                           "remove `decides`, or give the rule a stance:<id> label")
+        if not alternatives and not {k: v for k, v in numbers.items() if k != "decides"}:
             raise doc.fail(node, f"rule {name!r} has nothing to test",
                            "add phrases, regex, or a condition such as max_words")
         rules.append(Rule(
@@ -225,6 +230,12 @@ def load_rules(path: str | Path | None, codebook: Codebook | None) -> RuleSet:
 def rule_features_spec(path: str | Path | None) -> list[dict[str, Any]]:
     """The theme rules of a rules file as plain JSON (for a model to keep and score with)."""
     return [r.to_spec() for r in load_rules(path, None).rules if r.kind == "theme"]
+
+
+def deciding_rules_spec(path: str | Path | None) -> list[dict[str, Any]]:
+    """The stance rules of a rules file marked ``decides: true``, as plain JSON: a trained model keeps
+    them and gives a comment the stance of the one that fires (``model.Decisions``)."""
+    return [r.to_spec() for r in load_rules(path, None).rules if r.kind == "stance" and r.decides]
 
 
 def fired(rules: Sequence[Rule], texts: Sequence[str], replies: Sequence[bool] | None = None):
