@@ -164,6 +164,17 @@ def _utf8_head(head: bytes) -> bool:
     return True
 
 
+def _decoded_lines(src, opts, say: Callable[[str], None]) -> Iterator[tuple[int, str]]:
+    """The numbered lines of a whole source, decoded as ingest decodes it (telling a non-UTF-8
+    encoding it guessed)."""
+    from .ingest.source import decode
+
+    text = decode(src, opts.encoding)
+    for message in src.warnings:
+        say(message)
+    return _text_lines(io.BytesIO(text.encode("utf-8")), src.name)
+
+
 def _file_head(path: Path) -> bytes:
     with open(path, "rb") as fh:
         return fh.read(1 << 20)
@@ -212,10 +223,7 @@ def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[
             result = read_page_text(src, decode(src, opts.encoding))
             result.warnings[:0] = src.warnings
         else:
-            text = decode(src, opts.encoding)  # tells a non-UTF-8 encoding, as ingest does
-            for message in src.warnings:
-                say(message)
-            yield from _plain(_text_lines(io.BytesIO(text.encode("utf-8")), src.name), src.name, per_line)
+            yield from _plain(_decoded_lines(src, opts, say), src.name, per_line)
             return
         for message in result.warnings:
             say(message)
@@ -232,10 +240,7 @@ def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[
             if path is not None:
                 stream.close()
         src = open_source(spec, opts.encoding)  # another encoding: decoded whole, as ingest does
-        text = decode(src, opts.encoding)
-        for message in src.warnings:
-            say(message)
-        yield from _plain(_text_lines(io.BytesIO(text.encode("utf-8")), src.name), src.name, per_line=True)
+        yield from _plain(_decoded_lines(src, opts, say), src.name, per_line=True)
         return
     result, _ = read_source(spec, fmt, opts)
     for message in result.warnings:
