@@ -218,7 +218,7 @@ def test_split_zip_encoder_packages_are_joined_once_into_the_cache(tiny, tmp_pat
 
 def test_hybrid_trains_loads_and_is_reproducible(small, tiny, tmp_path):
     book = load_codebook()
-    cfg = TrainConfig(backend="hybrid", base_model=str(tiny), cv_folds=2, max_length=64)
+    cfg = TrainConfig(backend="hybrid", base_model=str(tiny), cv_folds=2, max_length=64, use_article=True)
     a = train_version(small, book, cfg, tmp_path / "m").version
     b = train_version(small, book, cfg, tmp_path / "m").version
     assert a.manifest["backend"] == "hybrid" and a.manifest["base_model"] == str(tiny)

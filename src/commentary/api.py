@@ -90,7 +90,8 @@ class Model:
     def predict(self, texts: str | Sequence[str], *, articles: str | Sequence[str | None] | None = None,
                 ids: Sequence[str] | None = None, batch_size: int = 1000) -> list[Prediction]:
         """Label each text; *articles* is the article each comment answers (one string for all, or
-        one per text, None where unknown), which the stance reads."""
+        one per text, None where unknown), which the stance reads when the model was trained with
+        ``use_article`` (not the default: see docs/quality.md)."""
         from .backends.base import Inputs
 
         one = isinstance(texts, str)

@@ -5,8 +5,9 @@ comment means when it says it in words the training comments never used, which
 is what stance on real comments needs. Each comment gets the tfidf features of
 the ``tfidf`` backend (with the article overlap for stance) and its L2-normalised
 embedding; stance also gets the element-wise product of the comment's and the
-article's embeddings. Measured in docs/quality.md: better stance in the corpus
-and on real Reddit replies than either part alone, themes close to tfidf's.
+article's embeddings, when trained with ``use_article`` (not the default since the article
+features were measured to add noise on real comments). Measured in docs/quality.md: better stance
+in the corpus and on real Reddit replies than either part alone, themes close to tfidf's.
 """
 
 from __future__ import annotations
