@@ -168,6 +168,36 @@ def test_a_bad_rules_file_names_the_line(cli, tmp_path):
     assert res.exit_code == 1 and "line 10" in res.stderr and "bad regular expression" in res.stderr
 
 
+def test_the_shipped_deciding_rules_fire_only_on_stance_said_outright():
+    """The deciding rules override the model, so they must be sure: a new user's probe of the first
+    version found them forcing agree on "Great article? Hardly." and disagree on "I disagree with Jane"."""
+    from commentary.label.rules import Rule, deciding_rules_spec, fired
+
+    rules = [Rule.from_spec(spec) for spec in deciding_rules_spec(None)]
+    said = {"I disagree with this piece.": "disagree", "Rubbish article.": "disagree",
+            "I strongly disagree, the data say otherwise.": "disagree",
+            "I wholeheartedly disagree with the author's assumption that pageants exploit women.": "disagree",
+            "Great article. Arrest should be for people who need help.": "agree", "Agreed!": "agree",
+            "I completely agree, the agency spend will only go up.": "agree", "Great article, spot on.": "agree",
+            "Thank you for this. Sharing it with my whole ward.": "agree", "I couldn't agree more.": "agree"}
+    unsaid = ["I agree with Jane. This article is naive.", "I agree with nothing in this article.",
+              "I hardly agree with this piece.", "I rarely disagree with this columnist. Today she is spot on.",
+              "I disagree with Jane. The author nailed it.", "I agree with the article's critics below.",
+              "Great article? Hardly.", "Great article title, shame about the content.", "Not a great article.",
+              "Far from a great article.", "Great article... if you enjoy fairy tales.",
+              "Oh great article, another consultant telling nurses what they know.",
+              '"Great article" said nobody who has worked a night shift.',
+              'My manager sent this round saying "I disagree with this piece". I think it is right.',
+              "Thank you for this nonsense.", "I read a great article in the Guardian that demolished this.",
+              "Good post, Jane! The article itself is nonsense.", "I disagree with this piece, however it is fair.",
+              "Great article! Check out our free guide at the link in our profile.", "I agree, Jane.",
+              "I agree the pay matters. I don't agree with the ban.", "Do you agree? The premise is wrong."]
+    hits = fired(rules, list(said) + unsaid)
+    got = [{rules[j].target for j in row.nonzero()[0]} for row in hits]
+    assert got[:len(said)] == [{stance} for stance in said.values()]
+    assert [text for text, g in zip(unsaid, got[len(said):]) if g] == []
+
+
 def test_only_a_stance_rule_can_decide(tmp_path):
     from commentary.codebook import load_codebook
     from commentary.errors import CodebookError
