@@ -7,6 +7,7 @@ input, the command, and what must happen: exit status, the message, and what is 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -531,13 +532,30 @@ def test_a_utf16_table_and_an_explicit_encoding(cli, models, tmp_path):
     assert res.exit_code == 1 and "is not valid utf-16" in res.stderr and res.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("export", ["wxr.xml", "disqus.xml"])
+def test_a_utf16_export_whose_declaration_says_utf16_is_read(cli, tmp_path, export):
+    from conftest import REPO
+
+    original = (REPO / "tests" / "fixtures" / export).read_text(encoding="utf-8")
+    path = tmp_path / export
+    declared = re.sub(r'encoding="utf-8"', 'encoding="UTF-16"', original, count=1, flags=re.I)
+    assert declared != original
+    path.write_bytes(declared.encode("utf-16"))
+    want = cli("ingest", REPO / "tests" / "fixtures" / export, "-o", "-")
+    res = cli("ingest", path, "-o", "-")
+    assert res.exit_code == 0, res.stderr
+    texts = [json.loads(line)["text"] for line in res.stdout.splitlines()]
+    assert texts == [json.loads(line)["text"] for line in want.stdout.splitlines()] and len(texts) >= 3
+
+
 def test_per_line_reads_a_cp1252_file_as_the_whole_file_reader_does(cli, models, tmp_path):
     path = tmp_path / "lines.txt"
-    path.write_bytes("Café closed again\nThe managers never listen\n".encode("cp1252"))
+    plain = [f"Comment {i}: the rota is short again this week." for i in range(150)]  # past the read buffer
+    path.write_bytes("\n".join([*plain, "Café closed again", "The managers never listen"]).encode("cp1252"))
     res = cli("classify", path, "--per-line", "--models-dir", models)
     assert res.exit_code == 0 and "read it as cp1252" in res.stderr, res.stderr
-    assert [json.loads(line)["text"] for line in res.stdout.splitlines()] == ["Café closed again",
-                                                                             "The managers never listen"]
+    texts = [json.loads(line)["text"] for line in res.stdout.splitlines()]
+    assert texts[-2:] == ["Café closed again", "The managers never listen"] and len(texts) == 152
 
 
 def test_a_failure_while_a_sigterm_exit_unwinds_still_ends_as_terminated(cli, models, tmp_path, monkeypatch):

@@ -72,7 +72,8 @@ def _text_lines(stream: IO[bytes], name: str, say: Callable[[str], None] | None 
             line = raw.decode("utf-8-sig" if n == 1 else "utf-8").rstrip("\r\n")
         except UnicodeDecodeError as exc:
             raise InputError(f"{name}: line {n} is not valid UTF-8",
-                             fix="re-save the file as UTF-8") from exc
+                             fix="re-save the file as UTF-8, or pass the --encoding it was saved in "
+                                 "(for example cp1252)") from exc
         line, count = strip_controls(line)
         stripped += count
         yield n, line
@@ -232,7 +233,8 @@ def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[
     if is_text and per_line:
         stream = sys.stdin.buffer if path is None else open(path, "rb")  # noqa: SIM115
         try:
-            head = stream.peek(1 << 16)[:1 << 16] if hasattr(stream, "peek") else b""
+            # a file's first megabyte; stdin's buffer (peek gives what is buffered, 4-8 KB or more)
+            head = _file_head(path) if path is not None else stream.peek(1 << 16)[:1 << 16]
             if is_utf8(opts.encoding) and _utf8_head(head):  # read a line at a time
                 yield from _plain(_text_lines(stream, spec, say), spec, per_line=True)
                 return

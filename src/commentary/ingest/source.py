@@ -125,13 +125,19 @@ def check_binary(name: str, head: bytes) -> None:
 
 
 _WESTERN = {"cp1250", "cp1252", "latin_1", "iso8859_15", "iso8859_2", "mac_roman", "cp850", "cp437"}
+# Unicode, East Asian, Cyrillic, Greek, Hebrew, Arabic and Thai codecs, whose guesses stand; any other guess (cp775 for a mostly
+# English file with one "Café") is read as cp1252 when the bytes allow it, as spreadsheets save them
+_GUESS_STANDS = re.compile(r"utf|big5|gb|hz|shift_jis|cp93[26]|cp94[69]|cp950|euc|iso2022|johab|koi8|cp125[15]|"
+                         r"cp866|mac_cyrillic|iso8859_5|iso8859_[678]|cp1253|cp1255|cp1256|tis|cp874")
 
 
 def guess_encoding(data: bytes) -> str | None:
     """The likely encoding of bytes that are not UTF-8 (charset-normalizer), or None when no guess is safe.
 
     Western legacy guesses are read as cp1252, the encoding spreadsheets save such files in
-    (charset-normalizer often names a sibling, cp1250, that would turn "à" into "ŕ").
+    (charset-normalizer often names a sibling, cp1250, that would turn "à" into "ŕ"), and so is any
+    other single-byte guess when the bytes are valid cp1252 (cp775 for an English file with one
+    accented word); Cyrillic, Greek, Hebrew, Arabic, Thai and East Asian guesses stand.
     """
     try:
         from charset_normalizer import from_bytes
@@ -140,7 +146,7 @@ def guess_encoding(data: bytes) -> str | None:
     best = from_bytes(data[: 1 << 20]).best()
     if best is None or best.chaos > 0.3:
         return None
-    if best.encoding in _WESTERN:
+    if best.encoding in _WESTERN or not _GUESS_STANDS.match(best.encoding):
         try:
             data.decode("cp1252")
             return "cp1252"

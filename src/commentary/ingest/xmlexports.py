@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ..errors import FormatError
 from ..records import Article, Comment
 from .base import ReadOptions, ReadResult, article_id, clean_text, comment_id, provenance
@@ -20,6 +22,9 @@ _APPROVAL = {"1": "approved", "0": "pending", "spam": "spam", "trash": "deleted"
              "post-trashed": "deleted"}
 
 
+_DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml\b[^?>]*?)\s+encoding\s*=\s*["'][^"']*["']""")
+
+
 def parse_xml(src: Source, text: str):
     """Parse XML safely: entities, DTDs and external references are refused."""
     from xml.etree.ElementTree import ParseError
@@ -27,6 +32,9 @@ def parse_xml(src: Source, text: str):
     import defusedxml.ElementTree as DET
     from defusedxml import DefusedXmlException
 
+    # *text* is decoded already (a UTF-16 export included) and is parsed as UTF-8: the declaration's
+    # encoding, which named the file's bytes, would contradict that and is dropped
+    text = _DECLARED_ENCODING.sub(r"\1", text, count=1)
     try:
         return DET.fromstring(text.encode("utf-8"), forbid_dtd=False)
     except DefusedXmlException as exc:
