@@ -135,7 +135,15 @@ def test_default_report_folders_are_one_per_gold_set(cli, models, tmp_path, monk
     first = (starter / "metrics.json").read_text()
     res = run(cli, models, TEST, "--labels", _labels_file(tmp_path))
     assert res.exit_code == 0, res.stderr
-    assert sorted(p.name for p in reports.iterdir()) == [starter.name, f"{starter.name}-test-mine"]
+    (mine,) = [p.name for p in reports.iterdir() if p != starter]
+    assert mine.startswith(f"{starter.name}-on-test-mine-")
+    # a folder of yours called "real", and one called "test" elsewhere, have reports of their own
+    for folder in (tmp_path / "real", tmp_path / "elsewhere" / "test"):
+        ds = read_dataset(TEST)
+        write_dataset(folder, ds.articles, ds.comments, labels=ds.labels)
+        assert run(cli, models, folder).exit_code == 0
+    names = sorted(p.name for p in reports.iterdir())
+    assert len(names) == 4 and names[0] == starter.name and all("-on-" in n for n in names[1:])
     assert (starter / "metrics.json").read_text() == first
     if (CORPORA / "subreddit_agreement").is_dir():  # the real set's Reddit part, read in place
         res = run(cli, models, "--real", "--source", "reddit")

@@ -232,18 +232,28 @@ def report(
 
 def _report_name(version, real: bool, sources: list[str] | None, dataset, labels: Path | None) -> str:
     """The default report folder's name: one per model version and gold set, so scoring a version on
-    the real set does not replace its report on the starter test split, nor on a dataset of yours."""
+    the real set does not replace its report on the starter test split, nor on a dataset of yours.
+
+    A dataset of yours is named by its folder and a short hash of its full path (and the labels
+    file's), so two folders called ``dev`` in different places, or a folder called ``real``, never
+    share a report with each other or with the real set."""
+    import hashlib
     import re
+
+    from ..paths import starter_dir
 
     name = f"{version.name}-{version.version}"
     if real:
         return "-".join([name, "real", *sorted(set(sources or []))])
-    parts = [name]
-    if dataset is not None:
-        parts.append(Path(str(dataset)).name)
+    data = Path(dataset or starter_dir() / "test").resolve()
+    if labels is None and data == (starter_dir() / "test").resolve():
+        return name
+    parts, keys = [name, "on", data.name or "dataset"], [str(data)]
     if labels is not None:
         parts.append(labels.stem)
-    return re.sub(r"[^\w.-]+", "_", "-".join(parts))
+        keys.append(str(labels.resolve()))
+    digest = hashlib.sha256("\n".join(keys).encode("utf-8")).hexdigest()[:8]
+    return re.sub(r"[^\w.-]+", "_", "-".join(parts)).strip("._") + "-" + digest
 
 
 @app.command()
@@ -255,7 +265,8 @@ def evaluate(
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Folder for metrics.json, report.md, PNG plots and junit.xml "
         "[default: evaluation/<name>-<version> for the starter test split, <name>-<version>-real with --real, "
-        "<name>-<version>-<dataset> for a dataset of yours; each replaces the model's last report on that set].")] = None,
+        "<name>-<version>-on-<dataset>-<hash of its path> for a dataset of yours; each replaces the model's last "
+        "report on that set].")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Replace the --output folder if it holds an earlier evaluation report (never anything else).")] = False,
     min_macro_f1: Annotated[Optional[float], typer.Option(
