@@ -548,6 +548,22 @@ def test_a_utf16_export_whose_declaration_says_utf16_is_read(cli, tmp_path, expo
     assert texts == [json.loads(line)["text"] for line in want.stdout.splitlines()] and len(texts) >= 3
 
 
+def test_unquoted_commas_in_the_last_column_keep_the_whole_comment(cli, models, tmp_path):
+    """A one-column export ("body", then one comment a line, commas unquoted) lost everything after
+    each comment's first comma, silently."""
+    path = tmp_path / "comments.csv"
+    path.write_text("body\nNurses need more time, says the matron, and more staff.\nSecond comment here.\n",
+                    encoding="utf-8")
+    want = ["Nurses need more time, says the matron, and more staff.", "Second comment here."]
+    res = cli("ingest", path, "-o", "-")
+    assert res.exit_code == 0, res.stderr
+    assert [json.loads(line)["text"] for line in res.stdout.splitlines()] == want
+    assert "1 row(s) had more fields than the header (first: row 1" in res.stderr
+    res = cli("classify", path, "--models-dir", models)  # the streamed table reader
+    assert res.exit_code == 0 and "had more fields than the header" in res.stderr, res.stderr
+    assert [json.loads(line)["text"] for line in res.stdout.splitlines()] == want
+
+
 def test_per_line_reads_a_cp1252_file_as_the_whole_file_reader_does(cli, models, tmp_path):
     path = tmp_path / "lines.txt"
     plain = [f"Comment {i}: the rota is short again this week." for i in range(150)]  # past the read buffer

@@ -109,9 +109,17 @@ def _stream_table(path: Path, opts, say: Callable[[str], None] | None = None) ->
     that ``ingest -o -`` wrote (articles and comments as records), which is read whole instead."""
     from .ingest.base import ReadResult
     from .ingest.source import Source
-    from .ingest.tabular import allow_long_cells, jsonl_objects, sniff_delimiter, table_records
+    from .ingest.tabular import (
+        allow_long_cells,
+        join_overflow,
+        jsonl_objects,
+        overflow_warning,
+        sniff_delimiter,
+        table_records,
+    )
 
     src = Source(str(path), b"", "", path)
+    overflow: list[int] = []  # rows with more fields than the header
     fh = open(path, "rb")  # noqa: SIM115 - closed when the generator below ends
     lines = _text_lines(fh, str(path), say)
     if path.suffix.lower() in (".jsonl", ".ndjson"):
@@ -135,7 +143,14 @@ def _stream_table(path: Path, opts, say: Callable[[str], None] | None = None) ->
         allow_long_cells()
         reader = csv.DictReader(itertools.chain(head_lines, (line + "\n" for _, line in lines)), delimiter=delimiter)
         columns = [c for c in (reader.fieldnames or []) if c is not None]
-        rows = ({k: v for k, v in row.items() if k is not None} for row in reader)
+
+        def joined(rows):  # ingest's reading of a row with more fields than the header
+            for n, row in enumerate(rows, 1):
+                if join_overflow(row, columns[-1], delimiter):
+                    overflow.append(n)
+                yield row
+
+        rows = joined(reader)
         where = "row"
 
     def items() -> Iterator[Item]:
@@ -144,6 +159,8 @@ def _stream_table(path: Path, opts, say: Callable[[str], None] | None = None) ->
                 return
             for com, art, _parent, _scope in table_records(rows, columns, src, opts, ReadResult(), where):
                 yield Item(com.id, com.text, _article_text(art), com.article_id, com.author, com.source_id)
+            if overflow and say is not None:
+                say(overflow_warning(str(path), overflow, columns[-1]))
         finally:
             fh.close()
 
@@ -234,7 +251,8 @@ def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[
         stream = sys.stdin.buffer if path is None else open(path, "rb")  # noqa: SIM115
         try:
             # a file's first megabyte; stdin's buffer (peek gives what is buffered, 4-8 KB or more)
-            head = _file_head(path) if path is not None else stream.peek(1 << 16)[:1 << 16]
+            head = (_file_head(path) if path is not None
+                    else stream.peek(1 << 16)[:1 << 16] if hasattr(stream, "peek") else b"")
             if is_utf8(opts.encoding) and _utf8_head(head):  # read a line at a time
                 yield from _plain(_text_lines(stream, spec, say), spec, per_line=True)
                 return

@@ -17,7 +17,8 @@ from .base import ReadOptions, ReadResult, article_id, comment_id, provenance
 from .dates import parse_date
 from .source import _CONTROL, Source, check_line_lengths
 
-__all__ = ["jsonl_objects", "read_csv", "read_jsonl", "read_json", "read_parquet", "read_rows", "ROLES"]
+__all__ = ["join_overflow", "overflow_warning", "jsonl_objects", "read_csv", "read_jsonl", "read_json", "read_parquet",
+           "read_rows", "ROLES"]
 
 # Column names each role is detected from, after lower-casing and dropping non-letters.
 ROLES: dict[str, tuple[str, ...]] = {
@@ -213,16 +214,39 @@ def read_csv(src: Source, text: str, opts: ReadOptions, delimiter: str | None = 
     if not columns:
         raise FormatError(f"{src.name} has no header row", fix="add a header row naming the columns")
 
+    overflow: list[int] = []
+
     def rows() -> Iterator[dict]:
         try:
-            for row in reader:
-                row.pop(None, None)
+            for n, row in enumerate(reader, 1):
+                if join_overflow(row, columns[-1], delimiter):
+                    overflow.append(n)
                 yield row
         except csv.Error as exc:
             raise FormatError(f"{src.name}: line {reader.line_num}: {exc}",
                               fix="check the quoting on that line") from exc
 
-    return read_rows(rows(), columns, src, opts, "row", progress)
+    result = read_rows(rows(), columns, src, opts, "row", progress)
+    if overflow:
+        result.warnings.append(overflow_warning(src.name, overflow, columns[-1]))
+    return result
+
+
+def join_overflow(row: dict, last: str, delimiter: str) -> bool:
+    """Join a row's fields beyond the header (csv keeps them under the key None) back into its last
+    column, delimiters included: a one-column export of comments with unquoted commas ("Nurses need
+    more time, says the matron.") keeps its whole text instead of losing what followed the comma.
+    Returns whether the row had such fields."""
+    extra = row.pop(None, None)
+    if not extra:
+        return False
+    row[last] = delimiter.join([row.get(last) or "", *extra])
+    return True
+
+
+def overflow_warning(name: str, rows: list[int], last: str) -> str:
+    return (f"{name}: {len(rows):,} row(s) had more fields than the header (first: row {rows[0]}; an unquoted "
+            f"delimiter?); their extra fields were joined to the last column {last!r}")
 
 
 def allow_long_cells() -> None:
