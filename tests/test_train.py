@@ -181,6 +181,11 @@ def test_models_commands(small, tmp_path, cli, monkeypatch):
     # a model name that is not there is named as such, with the ones that are
     res = cli("models", "show", "comentary")
     assert res.exit_code == 1 and "no model named 'comentary'" in res.stderr and "(models: commentary)" in res.stderr
+    for ref in ("commentary@", "@v1", ""):  # read before as the promoted commentary
+        res = cli("models", "show", ref)
+        assert res.exit_code == 1 and f"bad model reference {ref!r}" in res.stderr
+    res = cli("models", "list", "--models-dir", tmp_path / "nothing-here")
+    assert res.exit_code == 0 and res.stdout == "" and "no models in" in res.stderr
     assert json.loads(cli("models", "show", "commentary@v1").stdout)["config"]["seed"] == 1
     res = cli("models", "diff", "commentary@v1", "commentary@v2")
     assert res.exit_code == 0 and "config.seed" in res.stdout and "stance macro-F1" in res.stdout

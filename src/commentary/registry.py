@@ -60,11 +60,10 @@ def package_versions() -> dict[str, str | None]:
 
 def parse_ref(ref: str | None, default_name: str = "commentary") -> tuple[str, str | None]:
     """Split ``name@version`` (version optional: the promoted one)."""
-    if not ref:
+    if ref is None:
         return default_name, None
-    name, _, version = ref.partition("@")
-    name = name or default_name
-    if not _NAME.match(name) or (version and not (_VERSION.match(version) or version == PRODUCTION)):
+    name, at, version = ref.partition("@")
+    if not _NAME.match(name) or (at and not version) or (version and not (_VERSION.match(version) or version == PRODUCTION)):
         raise CommentaryError(f"bad model reference {ref!r}", fix="write NAME or NAME@vN, e.g. commentary@v3")
     return name, (None if version in ("", PRODUCTION) else version)
 

@@ -128,10 +128,15 @@ def models_list(models_dir: ModelsDirOpt = None) -> None:
         ui.warn(f"{ref}: {why}")
     name, _ = parse_ref(None)
     default = production(root, name)
+    versions = list_versions(root)
     if default:
         ui.info(f"* marks each model's promoted version; commands without --model use {name}@{default}")
-    elif list_versions(root):
-        ui.info(f"* marks each model's promoted version; none of {name!r} is promoted, so commands need --model")
+    elif any(v.name == name for v in versions):
+        ui.info(f"* marks each model's promoted version; no version of {name!r} is promoted, so commands need --model")
+    elif versions:
+        ui.info(f"* marks each model's promoted version; there is no model named {name!r}, so commands need --model")
+    elif not damaged:
+        ui.info(f"no models in {root}; train one with `commentary train`")
 
 
 @models_app.command("show")
