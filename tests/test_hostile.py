@@ -526,6 +526,19 @@ def test_a_utf16_table_and_an_explicit_encoding(cli, models, tmp_path):
     res = cli("ingest", path, "-o", "-", "--encoding", "utf-16-be")
     assert res.exit_code == 0 and "no byte-order mark" not in res.stderr, res.stderr
     assert "Très bien" in res.stdout
+    # the byte-order mark is the file's own word: it wins over --encoding, which is named in a warning
+    path.write_bytes(FRENCH.encode("utf-16"))
+    res = cli("ingest", path, "-o", "-", "--encoding", "cp1252")
+    assert res.exit_code == 0 and "Très bien" in res.stdout
+    assert "starts with a UTF-16 byte-order mark; read it as UTF-16, not cp1252" in res.stderr
+    # UTF-16 without a mark under a single-byte --encoding is refused with the encoding to pass
+    path.write_bytes(FRENCH.encode("utf-16-le"))
+    res = cli("ingest", path, "-o", "-", "--encoding", "cp1252")
+    assert res.exit_code == 1 and "pass --encoding utf-16-le" in res.stderr
+    page = tmp_path / "page.txt"
+    page.write_bytes(PAGE.encode("utf-16-le"))
+    res = cli("ingest", page, "-o", "-", "--encoding", "utf-16-be")
+    assert "looks like UTF-16-LE, but --encoding says utf-16-be" in res.stderr
     # a file that is not what --encoding says fails on one line naming it
     path.write_bytes(b"\xff\xfeA\x00\x00\xd8")  # a mark, then a lone surrogate
     res = cli("ingest", path, "-o", "-")

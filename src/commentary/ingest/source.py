@@ -55,16 +55,22 @@ def wide_encoding(head: bytes, encoding: str = "utf-8") -> str | None:
     every other place and none between them (UTF-16 of Latin text without a mark). Such files are
     mostly NUL bytes as bytes, so this is asked before a file is refused as binary.
     """
+    for mark, codec in _WIDE_MARKS:  # a mark is the file's own word, over any --encoding
+        if head.startswith(mark):
+            return codec
     try:
         name = codecs.lookup(encoding).name
     except LookupError:
         return None  # ``decode`` names the unknown encoding
     if name.startswith(("utf-16", "utf-32")):
         return name
-    for mark, codec in _WIDE_MARKS:
-        if head.startswith(mark):
-            return codec
-    if not is_utf8(encoding) or len(head) < 8:
+    return utf16_by_nuls(head) if is_utf8(encoding) else None
+
+
+def utf16_by_nuls(head: bytes) -> str | None:
+    """UTF-16 without a byte-order mark, told by a NUL byte in every other place and none between
+    (Latin text), or None."""
+    if len(head) < 8:
         return None
     even, odd = head[0::2], head[1::2]
     for nuls, text, codec in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
@@ -102,15 +108,23 @@ def open_source(spec: str, encoding: str = "utf-8") -> Source:
         name = spec
     digest = hashlib.sha256(data).hexdigest()
     wide = wide_encoding(data[:8192], encoding)
+    seen = utf16_by_nuls(data[:8192]) if wide in ("utf-16-le", "utf-16-be") else None
     if wide is not None:
         data = _from_wide(name, data, wide)
     if not data.strip():
         raise InputError(f"{name} is empty", fix="pass a file that holds an article or comments")
     check_binary(name, data[:8192])
     src = Source(name, data, digest, path, wide=wide)
-    if wide in ("utf-16-le", "utf-16-be") and codecs.lookup(encoding).name != wide:
+    asked = codecs.lookup(encoding).name if wide else ""
+    if wide in ("utf-16-le", "utf-16-be") and asked != wide:
         src.warnings.append(f"{name} has no byte-order mark but looks like {wide.upper()}; read it so: pass "
                             "--encoding if its text looks wrong")
+    elif seen and seen != wide:
+        src.warnings.append(f"{name} looks like {seen.upper()}, but --encoding says {encoding}: pass --encoding "
+                            f"{seen} if its text looks wrong")
+    elif wide in ("utf-16", "utf-32") and not is_utf8(encoding) and not asked.startswith(wide):
+        src.warnings.append(f"{name} starts with a {wide.upper()} byte-order mark; read it as {wide.upper()}, "
+                            f"not {encoding} as --encoding says")
     return src
 
 
@@ -118,9 +132,12 @@ def check_binary(name: str, head: bytes) -> None:
     """Refuse input whose first bytes are mostly control bytes (Parquet excepted)."""
     controls = sum(head.count(bytes([b])) for b in _BINARY_BYTES)
     if not head.startswith(b"PAR1") and controls > max(3, len(head) // 50):
+        wide = utf16_by_nuls(head)
         raise InputError(
             f"{name} looks binary ({controls} control bytes in the first {len(head):,})",
-            fix="pass a text export, HTML page, CSV, JSONL or Parquet file",
+            fix=(f"it looks like {wide.upper()} without a byte-order mark: pass --encoding {wide}" if wide
+                 else "pass a text export, HTML page, CSV, JSONL or Parquet file, or the --encoding of a "
+                      "UTF-16 or UTF-32 file"),
         )
 
 
