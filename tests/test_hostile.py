@@ -561,6 +561,20 @@ def test_a_utf16_export_whose_declaration_says_utf16_is_read(cli, tmp_path, expo
     assert texts == [json.loads(line)["text"] for line in want.stdout.splitlines()] and len(texts) >= 3
 
 
+def test_excel_unicode_text_is_read_as_the_table_it_is(cli, models, tmp_path):
+    """Excel's "Unicode text" save: UTF-16, tab-separated, CRLF, under a .txt name."""
+    table = ('comment_id\tbody\tauthor\r\n1\t"Great article, thank you. Café"\tAna\r\n'
+             '2\t"I disagree with this piece.\nA second line."\tBob\r\n3\tNurses need time.\tZoë\r\n')
+    path = tmp_path / "export.txt"
+    path.write_bytes(table.encode("utf-16"))
+    want = ["Great article, thank you. Café", "I disagree with this piece.\nA second line.", "Nurses need time."]
+    for command in (["ingest", path, "-o", "-"], ["classify", path, "--models-dir", models]):
+        res = cli(*command)
+        assert res.exit_code == 0, res.stderr
+        rows = [json.loads(line) for line in res.stdout.splitlines()]
+        assert [r["text"] for r in rows] == want and [r["author"] for r in rows] == ["Ana", "Bob", "Zoë"]
+
+
 def test_unquoted_commas_in_the_last_column_keep_the_whole_comment(cli, models, tmp_path):
     """A one-column export ("body", then one comment a line, commas unquoted) lost everything after
     each comment's first comma, silently."""

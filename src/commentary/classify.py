@@ -212,7 +212,7 @@ def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, opt
 
 
 def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[[str], None]) -> Iterator[Item]:
-    from .ingest import read_opened, read_source
+    from .ingest import looks_like_tsv, read_opened, read_source
     from .ingest.pagetext import read_page_text
     from .ingest.source import decode, is_utf8, open_source
 
@@ -235,8 +235,8 @@ def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[
     if is_text and not per_line:
         src = open_source(spec, opts.encoding)  # refuses empty and binary input; reads stdin once
         head = src.data[:1 << 20].decode("utf-8", "replace")
-        if fmt is None and head.lstrip().startswith(("<", "{", "[")):
-            result, _ = read_opened(src, None, opts)  # markup or JSON: let ingest tell which
+        if fmt is None and (head.lstrip().startswith(("<", "{", "[")) or looks_like_tsv(head)):
+            result, _ = read_opened(src, None, opts)  # markup, JSON or a table: let ingest tell which
         elif _PAGE_LABEL.search(head):
             result = read_page_text(src, decode(src, opts.encoding))
             result.warnings[:0] = src.warnings

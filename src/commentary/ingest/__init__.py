@@ -69,6 +69,27 @@ def _json_start(data: bytes) -> bool:
             return False
 
 
+def looks_like_tsv(head: str) -> bool:
+    """Whether the start of a text file is a tab-separated table: a header of short names with one
+    or more tabs, and (nearly) every one of the next rows (read as TSV, so a quoted cell may hold
+    line breaks) with as many fields. Pages copied from a browser and plain comments do not look
+    like this."""
+    import csv
+    import io
+
+    if "\t" not in head.split("\n", 1)[0]:
+        return False
+    if not head.endswith("\n"):
+        head = head[:head.rfind("\n") + 1]  # the sample's end may cut a row
+    try:
+        rows = [r for r in csv.reader(io.StringIO(head.lstrip("\ufeff"), newline=""), delimiter="\t") if r][:21]
+    except csv.Error:
+        return False
+    if len(rows) < 2 or not all(0 < len(name.strip()) <= 40 for name in rows[0]):
+        return False
+    return sum(len(r) == len(rows[0]) for r in rows[1:]) >= 0.8 * (len(rows) - 1)
+
+
 def detect_format(src: Source) -> str:
     """Tell a source's format from its extension, and from its first bytes when that fails."""
     ext = src.path.suffix.lower() if src.path else ""
@@ -84,6 +105,8 @@ def detect_format(src: Source) -> str:
         return "html"
     if fmt == "text" and head.startswith(("{", "[")) and _json_start(src.data[:65536]):
         return "jsonl" if head.startswith("{") else "json"  # JSON saved under a .txt name
+    if fmt in ("text", None) and looks_like_tsv(src.data[:65536].decode("utf-8", "replace")):
+        return "tsv"  # a table saved under a .txt name: Excel's "Unicode text" and "Text (Tab delimited)"
     if fmt:
         return fmt
     if head.startswith("<"):
