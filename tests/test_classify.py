@@ -243,3 +243,15 @@ def test_force_replaces_earlier_predictions_but_never_the_input_or_a_users_file(
     report = tmp_path / "report.html"
     assert cli("report", sheet, "-o", report, "--models-dir", models).exit_code == 0
     assert cli("report", sheet, "-o", report, "--force", "--models-dir", models).exit_code == 0
+
+
+def test_the_table_says_when_a_rule_decided_the_stance(cli, models, tmp_path):
+    """A deciding rule gives the stance while the probabilities stay the model's: the table says so
+    rather than show "disagree 0.02" unexplained."""
+    path = tmp_path / "c.txt"
+    path.write_text("Rubbish article.\n\nThe rota never holds in winter, whatever the board says.\n")
+    res = run(cli, models, path, "--format", "table")
+    assert res.exit_code == 0, res.stderr
+    rows = res.stdout.split("├")
+    assert "disagree" in rows[0] and "by rule; the model read" in rows[0]
+    assert "by rule" not in rows[1]

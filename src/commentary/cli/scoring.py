@@ -163,7 +163,11 @@ def _print_predictions(rows: list[dict], explain: bool) -> None:
     for r in rows:
         who = f"{r['author']}: " if r.get("author") else ""
         text = r["text"] if len(r["text"]) <= 240 else r["text"][:237] + "..."
-        stance = f"{r['stance']} {r['stance_probs'][r['stance']]:.2f}" + (" (unsure)" if r["abstain"] else "")
+        probs = r["stance_probs"]
+        read = max(probs, key=probs.get)
+        stance = f"{r['stance']} {probs[r['stance']]:.2f}" + (" (unsure)" if r["abstain"] else "")
+        if read != r["stance"]:  # a rule decided (the codebook's nothing_new rule, a deciding stance rule)
+            stance += f"\nby rule; the model read {read} {probs[read]:.2f}"
         themes = ", ".join(f"{t} {r['theme_probs'][t]:.2f}" for t in r["themes"]) or "-"
         if explain and r.get("evidence"):
             themes += "\n" + "\n".join(f"{k}: \u201c{v[:120]}\u201d" for k, v in r["evidence"].items())
