@@ -115,7 +115,10 @@ def open_source(spec: str, encoding: str = "utf-8") -> Source:
         raise InputError(f"{name} is empty", fix="pass a file that holds an article or comments")
     check_binary(name, data[:8192])
     src = Source(name, data, digest, path, wide=wide)
-    asked = codecs.lookup(encoding).name if wide else ""
+    try:
+        asked = codecs.lookup(encoding).name
+    except LookupError:
+        raise InputError(f"unknown encoding {encoding!r}", fix="pass e.g. --encoding cp1252") from None
     if wide in ("utf-16-le", "utf-16-be") and asked != wide:
         src.warnings.append(f"{name} has no byte-order mark but looks like {wide.upper()}; read it so: pass "
                             "--encoding if its text looks wrong")
@@ -142,10 +145,10 @@ def check_binary(name: str, head: bytes) -> None:
 
 
 _WESTERN = {"cp1250", "cp1252", "latin_1", "iso8859_15", "iso8859_2", "mac_roman", "cp850", "cp437"}
-# Unicode, East Asian, Cyrillic, Greek, Hebrew, Arabic and Thai codecs, whose guesses stand; any other guess (cp775 for a mostly
-# English file with one "Café") is read as cp1252 when the bytes allow it, as spreadsheets save them
+# Unicode, East Asian, Cyrillic, Greek, Hebrew, Arabic and Thai codecs, whose guesses stand; any other
+# guess (cp775 for a mostly English file with one "Café") is read as cp1252 when the bytes allow it
 _GUESS_STANDS = re.compile(r"utf|big5|gb|hz|shift_jis|cp93[26]|cp94[69]|cp950|euc|iso2022|johab|koi8|cp125[15]|"
-                         r"cp866|mac_cyrillic|iso8859_5|iso8859_[678]|cp1253|cp1255|cp1256|tis|cp874")
+                           r"cp866|mac_cyrillic|iso8859_5|iso8859_[678]|cp1253|cp1255|cp1256|tis|cp874")
 
 
 def guess_encoding(data: bytes) -> str | None:
