@@ -23,22 +23,16 @@ def _table(per_label: dict[str, dict[str, float]], extra: dict[str, float] | Non
     return "\n".join(rows)
 
 
-def _base_model(base_id: str | None) -> str:
-    from .backends.encoder import describe_base_model
-
-    text = describe_base_model(base_id)
-    name, _, rest = text.partition(" ")
-    return f"`{name}`" + (f" {rest}" if rest else "")
-
-
 def render_card(manifest: dict[str, Any], metrics: dict[str, Any], thresholds: dict[str, float]) -> str:
     """The model card as Markdown."""
+    from .backends.encoder import describe_base_model
+
     cv = metrics["cv"]
     lines = [
         f"# Model card: {manifest['name']}@{manifest['version']}",
         "",
         f"Trained {manifest['created']} with commentary {manifest['packages']['commentary']} "
-        f"(backend `{manifest['backend']}`, base model {_base_model(manifest.get('base_model'))}), "
+        f"(backend `{manifest['backend']}`, base model {describe_base_model(manifest.get('base_model'), '`')}), "
         f"codebook {manifest['codebook']['version']}, seed {manifest['config']['seed']}.",
         "",
         "## Intended use",

@@ -111,7 +111,7 @@ def _stream_table(path: Path, opts, say: Callable[[str], None] | None = None) ->
     from .ingest.source import Source
     from .ingest.tabular import (
         allow_long_cells,
-        join_overflow,
+        joined_rows,
         jsonl_objects,
         overflow_warning,
         sniff_delimiter,
@@ -143,14 +143,7 @@ def _stream_table(path: Path, opts, say: Callable[[str], None] | None = None) ->
         allow_long_cells()
         reader = csv.DictReader(itertools.chain(head_lines, (line + "\n" for _, line in lines)), delimiter=delimiter)
         columns = [c for c in (reader.fieldnames or []) if c is not None]
-
-        def joined(rows):  # ingest's reading of a row with more fields than the header
-            for n, row in enumerate(rows, 1):
-                if join_overflow(row, columns[-1], delimiter):
-                    overflow.append(n)
-                yield row
-
-        rows = joined(reader)
+        rows = joined_rows(reader, columns[-1], delimiter, overflow) if columns else iter(())
         where = "row"
 
     def items() -> Iterator[Item]:
@@ -248,11 +241,10 @@ def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[
         yield from items_from_records(result.articles, result.comments)
         return
     if is_text and per_line:
-        stream = sys.stdin.buffer if path is None else open(path, "rb")  # noqa: SIM115
+        # a file's buffer holds its first megabyte to peek at; stdin's what it has buffered (4-8 KB or more)
+        stream = sys.stdin.buffer if path is None else open(path, "rb", buffering=1 << 20)  # noqa: SIM115
         try:
-            # a file's first megabyte; stdin's buffer (peek gives what is buffered, 4-8 KB or more)
-            head = (_file_head(path) if path is not None
-                    else stream.peek(1 << 16)[:1 << 16] if hasattr(stream, "peek") else b"")
+            head = stream.peek(1 << 20)[:1 << 20] if hasattr(stream, "peek") else b""
             if is_utf8(opts.encoding) and _utf8_head(head):  # read a line at a time
                 yield from _plain(_text_lines(stream, spec, say), spec, per_line=True)
                 return

@@ -419,9 +419,9 @@ def fit(data: TrainingData, config: TrainConfig, *, unlabelled: Inputs | None = 
         final["backend"] = _fitted(data, config, unlabelled)
 
     oof_s, oof_t, folds = cross_val_proba(data, config, unlabelled=unlabelled, progress=say, meanwhile=final_fit)
-    decisions = fit_decisions(oof_s, oof_t, data.stance, data.themes, data.stance_labels,
-                              data.theme_labels, abstain_rate=config.abstain_rate)
-    decisions.stance_rules = _deciding_rules(config, data.stance_labels)
+    decisions = fit_decisions(oof_s, oof_t, data.stance, data.themes, data.stance_labels, data.theme_labels,
+                              abstain_rate=config.abstain_rate,
+                              stance_rules=_deciding_rules(config, data.stance_labels))
     cs, ct = decisions.calibrate(oof_s, oof_t)
     pred_s, pred_t = decisions.decide(cs, ct, data.inputs.texts)
     cv = score(data.stance, pred_s, data.themes, pred_t,

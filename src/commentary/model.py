@@ -7,6 +7,7 @@ are plain numbers saved as JSON beside the backend's own files.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,6 @@ class Decisions:
     # fires on takes its stance, unless rules for another stance fire too. Its probabilities stay the
     # model's, so a comment the model read otherwise is flagged unsure. Absent from older models.
     stance_rules: list[dict[str, Any]] = field(default_factory=list)
-    _rules: list | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         out = {"stance_labels": self.stance_labels, "theme_labels": self.theme_labels,
@@ -109,18 +109,25 @@ class Decisions:
         stances did)."""
         import numpy as np
 
-        from .label.rules import Rule, fired
+        from .label.rules import fired
 
-        if self._rules is None:
-            self._rules = [Rule.from_spec(spec) for spec in self.stance_rules]
-        hits = fired(self._rules, list(texts))
-        target = np.array([self.stance_labels.index(r.target) for r in self._rules])
+        rules = _compiled_rules(json.dumps(self.stance_rules, sort_keys=True))
+        hits = fired(rules, list(texts))
+        target = np.array([self.stance_labels.index(r.target) for r in rules])
         out = np.full(len(texts), -1)
         for i, row in enumerate(hits):
             stances = set(target[row].tolist())
             if len(stances) == 1:
                 out[i] = stances.pop()
         return out
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled_rules(specs_json: str) -> tuple:
+    """Rules from their specs, compiled once per process (keyed by the specs as JSON)."""
+    from .label.rules import Rule
+
+    return tuple(Rule.from_spec(spec) for spec in json.loads(specs_json))
 
 
 def _fit_temperature(ps, y) -> float:
@@ -159,11 +166,12 @@ def _best_threshold(p, y) -> float:
 
 
 def fit_decisions(oof_stance, oof_themes, y_stance, y_themes, stance_labels, theme_labels,
-                  *, abstain_rate: float = 0.1) -> Decisions:
-    """Fit calibration, thresholds and the abstain cut on out-of-fold probabilities."""
+                  *, abstain_rate: float = 0.1, stance_rules: list[dict[str, Any]] | None = None) -> Decisions:
+    """Fit calibration, thresholds and the abstain cut on out-of-fold probabilities; *stance_rules*
+    (deciding rules' specs) are kept as they are."""
     import numpy as np
 
-    dec = Decisions(list(stance_labels), list(theme_labels))
+    dec = Decisions(list(stance_labels), list(theme_labels), stance_rules=list(stance_rules or []))
     has = np.asarray(y_stance) >= 0  # comments labelled for themes only calibrate the themes alone
     dec.temperature = _fit_temperature(oof_stance[has], np.asarray(y_stance)[has])
     dec.platt = {t: _fit_platt(oof_themes[:, j], y_themes[:, j]) for j, t in enumerate(theme_labels)}

@@ -153,7 +153,8 @@ def _index(root: Path, name: str) -> dict[str, str]:
 def resolve(root: Path, ref: str | None) -> Version:
     """Find a version by ``name@vN``, or the promoted version of ``name``."""
     name, version = parse_ref(ref)
-    if not _versions(root, name):
+    have = _versions(root, name)
+    if not have:
         names = sorted({v.name for v in list_versions(root)})
         raise CommentaryError(
             f"no model named {name!r} in {root}" + (f" (models: {', '.join(names)})" if names else " (no models yet)"),
@@ -161,14 +162,11 @@ def resolve(root: Path, ref: str | None) -> Version:
     if version is None:
         version = production(root, name)
         if version is None:
-            have = _versions(root, name)
-            hint = f"promote one with `commentary models promote {name}@{have[-1]}`" if have else \
-                "train one with `commentary train`"
-            raise CommentaryError(f"no promoted version of model {name!r} in {root}", fix=hint)
+            raise CommentaryError(f"no promoted version of model {name!r} in {root}",
+                                  fix=f"promote one with `commentary models promote {name}@{have[-1]}`")
     path = root / name / version
     if not (path / MANIFEST).is_file():
-        have = ", ".join(_versions(root, name)) or "none"
-        raise CommentaryError(f"model {name}@{version} does not exist in {root} (versions: {have})",
+        raise CommentaryError(f"model {name}@{version} does not exist in {root} (versions: {', '.join(have)})",
                               fix="see `commentary models list`")
     return Version(name, version, path, read_manifest(path))
 

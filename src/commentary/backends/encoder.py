@@ -231,11 +231,13 @@ def static_model() -> str:
                               "(once, about two minutes)", make)
 
 
-def describe_base_model(base_id: str | None) -> str:
-    """A base model's id as a reader wants it: ``static`` says what it was distilled from."""
+def describe_base_model(base_id: str | None, quote: str = "") -> str:
+    """A base model's id (between *quote*s: "`" for Markdown) as a reader wants it: ``static`` says
+    what it was distilled from."""
+    text = f"{quote}{base_id or 'none'}{quote}"
     if base_id == STATIC:
-        return f"static ({MPNET.split('/')[-1]} distilled by Model2Vec into 256-dimension static embeddings)"
-    return base_id or "none"
+        text += f" ({MPNET.split('/')[-1]} distilled by Model2Vec into 256-dimension static embeddings)"
+    return text
 
 
 def static_target() -> Path:

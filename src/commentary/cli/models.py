@@ -116,8 +116,10 @@ def models_list(models_dir: ModelsDirOpt = None) -> None:
 
     root = models_root(models_dir)
     damaged: list[tuple[str, str]] = []
-    for v in list_versions(root, damaged=damaged):
-        mark = "*" if production(root, v.name) == v.version else " "
+    versions = list_versions(root, damaged=damaged)
+    promoted = {name: production(root, name) for name in {v.name for v in versions}}  # one pointer read each
+    for v in versions:
+        mark = "*" if promoted[v.name] == v.version else " "
         cv = read_metrics(v).get("cv")
         cv = cv if isinstance(cv, dict) else {}  # figures are for show: a damaged file leaves them blank
         typer.echo(f"{mark} {v.ref}\t{v.manifest.get('created', '')}\t{v.manifest.get('backend', '')}\t"
@@ -127,11 +129,10 @@ def models_list(models_dir: ModelsDirOpt = None) -> None:
         typer.echo(f"! {ref}\tdamaged")
         ui.warn(f"{ref}: {why}")
     name, _ = parse_ref(None)
-    default = production(root, name)
-    versions = list_versions(root)
+    default = promoted[name] if name in promoted else production(root, name)
     if default:
         ui.info(f"* marks each model's promoted version; commands without --model use {name}@{default}")
-    elif any(v.name == name for v in versions):
+    elif name in promoted:
         ui.info(f"* marks each model's promoted version; no version of {name!r} is promoted, so commands need --model")
     elif versions:
         ui.info(f"* marks each model's promoted version; there is no model named {name!r}, so commands need --model")

@@ -236,8 +236,9 @@ def report(
 
 
 def _report_name(version, real: bool, sources: list[str] | None, dataset, labels: Path | None) -> str:
-    """The default report folder's name: one per model version and gold set, so scoring a version on
-    the real set does not replace its report on the starter test split, nor on a dataset of yours.
+    """The default report folder's name: one per model version and gold set (*dataset*, the one
+    scored), so scoring a version on the real set does not replace its report on the starter test
+    split, nor on a dataset of yours.
 
     A dataset of yours is named by its folder and a short hash of its full path (and the labels
     file's), so two folders called ``dev`` in different places, or a folder called ``real``, never
@@ -250,7 +251,7 @@ def _report_name(version, real: bool, sources: list[str] | None, dataset, labels
     name = f"{version.name}-{version.version}"
     if real:
         return "-".join([name, "real", *sorted(set(sources or []))])
-    data = Path(dataset or starter_dir() / "test").resolve()
+    data = Path(dataset).resolve()
     if labels is None and data == (starter_dir() / "test").resolve():
         return name
     parts, keys = [name, "on", data.name or "dataset"], [str(data)]
@@ -308,7 +309,6 @@ def evaluate(
                      fix="pass --force to replace an earlier report there")
     book = load_codebook(codebook_file)
     by = None
-    own = dataset  # the user's own gold set, if one was given
     if real:
         if dataset is not None:
             raise CommentaryError("--real and a DATASET were both given", fix="pass one of them")
@@ -347,7 +347,7 @@ def evaluate(
             raise CommentaryError(f"--min-f1 {item!r} is not LABEL=NUMBER", fix="write e.g. --min-f1 listening=0.5") from None
     gates = check_gates(metrics, min_macro_f1=min_macro_f1, min_f1=limits, baseline=base_metrics,
                         max_drop=max_drop)
-    folder = output or home() / "evaluation" / _report_name(version, real, source, own, labels)
+    folder = output or home() / "evaluation" / _report_name(version, real, source, dataset, labels)
     write_reports(metrics, gates, folder, force=force or output is None)
     summary = {"model": version.ref, "stance_macro_f1": metrics["stance"]["macro_f1"],
                "themes_macro_f1": metrics["themes"]["macro_f1"], "gates_failed": sum(not g.passed for g in gates)}

@@ -76,13 +76,15 @@ def looks_like_tsv(head: str) -> bool:
     like this."""
     import csv
     import io
+    import itertools
 
     if "\t" not in head.split("\n", 1)[0]:
         return False
     if not head.endswith("\n"):
         head = head[:head.rfind("\n") + 1]  # the sample's end may cut a row
     try:
-        rows = [r for r in csv.reader(io.StringIO(head.lstrip("\ufeff"), newline=""), delimiter="\t") if r][:21]
+        reader = csv.reader(io.StringIO(head.lstrip("\ufeff"), newline=""), delimiter="\t")
+        rows = list(itertools.islice((r for r in reader if r), 21))  # the header and twenty rows
     except csv.Error:
         return False
     if len(rows) < 2 or not all(0 < len(name.strip()) <= 40 for name in rows[0]):

@@ -17,7 +17,7 @@ from .base import ReadOptions, ReadResult, article_id, comment_id, provenance
 from .dates import parse_date
 from .source import _CONTROL, Source, check_line_lengths
 
-__all__ = ["join_overflow", "overflow_warning", "jsonl_objects", "read_csv", "read_jsonl", "read_json", "read_parquet",
+__all__ = ["joined_rows", "overflow_warning", "jsonl_objects", "read_csv", "read_jsonl", "read_json", "read_parquet",
            "read_rows", "ROLES"]
 
 # Column names each role is detected from, after lower-casing and dropping non-letters.
@@ -218,10 +218,7 @@ def read_csv(src: Source, text: str, opts: ReadOptions, delimiter: str | None = 
 
     def rows() -> Iterator[dict]:
         try:
-            for n, row in enumerate(reader, 1):
-                if join_overflow(row, columns[-1], delimiter):
-                    overflow.append(n)
-                yield row
+            yield from joined_rows(reader, columns[-1], delimiter, overflow)
         except csv.Error as exc:
             raise FormatError(f"{src.name}: line {reader.line_num}: {exc}",
                               fix="check the quoting on that line") from exc
@@ -232,16 +229,17 @@ def read_csv(src: Source, text: str, opts: ReadOptions, delimiter: str | None = 
     return result
 
 
-def join_overflow(row: dict, last: str, delimiter: str) -> bool:
-    """Join a row's fields beyond the header (csv keeps them under the key None) back into its last
-    column, delimiters included: a one-column export of comments with unquoted commas ("Nurses need
-    more time, says the matron.") keeps its whole text instead of losing what followed the comma.
-    Returns whether the row had such fields."""
-    extra = row.pop(None, None)
-    if not extra:
-        return False
-    row[last] = delimiter.join([row.get(last) or "", *extra])
-    return True
+def joined_rows(reader: Iterable[dict], last: str, delimiter: str, overflow: list[int]) -> Iterator[dict]:
+    """A csv.DictReader's rows, each one's fields beyond the header (csv keeps them under the key None)
+    joined back into its last column, delimiters included: a one-column export of comments with
+    unquoted commas ("Nurses need more time, says the matron.") keeps its whole text instead of losing
+    what followed the comma. The numbers of such rows are added to *overflow*."""
+    for n, row in enumerate(reader, 1):
+        extra = row.pop(None, None)
+        if extra:
+            row[last] = delimiter.join([row.get(last) or "", *extra])
+            overflow.append(n)
+        yield row
 
 
 def overflow_warning(name: str, rows: list[int], last: str) -> str:
