@@ -483,6 +483,12 @@ def test_a_cp1252_spreadsheet_is_read_with_a_warning_by_ingest_and_classify(cli,
     # an explicit --encoding is used as given, without a guess
     res = cli("classify", path, "--format", "jsonl", "--models-dir", models, "--encoding", "cp1252")
     assert res.exit_code == 0 and "guess" not in res.stderr
+    # ... --encoding utf-8 too: a file that is not UTF-8 is refused, naming the line, not guessed at
+    for cmd in (("ingest", path, "-o", "-"), ("classify", path, "--format", "jsonl", "--models-dir", models)):
+        res = cli(*cmd, "--encoding", "utf-8")
+        assert res.exit_code == 1 and res.stdout == "", res.stderr
+        assert "line 2 is not valid utf-8" in res.stderr and "--encoding auto" in res.stderr
+        assert "guess" not in res.stderr
 
 
 # Windows Notepad's and Excel's "Unicode text" is UTF-16: mostly NUL bytes, which must not read as binary

@@ -23,7 +23,9 @@ def ingest(
         "[default: data/<first source name>].")] = None,
     fmt: FormatOpt = None,
     force: ForceOpt = False,
-    encoding: Annotated[str, typer.Option(help="Text encoding of the inputs.")] = "utf-8",
+    encoding: Annotated[str, typer.Option(
+        help="Text encoding of the inputs: auto is UTF-8, or the encoding a non-UTF-8 file most likely has, "
+        "with a warning (UTF-16 and UTF-32 by their byte-order mark); a named one is used as given.")] = "auto",
     text_column: Annotated[Optional[str], typer.Option(help="Column holding the comment text.")] = None,
     id_column: Annotated[Optional[str], typer.Option(help="Column holding the comment id.")] = None,
     parent_column: Annotated[Optional[str], typer.Option(help="Column holding the parent comment id.")] = None,

@@ -41,9 +41,8 @@ def classify(
         help="Force the input format (as ingest --format).")] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Column holding the comment text.")] = None,
     encoding: Annotated[str, typer.Option(
-        show_default=False,
-        help="Text encoding of the input [default: UTF-8, or the encoding a non-UTF-8 file most likely has, "
-        "with a warning; UTF-16 and UTF-32 by their byte-order mark].")] = "utf-8",
+        help="Text encoding of the input: auto is UTF-8, or the encoding a non-UTF-8 file most likely has, "
+        "with a warning (UTF-16 and UTF-32 by their byte-order mark); a named one is used as given.")] = "auto",
     explain: Annotated[bool, typer.Option(
         "--explain", help="Add the sentence behind each label.")] = False,
     batch_size: Annotated[Optional[int], typer.Option(

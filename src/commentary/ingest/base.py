@@ -25,7 +25,7 @@ _BLANKS = re.compile(r"\n{3,}")
 class ReadOptions:
     """Options that readers share; tabular readers use the column names."""
 
-    encoding: str = "utf-8"
+    encoding: str = "auto"  # source.AUTO: UTF-8, else the likeliest encoding, with a warning
     include_pingbacks: bool = False
     include_unapproved: bool = False
     text_column: str | None = None

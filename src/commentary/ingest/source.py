@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import InputError
 
 __all__ = ["Source", "open_source", "decode", "strip_controls", "MAX_LINE_CHARS", "check_line_lengths", "check_binary",
-           "wide_encoding", "is_utf8"]
+           "wide_encoding", "is_utf8", "AUTO"]
 
 # No comment page or record line is anywhere near this long; a longer line means the
 # wrong file (a minified bundle, a dump, a binary blob) rather than comments.
@@ -42,12 +42,22 @@ _WIDE_MARKS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
                (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
+# The default --encoding: UTF-8, or, for a file that is not, the encoding it most likely has (with a
+# warning). An explicit --encoding utf-8 is taken at its word: a file that is not UTF-8 is refused.
+AUTO = "auto"
+
+
 def is_utf8(encoding: str) -> bool:
-    """Whether *encoding* names UTF-8 (the default, read with a guess when a file is not)."""
-    return encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig")
+    """Whether *encoding* reads a file as UTF-8: ``auto`` (the default) or a name of UTF-8."""
+    return encoding.lower().replace("_", "-") in (AUTO, "utf-8", "utf8", "utf-8-sig")
 
 
-def wide_encoding(head: bytes, encoding: str = "utf-8") -> str | None:
+def _codec(encoding: str) -> str:
+    """The codec name of *encoding* (``auto`` is UTF-8's); LookupError for an unknown one."""
+    return "utf-8" if encoding.lower() == AUTO else codecs.lookup(encoding).name
+
+
+def wide_encoding(head: bytes, encoding: str = AUTO) -> str | None:
     """The UTF-16 or UTF-32 codec a file whose first bytes are *head* is in, or None.
 
     Told by an explicit *encoding* (``--encoding utf-16``), by a byte-order mark (what Windows
@@ -59,7 +69,7 @@ def wide_encoding(head: bytes, encoding: str = "utf-8") -> str | None:
         if head.startswith(mark):
             return codec
     try:
-        name = codecs.lookup(encoding).name
+        name = _codec(encoding)
     except LookupError:
         return None  # ``decode`` names the unknown encoding
     if name.startswith(("utf-16", "utf-32")):
@@ -87,7 +97,7 @@ def _from_wide(name: str, data: bytes, codec: str) -> bytes:
                          fix="re-save the file as UTF-8, or pass the --encoding it was saved in") from exc
 
 
-def open_source(spec: str, encoding: str = "utf-8") -> Source:
+def open_source(spec: str, encoding: str = AUTO) -> Source:
     """Read *spec* (a path, or ``-`` for stdin) and refuse empty or binary input.
 
     A UTF-16 or UTF-32 file (see ``wide_encoding``) is turned into UTF-8 here, so that every
@@ -116,7 +126,7 @@ def open_source(spec: str, encoding: str = "utf-8") -> Source:
     check_binary(name, data[:8192])
     src = Source(name, data, digest, path, wide=wide)
     try:
-        asked = codecs.lookup(encoding).name
+        asked = _codec(encoding)
     except LookupError:
         raise InputError(f"unknown encoding {encoding!r}", fix="pass e.g. --encoding cp1252") from None
     if wide in ("utf-16-le", "utf-16-be") and asked != wide:
@@ -180,25 +190,28 @@ def strip_controls(text: str) -> tuple[str, int]:
     return _CONTROL.subn("", text)
 
 
-def decode(src: Source, encoding: str = "utf-8") -> str:
+def decode(src: Source, encoding: str = AUTO) -> str:
     """Decode to text with LF line ends, strip control characters and count them.
 
-    With the default, UTF-8, a file that is not UTF-8 is read in the encoding it most
-    likely has, with a warning that names it; an explicit --encoding is used as given.
+    With the default, ``auto``, a file that is not UTF-8 is read in the encoding it most
+    likely has, with a warning that names it; an explicit --encoding (``utf-8`` included) is
+    used as given, and a file that is not in it is refused.
     """
+    auto = encoding.lower() == AUTO
     if src.wide is not None:  # already turned into UTF-8 by open_source
         encoding = "utf-8"
-    default = is_utf8(encoding)
     try:
-        text = src.data.decode("utf-8-sig" if default else encoding)
+        text = src.data.decode("utf-8-sig" if is_utf8(encoding) else encoding)
     except UnicodeDecodeError as exc:
         line = src.data[: exc.start].count(b"\n") + 1
-        guess = guess_encoding(src.data) if default else None
+        guess = guess_encoding(src.data) if auto else None
         if guess is None:
             raise InputError(
-                f"{src.name}: line {line} is not valid {encoding} (byte {exc.start}), and its encoding "
-                "cannot be told safely",
-                fix="re-save the file as UTF-8, or pass --encoding (for example cp1252)",
+                f"{src.name}: line {line} is not valid {'UTF-8' if auto else encoding} (byte {exc.start})"
+                + (", and its encoding cannot be told safely" if auto else ""),
+                fix=("re-save the file as UTF-8, or pass --encoding (for example cp1252)" if auto else
+                     "pass the --encoding the file was saved in (for example cp1252), or --encoding auto to "
+                     "read it in the one it most likely has"),
             ) from exc
         text = src.data.decode(guess, errors="replace")
         src.warnings.append(f"{src.name} is not UTF-8 (line {line}); read it as {guess}, a guess: pass "
