@@ -181,6 +181,10 @@ def test_models_commands(small, tmp_path, cli, monkeypatch):
     # a model name that is not there is named as such, with the ones that are
     res = cli("models", "show", "comentary")
     assert res.exit_code == 1 and "no model named 'comentary'" in res.stderr and "(models: commentary)" in res.stderr
+    assert "see `commentary models list`" in res.stderr
+    # a fix's command names the folder of models the user named
+    res = cli("models", "show", "commentary", "--models-dir", tmp_path / "nothing-here")
+    assert f"train one with `commentary train --models-dir {tmp_path / 'nothing-here'}`" in res.stderr
     for ref in ("commentary@", "@v1", ""):  # read before as the promoted commentary
         res = cli("models", "show", ref)
         assert res.exit_code == 1 and f"bad model reference {ref!r}" in res.stderr

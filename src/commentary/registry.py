@@ -24,6 +24,7 @@ from typing import Any
 from . import __version__
 from .dataset import _umask, atomic_file, file_sha256
 from .errors import CommentaryError
+from .paths import models_dir
 
 __all__ = ["Version", "parse_ref", "list_versions", "resolve", "verify", "promote", "write_version",
            "package_versions", "read_manifest", "read_metrics"]
@@ -154,20 +155,22 @@ def resolve(root: Path, ref: str | None) -> Version:
     """Find a version by ``name@vN``, or the promoted version of ``name``."""
     name, version = parse_ref(ref)
     have = _versions(root, name)
+    # the commands a fix names work on this folder of models, as the user's own command did
+    there = "" if Path(root).absolute() == models_dir().absolute() else f" --models-dir {root}"
     if not have:
         names = sorted({v.name for v in list_versions(root)})
         raise CommentaryError(
             f"no model named {name!r} in {root}" + (f" (models: {', '.join(names)})" if names else " (no models yet)"),
-            fix="see `commentary models list`" if names else "train one with `commentary train`")
+            fix=f"see `commentary models list{there}`" if names else f"train one with `commentary train{there}`")
     if version is None:
         version = production(root, name)
         if version is None:
             raise CommentaryError(f"no promoted version of model {name!r} in {root}",
-                                  fix=f"promote one with `commentary models promote {name}@{have[-1]}`")
+                                  fix=f"promote one with `commentary models promote {name}@{have[-1]}{there}`")
     path = root / name / version
     if not (path / MANIFEST).is_file():
         raise CommentaryError(f"model {name}@{version} does not exist in {root} (versions: {', '.join(have)})",
-                              fix="see `commentary models list`")
+                              fix=f"see `commentary models list{there}`")
     return Version(name, version, path, read_manifest(path))
 
 
