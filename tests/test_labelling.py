@@ -166,6 +166,9 @@ def test_a_bad_rules_file_names_the_line(cli, tmp_path):
     bad.write_text(STANCE_RULES.replace("(wrong|", "(wrong|("), encoding="utf-8")
     res = cli("label", "rules", TEST_SPLIT, "--rules", bad)
     assert res.exit_code == 1 and "line 10" in res.stderr and "bad regular expression" in res.stderr
+    # a rules file alone, without a dataset, is checked the same way
+    res = cli("label", "rules", "--rules", bad)
+    assert res.exit_code == 1 and "line 10" in res.stderr and "bad regular expression" in res.stderr
 
 
 def test_the_shipped_deciding_rules_fire_only_on_stance_said_outright():
@@ -223,6 +226,11 @@ def test_rules_write_gives_an_editable_copy_that_loads(cli, tmp_path):
     assert cli("label", "rules", "--write", out).exit_code == 0
     res = cli("label", "rules", TEST_SPLIT, "--rules", out, "--json")
     assert res.exit_code == 0 and len(json.loads(res.stdout)["rules"]) >= 10
+    # checked alone, it says what it holds and how to apply it
+    res = cli("label", "rules", "--rules", out)
+    assert res.exit_code == 0 and res.stdout == ""
+    assert "rules, all valid for codebook 1.0" in res.stderr and "2 deciding stance rules" in res.stderr
+    assert f"commentary label rules DATASET --rules {out}" in res.stderr
 
 
 @pytest.mark.parametrize("tool,name", [("label-studio", "tasks.json"), ("argilla", "argilla"),

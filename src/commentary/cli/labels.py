@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -133,12 +134,21 @@ def label_rules(
             fh.write(default_rules_path().read_text(encoding="utf-8"))
         ui.good(f"wrote {write}; edit it and pass --rules {write}")
         return
-    if dataset is None:
+    if dataset is None and rules_file is None:
         raise CommentaryError("give a dataset folder to apply the rules to", fix="commentary label rules data/my-comments")
     book = load_codebook(codebook_file)
-    rules = load_rules(rules_file, book)
+    rules = load_rules(rules_file, book)  # refuses a file that does not parse, or names labels the codebook lacks
     if rules.codebook_version and rules.codebook_version != book.version:
         ui.warn(f"{rules.path} was written for codebook {rules.codebook_version}; this is {book.version}")
+    if dataset is None:  # a rules file alone: check it, and say what it holds
+        counts = Counter(r.label for r in rules.rules)
+        deciding = sum(r.decides for r in rules.rules)
+        ui.good(f"{rules.path}: {len(rules.rules)} rules, all valid for codebook {book.version} ("
+                + ", ".join(f"{k} {n}" for k, n in sorted(counts.items()))
+                + (f"; {deciding} deciding stance rules" if deciding else "") + ")")
+        ui.info(f"apply them to a dataset to see each rule's coverage and accuracy: "
+                f"`commentary label rules DATASET --rules {rules_file}`")
+        return
     ds = read_dataset(dataset)
     gold_labels = _labels_from(gold, book) if gold else ds.labels
     gold_map = {lab.comment_id: lab for lab in gold_labels}
