@@ -55,13 +55,19 @@ def test_force_refuses_the_current_folder_and_a_file(cli, tmp_path, monkeypatch)
     assert cli("ingest", FIXTURES / "disqus.xml", "-o", "empty", "--force").exit_code == 0
 
 
-def test_label_studio_config_beside_the_export_needs_force(cli, tmp_path):
+def test_label_studio_config_beside_the_export_is_never_the_users(cli, tmp_path):
     out = tmp_path / "tasks.json"
     config = tmp_path / "tasks.label_config.xml"
     config.write_text("<View>the user's own config</View>")
     res = cli("label", "export", TEST_SPLIT, "--to", "label-studio", "-o", out, "--no-model")
     assert res.exit_code == 1 and "tasks.label_config.xml already exists" in res.stderr
     assert config.read_text() == "<View>the user's own config</View>" and not out.exists()
+    # a config the user wrote is theirs, --force or not; one the export wrote is replaced with --force
+    res = cli("label", "export", TEST_SPLIT, "--to", "label-studio", "-o", out, "--no-model", "--force")
+    assert res.exit_code == 1 and "tasks.label_config.xml exists and is not" in res.stderr
+    assert config.read_text() == "<View>the user's own config</View>" and not out.exists()
+    config.unlink()
+    assert cli("label", "export", TEST_SPLIT, "--to", "label-studio", "-o", out, "--no-model").exit_code == 0
     res = cli("label", "export", TEST_SPLIT, "--to", "label-studio", "-o", out, "--no-model", "--force")
     assert res.exit_code == 0 and "<View>" in config.read_text() and out.exists()
 
@@ -72,6 +78,49 @@ def _label(cid, stance="agree"):
     from commentary.records import Labels
 
     return Labels(comment_id=cid, stance=stance, themes=["evidence"], annotator="ann", codebook_version="1.0")
+
+
+SURVEY = "id,text\n1,The council never asks us\n2,Bins every fortnight is fine\n"
+PEOPLES_LABELS = ('{"comment_id": "c1", "stance": "agree", "themes": [], "annotator": "ana", "created": null, '
+                  '"codebook_version": "1.0", "weak": false}\n')
+
+
+@pytest.mark.parametrize("command, own", [
+    (["label", "rules", TEST_SPLIT], "weak.jsonl"),
+    (["label", "export", TEST_SPLIT, "--to", "csv", "--no-model"], "tasks.csv"),
+    (["label", "export", TEST_SPLIT, "--to", "label-studio", "--no-model"], "tasks.json"),
+    (["label", "issues", TEST_SPLIT, "--backend", "tfidf"], None),
+    (["label", "rules", "--write"], "rules.yaml"),
+    (["codebook", "--write"], "codebook.yaml"),
+])
+def test_force_never_replaces_a_file_commentary_did_not_write(cli, tmp_path, command, own):
+    # a user's survey table, a page of theirs, and labels people made: --force replaces none of them
+    for name, text in (("survey.csv", SURVEY), ("page.html", "<p>mine</p>"), ("people.jsonl", PEOPLES_LABELS)):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        opt = ["--write"] if command[-1] == "--write" else ["-o"]
+        args = command[:-1] + opt + [path] if command[-1] == "--write" else command + opt + [path]
+        res = cli(*args, "--force")
+        assert res.exit_code == 1, (name, res.stderr)
+        assert "that commentary wrote, so --force does not replace it" in res.stderr, res.stderr
+        assert path.read_text(encoding="utf-8") == text
+    if own is None:
+        return
+    # what the command wrote itself is replaced with --force (and refused without it)
+    path = tmp_path / own
+    args = (command[:-1] + ["--write", path]) if command[-1] == "--write" else command + ["-o", path]
+    assert cli(*args).exit_code == 0
+    assert cli(*args).exit_code == 1
+    res = cli(*args, "--force")
+    assert res.exit_code == 0, res.stderr
+
+
+def test_label_import_writes_only_json_lines(cli, tmp_path):
+    sheet = tmp_path / "labels.csv"  # a labels table of the user's: import must not turn it into JSON Lines
+    sheet.write_text("comment_id,stance,themes\n", encoding="utf-8")
+    res = cli("label", "import", FIXTURES / "disqus.xml", "-d", TEST_SPLIT, "-o", sheet)
+    assert res.exit_code == 1 and "kept as JSON Lines" in res.stderr and "-o " in res.stderr
+    assert sheet.read_text(encoding="utf-8") == "comment_id,stance,themes\n"
 
 
 def test_a_torn_last_line_is_read_past_and_reported(tmp_path):

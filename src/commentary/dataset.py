@@ -26,6 +26,9 @@ __all__ = [
     "atomic_dir",
     "atomic_file",
     "claim_output",
+    "csv_header",
+    "first_record",
+    "starts_like",
     "is_dataset_folder",
     "write_jsonl",
 ]
@@ -149,6 +152,39 @@ def _check_replaceable(target: Path, ours: Callable[[Path], bool] | None, what: 
     if ours is None or not ours(target):
         raise OutputExistsError(f"{target} exists and is not {what} that commentary wrote, so --force does "
                                 "not replace it", fix="choose another path, or move it away yourself")
+
+
+def first_record(path: Path) -> dict[str, Any] | None:
+    """The first record of a JSON Lines file (its first line, as an object), or None: how a command
+    recognises a file it wrote before ``--force`` replaces it."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            line = fh.readline(1 << 20)
+        record = json.loads(line)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def starts_like(path: Path, text: str) -> bool:
+    """Whether the file at *path* begins with *text*'s first line: a copy of a file commentary ships
+    (a codebook, rules), maybe edited since, which ``--write --force`` may replace."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.readline() == text.splitlines(keepends=True)[0]
+    except (OSError, IndexError):
+        return False
+
+
+def csv_header(path: Path) -> list[str]:
+    """The header row of a CSV file ([] when it has none or cannot be read)."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            return next(csv.reader(fh), [])
+    except (OSError, csv.Error):
+        return []
 
 
 def is_dataset_folder(path: Path) -> bool:

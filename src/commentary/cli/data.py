@@ -114,12 +114,15 @@ def codebook(
     """Show the codebook (stance labels and themes) or write a copy to edit."""
 
     from ..codebook import load_codebook
-    from ..dataset import atomic_file
+    from ..dataset import atomic_file, claim_output, starts_like
 
     book = load_codebook(codebook_file)
     if write is not None:
+        text = Path(book.path).read_bytes()
+        claim_output(write, force=force, what="a codebook", folder=False, inputs=[book.path],
+                     ours=lambda p: starts_like(p, text.decode("utf-8", "replace")))
         with atomic_file(write, mode="wb", force=force) as fh:
-            fh.write(Path(book.path).read_bytes())
+            fh.write(text)
         ui.good(f"wrote {write} (codebook {book.version}); edit it, raise its version, "
                 "and pass --codebook to each step")
         return

@@ -125,13 +125,15 @@ def label_rules(
 ) -> None:
     """Apply labelling rules: weak labels, and each rule's coverage, overlaps, conflicts and accuracy."""
     from ..codebook import load_codebook
-    from ..dataset import atomic_file, read_dataset
-    from ..label.io import write_labels_jsonl
+    from ..dataset import atomic_file, claim_output, read_dataset, starts_like
+    from ..label.io import is_labels_file, write_labels_jsonl
     from ..label.rules import apply_rules, combine, default_rules_path, load_rules, rule_report
 
     if write is not None:
+        shipped = default_rules_path().read_text(encoding="utf-8")
+        claim_output(write, force=force, ours=lambda p: starts_like(p, shipped), what="a rules file", folder=False)
         with atomic_file(write, force=force) as fh:
-            fh.write(default_rules_path().read_text(encoding="utf-8"))
+            fh.write(shipped)
         ui.good(f"wrote {write}; edit it and pass --rules {write}")
         return
     if dataset is None and rules_file is None:
@@ -149,6 +151,9 @@ def label_rules(
         ui.info(f"apply them to a dataset to see each rule's coverage and accuracy: "
                 f"`commentary label rules DATASET --rules {rules_file}`")
         return
+    if output is not None:  # before the work: weak labels replace only weak labels from rules
+        claim_output(output, force=force, ours=lambda p: is_labels_file(p, "rules:"),
+                     what="a file of weak labels from rules", folder=False, inputs=[p for p in (gold,) if p])
     ds = read_dataset(dataset)
     gold_labels = _labels_from(gold, book) if gold else ds.labels
     gold_map = {lab.comment_id: lab for lab in gold_labels}
@@ -237,6 +242,9 @@ def label_import(
     from ..label.io import read_labels_file, write_labels_jsonl
     from ..label.tools import import_labels, merge_labels
 
+    if output.suffix.lower() != ".jsonl":  # it is written as JSON Lines: a labels CSV would become unreadable
+        raise CommentaryError(f"{output}: labels are kept as JSON Lines, and {output.suffix or 'a name without an extension'} "
+                              "says otherwise", fix=f"name a .jsonl file, e.g. -o {output.with_suffix('.jsonl')}")
     book = load_codebook(codebook_file)
     ds = read_dataset(dataset)
     new = import_labels(source, from_tool, book, dataset_ids={c.id for c in ds.comments}, annotator=annotator)
@@ -308,12 +316,13 @@ def label_llm(
 ) -> None:
     """Label comments by the codebook through a language model; answers are cached, failures left unlabelled."""
     from ..codebook import load_codebook
-    from ..dataset import atomic_file, read_dataset
+    from ..dataset import atomic_file, claim_output, read_dataset
+    from ..label.io import is_labels_file
     from ..label.llm import Endpoint, label_with_llm, llm_items
     from ..paths import cache_root
 
-    if (output.exists() or output.is_symlink()) and not force:
-        raise CommentaryError(f"{output} already exists", fix="pass --force to replace it")
+    claim_output(output, force=force, ours=lambda p: is_labels_file(p, "llm:"),
+                 what="a file of labels from a language model", folder=False)
     book = load_codebook(codebook_file)
     endpoint = Endpoint.from_env(base_url, model, api_key, timeout=timeout, price_per_1k_tokens=price)
     ds = read_dataset(dataset)
@@ -419,12 +428,15 @@ def label_issues(
     from rich.table import Table
 
     from ..codebook import load_codebook
-    from ..dataset import atomic_file
+    from ..dataset import atomic_file, claim_output
     from ..fitting import TrainConfig, load_training_data
     from ..label.io import read_labels_file
-    from ..label.issues import find_label_issues
+    from ..label.issues import find_label_issues, is_issues_file
     from ..paths import starter_dir
 
+    if output is not None:  # before the cross-validation
+        claim_output(output, force=force, ours=is_issues_file, what="a file of likely label errors", folder=False,
+                     inputs=[p for p in (labels,) if p])
     book = load_codebook(codebook_file)
     dataset = dataset or starter_dir() / "train"
     given = read_labels_file(labels, book) if labels else None

@@ -13,7 +13,7 @@ from ..codebook import Codebook
 from ..errors import CommentaryError, InputError
 from ..records import Labels
 
-__all__ = ["read_labels_file", "write_labels_jsonl", "LabelsAppender", "parse_bool", "merge_label_sources"]
+__all__ = ["read_labels_file", "write_labels_jsonl", "is_labels_file", "LabelsAppender", "parse_bool", "merge_label_sources"]
 
 
 def _themes(value) -> list[str]:
@@ -95,6 +95,16 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
     if not out:
         raise InputError(f"{path} holds no labels", fix="write one label per line")
     return out
+
+
+def is_labels_file(path: Path, made_by: str) -> bool:
+    """Whether *path* holds labels (JSON Lines) that the *made_by* labeller wrote (``rules:``, ``llm:``),
+    by its first record: ``--force`` replaces such a file, never people's labels or anything else."""
+    from ..dataset import first_record
+
+    record = first_record(path)
+    return (record is not None and "comment_id" in record
+            and str(record.get("annotator") or "").startswith(made_by))
 
 
 def write_labels_jsonl(labels: list[Labels], out) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LabelIssue", "find_label_issues"]
+__all__ = ["LabelIssue", "find_label_issues", "is_issues_file"]
 
 
 @dataclass
@@ -29,6 +29,14 @@ class LabelIssue:
     def to_dict(self) -> dict[str, Any]:
         return {"comment_id": self.comment_id, "kind": self.kind, "given": self.given,
                 "suggested": self.suggested, "label_quality": round(self.quality, 4), "text": self.text}
+
+
+def is_issues_file(path) -> bool:
+    """Whether *path* holds likely label errors that ``label issues -o`` wrote (by its first record)."""
+    from ..dataset import first_record
+
+    record = first_record(path)
+    return record is not None and {"comment_id", "kind", "suggested", "label_quality"} <= set(record)
 
 
 def find_label_issues(data, config, *, progress: Callable[[str], None] | None = None) -> list[LabelIssue]:

@@ -80,11 +80,16 @@ def _ls_result(stance: str | None, themes: Sequence[str]) -> list[dict[str, Any]
     return result
 
 
+def label_studio_config_head() -> str:
+    """How every labelling config ``label export`` writes begins (to tell it from a user's file)."""
+    return "<View>\n  <Header value=\"$article_title\"/>\n"
+
+
 def label_studio_config(codebook: Codebook) -> str:
     def choices(labels) -> str:
         return "\n".join(f"    <Choice value={quoteattr(lab.id)} hint={quoteattr(lab.description)}/>" for lab in labels)
 
-    return ("<View>\n  <Header value=\"$article_title\"/>\n"
+    return (label_studio_config_head() +
             "  <Collapse><Panel value=\"The article\"><Text name=\"article\" value=\"$article_text\"/></Panel></Collapse>\n"
             "  <Text name=\"text\" value=\"$text\"/>\n"
             "  <Choices name=\"stance\" toName=\"text\" choice=\"single-radio\" required=\"true\" showInline=\"true\">\n"
@@ -423,22 +428,45 @@ def _from_csv(path: Path) -> list[tuple[str, dict[str, Any]]]:
     return rows
 
 
+def is_export_file(path: Path, tool: str) -> bool:
+    """Whether *path* is a *tool* export that ``label export`` wrote (a CSV by its header, a Label
+    Studio file by its first task), which ``--force`` may replace; anything else is the user's."""
+    from ..dataset import csv_header
+
+    if tool == "csv":
+        return csv_header(path) == CSV_COLUMNS
+    try:
+        tasks = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    data = tasks[0].get("data") if isinstance(tasks, list) and tasks and isinstance(tasks[0], dict) else None
+    return isinstance(data, dict) and {"comment_id", "codebook_version"} <= set(data)
+
+
+def _is_ls_config(path: Path) -> bool:
+    try:
+        return Path(path).read_text(encoding="utf-8").startswith(label_studio_config_head())
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 # --- the two entry points ---------------------------------------------------------------------------
 def export_tasks(tasks: Sequence[Task], tool: str, output: Path, codebook: Codebook, *, force: bool = False) -> list[Path]:
     """Write *tasks* for *tool*; returns the paths written."""
-    from ..dataset import atomic_file
+    from ..dataset import atomic_file, claim_output
 
     if tool not in TOOLS:
         raise CommentaryError(f"unknown annotation tool {tool!r}", fix=f"use one of {', '.join(TOOLS)}")
     config = output.with_suffix(".label_config.xml")
-    for path in [output] + ([config] if tool == "label-studio" else []):
-        if (path.exists() or path.is_symlink()) and not force:
-            raise OutputExistsError(f"{path} already exists", fix="pass --force to replace it")
+    if tool != "argilla":  # argilla's folder is claimed by its own writer
+        for path, ours in [(output, lambda p: is_export_file(p, tool))] + (
+                [(config, _is_ls_config)] if tool == "label-studio" else []):
+            if path.is_dir():
+                raise OutputExistsError(f"{path} is a folder", fix=f"name a file for the {tool} export")
+            claim_output(path, force=force, ours=ours, what=f"a {tool} export", folder=False)
     if tool == "argilla":
         _write_argilla(output, tasks, codebook, force=force)
         return [output]
-    if output.is_dir():
-        raise OutputExistsError(f"{output} is a folder", fix=f"name a file for the {tool} export")
     if tool == "label-studio":
         with atomic_file(output, force=True) as fh:
             json.dump(_label_studio(tasks, codebook), fh, ensure_ascii=False, indent=1)
