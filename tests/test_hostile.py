@@ -491,6 +491,27 @@ def test_a_cp1252_spreadsheet_is_read_with_a_warning_by_ingest_and_classify(cli,
         assert "guess" not in res.stderr
 
 
+def test_a_repeated_id_with_other_text_is_a_second_comment_not_a_repeat(cli, models, tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text('comment_id,body\n1,"Bins every fortnight will attract rats"\n2,"Libraries matter more than bins"\n'
+                    '2,"Fortnightly is fine, Wales does it"\n2,"Libraries matter more than bins"\n', encoding="utf-8")
+    res = cli("ingest", path, "-o", "-")
+    assert res.exit_code == 0, res.stderr
+    got = [json.loads(line) for line in res.stdout.splitlines()]
+    # the row that repeats row 2 word for word is a repeat; row 3, with other words, is a comment of its own
+    assert [c["text"] for c in got] == ["Bins every fortnight will attract rats", "Libraries matter more than bins",
+                                        "Fortnightly is fine, Wales does it"]
+    assert len({c["id"] for c in got}) == 3 and [c["source_id"] for c in got] == ["1", "2", "2"]
+    assert "row 3 has the id of a comment read before (2) but other text; kept both" in res.stderr
+    assert "1 repeat of a comment already read" in res.stderr
+    # classify keeps every row, and gives the second comment the id ingest gave it
+    res = cli("classify", path, "--format", "jsonl", "--models-dir", models)
+    assert res.exit_code == 0, res.stderr
+    ids = [json.loads(line)["id"] for line in res.stdout.splitlines()]
+    assert ids == [got[0]["id"], got[1]["id"], got[2]["id"], got[1]["id"]]
+    assert "1 comment(s) had the id of an earlier one but other text" in res.stderr
+
+
 # Windows Notepad's and Excel's "Unicode text" is UTF-16: mostly NUL bytes, which must not read as binary
 PAGE = "Very good article, and nothing new: nobody asked the nurses.\r\n\r\nThe ministers never listen to us.\r\n"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import io
 import itertools
 import json
@@ -201,7 +202,27 @@ def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, opt
 
     opts = options or ReadOptions()
     say = warn or (lambda _message: None)
-    return cut_long_texts(_read_items(spec, fmt, per_line, opts, say), opts.max_comment_chars, say)
+    return _distinct_ids(cut_long_texts(_read_items(spec, fmt, per_line, opts, say), opts.max_comment_chars, say),
+                         say)
+
+
+def _distinct_ids(items: Iterator[Item], say: Callable[[str], None]) -> Iterator[Item]:
+    """*items*, each row kept, but one whose id an earlier row had with other text gets an id of its own
+    (as ingest gives it): one id, one comment, in every predictions file."""
+    from .ingest.base import distinct_id
+
+    seen: dict[str, bytes] = {}  # id -> a short hash of the text
+    renamed = 0
+    for item in items:
+        digest = hashlib.blake2b(item.text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        if seen.get(item.id, digest) != digest:
+            item.id = distinct_id(item.id, item.text)
+            renamed += 1
+        seen.setdefault(item.id, digest)
+        yield item
+    if renamed:
+        say(f"{renamed:,} comment(s) had the id of an earlier one but other text; each was given an id of its "
+            "own (source_id keeps the one the source gave)")
 
 
 def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[[str], None]) -> Iterator[Item]:

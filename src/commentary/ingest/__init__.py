@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import FormatError, InputError
 from ..records import Article, Comment
-from .base import ReadOptions, ReadResult, cut_long_texts
+from .base import ReadOptions, ReadResult, cut_long_texts, distinct_id
 from .source import Source, decode, open_source
 
 __all__ = ["FORMATS", "IngestResult", "ReadOptions", "detect_format", "read_source", "read_opened", "ingest",
@@ -194,13 +194,14 @@ def pseudonymise(comments: list[Comment], key: bytes) -> None:
 def ingest(sources: list[str], *, fmt: str | None = None, options: ReadOptions | None = None,
            pseudonymise_authors: bool = False, home: Path | None = None,
            progress: Callable[[int], None] | None = None) -> IngestResult:
-    """Read every source and merge the records, dropping exact repeats of an id."""
+    """Read every source and merge the records, dropping exact repeats of a comment (same id, same
+    text); a comment whose id was read before with other text is kept under an id of its own."""
     if not sources:
         raise InputError("no sources given", fix="pass one or more files, folders or hf:NAME")
     opts = options or ReadOptions()
     out = IngestResult()
     seen_a: set[str] = set()
-    seen_c: set[str] = set()
+    seen_c: dict[str, str] = {}  # id -> text
     for spec in sources:
         result, info = read_source(spec, fmt, opts, progress)
         info.update(articles=len(result.articles), comments=len(result.comments))
@@ -212,11 +213,16 @@ def ingest(sources: list[str], *, fmt: str | None = None, options: ReadOptions |
                 out.articles.append(art)
         for com in cut_long_texts(result.comments, opts.max_comment_chars,
                                   lambda message, spec=spec: out.warnings.append(f"{spec}: {message}")):
-            if com.id in seen_c:
+            if com.id in seen_c and seen_c[com.id] == com.text:
                 out.skipped["repeat of a comment already read"] = out.skipped.get(
                     "repeat of a comment already read", 0) + 1
                 continue
-            seen_c.add(com.id)
+            if com.id in seen_c:  # the same id with other words: two comments, not one read twice
+                first = com.id
+                com.id = distinct_id(first, com.text)
+                out.warnings.append(f"{spec}: {com.place or 'a comment'} has the id of a comment read before "
+                                    f"({com.source_id or first}) but other text; kept both, this one as {com.id}")
+            seen_c[com.id] = com.text
             out.comments.append(com)
         for reason, n in result.skipped.items():
             out.skipped[reason] = out.skipped.get(reason, 0) + n

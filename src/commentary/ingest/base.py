@@ -86,6 +86,14 @@ def cut_long(text: str, limit: int) -> tuple[str, bool]:
     return (cut[:space] if space > 0 else cut).rstrip(), True
 
 
+def distinct_id(first: str, text: str) -> str:
+    """The id of a comment that came with the id *first* of another comment but other *text* (a table
+    whose id column repeats): its own, the same on every run."""
+    import hashlib
+
+    return "c_" + hashlib.sha256(f"{first}\n{text}".encode()).hexdigest()[:16]
+
+
 def cut_long_texts(records: Iterable[T], limit: int, warn: Callable[[str], None] | None = None) -> Iterator[T]:
     """*records* (comments or anything with a ``text``) with texts over *limit* characters cut by
     ``cut_long``, one at a time; at the end one warning says how many and the longest. Every
