@@ -171,3 +171,46 @@ def test_property_every_block_comes_back(blocks, blank_after_name, crlf, end_mar
             for n, a, d, _, p in blocks]
     assert got == want
     assert result.articles[0].text == "Paragraph one of the article.\n\nParagraph two."
+
+
+COUNCIL_PAGE = """Bin collections to go fortnightly
+
+The council will move to fortnightly bin collections from April.
+
+Ann Lee
+Comment date
+12/03/2024
+Bad idea, the bins already overflow.
+
+Dave P.
+Resident, Hartley ward
+Comment date
+12/03/2024
+In reply to Ann Lee
+Why? Wales does it fine.
+
+Cara Moss
+Comment date
+13/03/2024
+Good idea, saves money.
+
+Sunita
+Comment date
+13/03/2024
+In reply to Dave P.
+Wales has a food waste collection every week, Dave.
+
+Add your comment
+"""
+
+
+def test_a_reply_line_belongs_to_its_own_comment_and_a_name_may_end_in_an_initial():
+    result = read(COUNCIL_PAGE)
+    ann, dave, cara, sunita = result.comments
+    assert [c.author for c in result.comments] == ["Ann Lee", "Dave P.", "Cara Moss", "Sunita"]
+    assert dave.affiliation == "Resident, Hartley ward" and dave.text == "Why? Wales does it fine."
+    assert ann.text == "Bad idea, the bins already overflow."  # not "... Dave P. / Resident, Hartley ward"
+    # Dave's "In reply to Ann Lee" is his: Cara, the next commenter, replies to no one
+    assert dave.parent_id == ann.id and cara.parent_id is None
+    assert sunita.parent_id == dave.id  # "In reply to Dave P." finds "Dave P."
+    assert not [w for w in result.warnings if "reply to" in w]

@@ -78,9 +78,12 @@ class _Block:
     body: list[str] = field(default_factory=list)
 
 
+_INITIAL_END = re.compile(r"(?:^|\s)[A-Z]\.$")  # "Dave P.": a name may end in an initial's full stop
+
+
 def _name_like(line: str) -> bool:
     s = line.strip()
-    if not s or len(s) > 60 or s[-1] in ".!?;:…\"'":
+    if not s or len(s) > 60 or (s[-1] in ".!?;:…\"'" and not _INITIAL_END.search(s)):
         return False
     return len(s.split()) <= 6 and not looks_like_date(s) and not _END.match(s)
 
@@ -134,13 +137,20 @@ def _paragraphs(lines: list[str], lo: int, hi: int) -> list[list[int]]:
 def _read_header(lines, block: _Block, lo: int, split_layout: bool | None, result, name) -> bool | None:
     """Fill author, affiliation and reply_to from the lines before the label; return layout seen."""
     paras = _paragraphs(lines, lo, block.anchor.label)
+
+    def header_only(para: list[int]) -> bool:
+        return all(_REPLY.match(lines[i].strip()) or _ACTION.match(lines[i].strip()) for i in para)
+
     cleaned: list[list[int]] = []
-    for para in paras:
+    for n, para in enumerate(paras):
         kept = []
         for i in para:
             s = lines[i].strip()
             m = _REPLY.match(s)
-            if m and i >= (paras[-2][0] if len(paras) > 1 else lo):
+            # "In reply to X" names this block's parent only beside its name: in the name's paragraph, or
+            # in a paragraph of its own just before it; one that opens the previous comment's text is that
+            # comment's own (its body reads it)
+            if m and (n == len(paras) - 1 or (n == len(paras) - 2 and header_only(para))):
                 block.reply_to = m.group(1)
             elif not _ACTION.match(s):
                 kept.append(i)
@@ -204,6 +214,11 @@ def _article_fields(lines: list[str]) -> tuple[str | None, str | None, list[str]
             continue
         kept.append(raw)
     return author, published, kept
+
+
+def _author_key(name: str) -> str:
+    """A commenter's name as a reply names it ("In reply to Dave P." for "Dave P.")."""
+    return name.strip().rstrip(".:,").strip().lower()
 
 
 def read_page_text(src: Source, text: str) -> ReadResult:
@@ -271,7 +286,7 @@ def read_page_text(src: Source, text: str) -> ReadResult:
         seen_keys[key] = seen_keys.get(key, 0) + 1
         parent = None
         if block.reply_to:
-            target = by_author.get(block.reply_to.strip().lower())
+            target = by_author.get(_author_key(block.reply_to))
             if target:
                 parent = target[-1]
             else:
@@ -292,6 +307,6 @@ def read_page_text(src: Source, text: str) -> ReadResult:
             **provenance(src),
         )
         if block.author:
-            by_author.setdefault(block.author.lower(), []).append(com.id)
+            by_author.setdefault(_author_key(block.author), []).append(com.id)
         result.comments.append(com)
     return result
