@@ -219,3 +219,19 @@ def test_weak_false_in_a_labels_table_is_not_weak(tmp_path):
     path.write_text("comment_id,stance,themes,weak\nc1,agree,,maybe\n")
     with pytest.raises(InputError, match="weak is 'maybe', not true or false"):
         read_labels_file(path, load_codebook())
+
+
+def test_a_labels_table_row_cut_by_an_unquoted_comma_is_refused(tmp_path):
+    from commentary.codebook import load_codebook
+    from commentary.errors import InputError
+    from commentary.label.io import read_labels_file
+
+    path = tmp_path / "labels.csv"
+    path.write_text('comment_id,stance,themes\nc1,agree,"listening, solution"\nc2,agree,listening|politics\n'
+                    'c3,disagree,listening,solution\n')
+    # the third row's second theme would be dropped without a word, and the figures scored without it
+    with pytest.raises(InputError, match=r"row 3 has 1 more field\(s\) than the header .*'solution'"):
+        read_labels_file(path, load_codebook())
+    path.write_text('comment_id,stance,themes\nc1,agree,"listening, solution"\nc2,agree,listening|politics\n')
+    assert [lab.themes for lab in read_labels_file(path, load_codebook())] == [["listening", "solution"],
+                                                                                ["listening", "politics"]]

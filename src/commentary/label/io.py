@@ -74,6 +74,12 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
     else:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         rows = [(f"row {n}", row) for n, row in enumerate(reader, 1)]
+        for where, row in rows:
+            if row.get(None):  # unquoted commas: a theme list cut into fields would lose all but its first
+                raise InputError(f"{path}: {where} has {len(row[None])} more field(s) than the header "
+                                 f"({', '.join(reader.fieldnames or [])}): {', '.join(row[None])!r}",
+                                 fix='quote a field that holds commas ("listening, solution"), or separate '
+                                     'themes with | or ;')
     out: list[Labels] = []
     seen: dict[tuple, str] = {}
     for where, row in rows:
