@@ -491,6 +491,29 @@ def test_a_cp1252_spreadsheet_is_read_with_a_warning_by_ingest_and_classify(cli,
         assert "guess" not in res.stderr
 
 
+def test_what_no_one_encoding_reads_is_read_line_by_line_and_a_mark_or_a_wrong_latin1_is_named(cli, tmp_path):
+    # a UTF-8 file with one line pasted in from a cp1252 one: each line read as what it is
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes("id,text\n1,Mötley café – naïve résumé\n".encode() + "2,Second one – cp1252 bit\n".encode("cp1252"))
+    res = cli("ingest", mixed, "-o", "-")
+    assert res.exit_code == 0, res.stderr
+    assert [json.loads(line)["text"] for line in res.stdout.splitlines()] == ["Mötley café – naïve résumé",
+                                                                             "Second one – cp1252 bit"]
+    assert "is UTF-8 but for line 3, read as cp1252" in res.stderr
+    # a UTF-8 byte-order mark wins over --encoding, with a warning, as UTF-16's does
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + "id,text\n1,Je suis contre cette décision 😡\n".encode())
+    res = cli("ingest", bom, "-o", "-", "--encoding", "cp1252")
+    assert res.exit_code == 0 and json.loads(res.stdout)["text"] == "Je suis contre cette décision 😡"
+    assert "starts with a UTF-8 byte-order mark; read it as UTF-8, not cp1252" in res.stderr
+    # latin-1 reads cp1252's dashes and quotes as control characters: dropped, and said so with the fix
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_bytes("id,text\n1,Closing it is short–sighted, “really”\n".encode("cp1252"))
+    res = cli("ingest", sheet, "-o", "-", "--encoding", "latin-1")
+    assert res.exit_code == 0 and "3 of them bytes that cp1252 reads as dashes, quotes or €" in res.stderr
+    assert "pass --encoding cp1252" in res.stderr
+
+
 def test_a_repeated_id_with_other_text_is_a_second_comment_not_a_repeat(cli, models, tmp_path):
     path = tmp_path / "export.csv"
     path.write_text('comment_id,body\n1,"Bins every fortnight will attract rats"\n2,"Libraries matter more than bins"\n'

@@ -200,10 +200,20 @@ def decode(src: Source, encoding: str = AUTO) -> str:
     auto = encoding.lower() == AUTO
     if src.wide is not None:  # already turned into UTF-8 by open_source
         encoding = "utf-8"
+    elif src.data.startswith(codecs.BOM_UTF8) and not is_utf8(encoding):  # the file's own word, as for UTF-16
+        src.warnings.append(f"{src.name} starts with a UTF-8 byte-order mark; read it as UTF-8, not {encoding} "
+                            "as --encoding says")
+        encoding = "utf-8"
     try:
         text = src.data.decode("utf-8-sig" if is_utf8(encoding) else encoding)
     except UnicodeDecodeError as exc:
         line = src.data[: exc.start].count(b"\n") + 1
+        mixed = _utf8_with_cp1252(src.data) if auto else None
+        if mixed is not None:  # UTF-8 with a few lines pasted in from a cp1252 file: read each as it is
+            text, lines = mixed
+            src.warnings.append(f"{src.name} is UTF-8 but for {_lines_said(lines)}, read as cp1252 (a guess): "
+                                "check those comments' accents and quotes")
+            return _finish(src, text, encoding)
         guess = guess_encoding(src.data) if auto else None
         if guess is None:
             raise InputError(
@@ -218,13 +228,57 @@ def decode(src: Source, encoding: str = AUTO) -> str:
                             f"--encoding if its accents look wrong")
     except LookupError as exc:
         raise InputError(f"unknown encoding {encoding!r}", fix="pass e.g. --encoding cp1252") from exc
+    return _finish(src, text, encoding)
+
+
+def _finish(src: Source, text: str, encoding: str) -> str:
+    """LF line ends and no control characters, counted, with a warning that says what they were."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    c1 = sum(1 for ch in text if "\x80" <= ch <= "\x9f")
     text, count = strip_controls(text)
     src.control_chars = count
-    if count:
+    if c1 and not is_utf8(encoding) and _valid(src.data, "cp1252"):
+        # latin-1 reads cp1252's dashes, quotes and euro sign as invisible control characters
+        src.warnings.append(f"{src.name}: stripped {count} control character(s), {c1} of them bytes that cp1252 "
+                            f"reads as dashes, quotes or €: pass --encoding cp1252 to keep them")
+    elif count:
         src.warnings.append(f"{src.name}: stripped {count} control character(s)")
     src.text = text
     return text
+
+
+def _valid(data: bytes, codec: str) -> bool:
+    try:
+        data.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _utf8_with_cp1252(data: bytes) -> tuple[str, list[int]] | None:
+    """*data* read line by line, UTF-8 where a line is UTF-8 and cp1252 where it is not, and the numbers
+    of the cp1252 lines; None unless the file holds UTF-8 beyond ASCII too (a file pasted together from
+    a UTF-8 and a cp1252 source: no one encoding reads it) and every other line is cp1252."""
+    out: list[str] = []
+    legacy: list[int] = []
+    wide = False
+    for n, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            wide = wide or not line.isascii()
+        except UnicodeDecodeError:
+            try:
+                line = raw.decode("cp1252")
+            except UnicodeDecodeError:
+                return None
+            legacy.append(n)
+        out.append(line)
+    return ("\n".join(out), legacy) if wide and legacy else None
+
+
+def _lines_said(lines: list[int]) -> str:
+    shown = ", ".join(str(n) for n in lines[:5]) + (f" and {len(lines) - 5:,} more" if len(lines) > 5 else "")
+    return f"line{'s' if len(lines) > 1 else ''} {shown}"
 
 
 def check_line_lengths(src: Source, text: str) -> None:
