@@ -83,6 +83,15 @@ def test_wxr_parents_status_and_pingbacks():
     assert sorted(c.status for c in kept.comments) == ["approved"] * 3 + ["pending", "spam"]
 
 
+def test_an_export_body_without_tags_has_its_entities_decoded(tmp_path):
+    wxr = (FIXTURES / "wxr.xml").read_text(encoding="utf-8").replace(
+        "Sorry to hear that, Neil. Did the council reassess her?", "Fewer cars &amp; cleaner air &#8211; at last.")
+    path = tmp_path / "export.xml"
+    path.write_text(wxr, encoding="utf-8")
+    result, _ = read_source(str(path), None, ReadOptions())
+    assert result.comments[1].text == "Fewer cars & cleaner air \u2013 at last."  # as it was with <p> round it
+
+
 def test_disqus_threads_parents_and_flags():
     result, info = read_source(str(FIXTURES / "disqus.xml"), None, ReadOptions())
     assert info["format"] == "disqus"

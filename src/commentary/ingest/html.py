@@ -196,8 +196,12 @@ def _from_jsonld(tree, src: Source, result: ReadResult) -> bool:
 
 
 def _plain(html: str) -> str:
+    """The text of an HTML fragment (a comment or post body in an export), entities decoded with or
+    without tags round it ("Fewer cars &amp; cleaner air." is WordPress's way to keep an ampersand)."""
     if "<" not in html:
-        return html
+        from html import unescape
+
+        return unescape(html) if "&" in html else html
     from selectolax.lexbor import LexborHTMLParser
 
     return _text(LexborHTMLParser(html).body or LexborHTMLParser(html).root)
