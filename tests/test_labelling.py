@@ -518,3 +518,22 @@ def test_label_studio_tasks_carry_the_article_and_its_json_min_export_is_read(cl
     assert [(g["stance"], sorted(g["themes"]), g["annotator"]) for g in got] == [
         ("agree", ["evidence", "politics"], "ana@example.org"), ("neutral", [], "ana@example.org"),
         ("disagree", ["hierarchy"], "7")]
+
+
+def test_labels_keyed_by_the_spreadsheets_own_ids_join_to_their_comments(cli, tmp_path):
+    table = tmp_path / "consultation.csv"
+    table.write_text("ref,response\nR-101,Nobody at the council asked the residents before closing the library.\n"
+                     "R-102,Good decision. The roads are a danger and this pays for them.\n", encoding="utf-8")
+    data = tmp_path / "consultation"
+    assert cli("ingest", table, "-o", data, "--id-column", "ref", "--text-column", "response").exit_code == 0
+    labels = tmp_path / "coded.csv"  # coded in the same spreadsheet, by its own reference numbers
+    labels.write_text("comment_id,stance,themes\nR-102,agree,solution\nR-101,disagree,listening\n", encoding="utf-8")
+    res = cli("label", "attach", data, labels, "-o", tmp_path / "coded")
+    assert res.exit_code == 0, res.stderr
+    coded = read_dataset(tmp_path / "coded")
+    by_text = {c.id: c.text for c in coded.comments}
+    assert {by_text[lab.comment_id][:6]: lab.stance for lab in coded.labels} == {"Good d": "agree", "Nobody": "disagree"}
+    # an id that is neither commentary's nor the source's is still refused, named
+    labels.write_text("comment_id,stance,themes\nR-999,agree,\n", encoding="utf-8")
+    res = cli("label", "attach", data, labels, "-o", tmp_path / "coded2")
+    assert res.exit_code == 1 and "first: R-999" in res.stderr

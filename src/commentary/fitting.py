@@ -18,6 +18,7 @@ from .backends.base import Inputs, fork_jobs
 from .codebook import Codebook
 from .dataset import Dataset, read_dataset
 from .errors import CommentaryError, InputError
+from .label.io import by_commentary_ids
 from .model import TrainedModel, expected_calibration_error, fit_decisions
 from .records import Labels
 
@@ -161,6 +162,7 @@ def load_training_data(dataset: Dataset | Path, codebook: Codebook, *, labels: l
     source = str(ds.path or "dataset")
     if not labs:
         raise InputError(f"{source} has no labels", fix="pass --labels FILE, or label it with `commentary annotate`")
+    labs = by_commentary_ids(labs, ds.comments)  # labels keyed by the source's own ids are joined too
     comments = {c.id: c for c in ds.comments}
     missing = [lab.comment_id for lab in labs if lab.comment_id not in comments]
     if missing:
@@ -224,6 +226,8 @@ def load_training_sets(datasets: list[Path], codebook: Codebook, *, labels: list
                                   min_examples=min_examples, themes_only=True)
     homes = [{c.id for c in ds.comments} for ds in read]
     if labels is not None:
+        # labels keyed by a source's own ids, joined to the comment that carries one (in any of the datasets)
+        labels = by_commentary_ids(labels, [c for ds in read for c in ds.comments])
         orphans = [lab.comment_id for lab in labels if not any(lab.comment_id in h for h in homes)]
         if orphans:
             raise InputError(f"{len(orphans)} labels name comments that are in none of the datasets "

@@ -268,11 +268,11 @@ def label_attach(
     """Write a copy of DATASET that carries LABELS, for evaluate, train and CI gates."""
     from ..codebook import load_codebook
     from ..dataset import read_dataset, write_dataset
-    from ..label.io import read_labels_file
+    from ..label.io import by_commentary_ids, read_labels_file
 
     book = load_codebook(codebook_file)
     ds = read_dataset(dataset)
-    given = read_labels_file(labels, book)
+    given = by_commentary_ids(read_labels_file(labels, book), ds.comments)
     ids = {c.id for c in ds.comments}
     missing = [lab.comment_id for lab in given if lab.comment_id not in ids]
     if missing:

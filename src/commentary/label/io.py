@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -13,7 +14,7 @@ from ..codebook import Codebook
 from ..errors import CommentaryError, InputError
 from ..records import Labels
 
-__all__ = ["read_labels_file", "write_labels_jsonl", "is_labels_file", "LabelsAppender", "parse_bool", "merge_label_sources"]
+__all__ = ["read_labels_file", "write_labels_jsonl", "is_labels_file", "by_commentary_ids", "LabelsAppender", "parse_bool", "merge_label_sources"]
 
 
 def _themes(value) -> list[str]:
@@ -100,6 +101,24 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
                           weak=parse_bool(row.get("weak"), where=f"{path}: {where}")))
     if not out:
         raise InputError(f"{path} holds no labels", fix="write one label per line")
+    return out
+
+
+def by_commentary_ids(labels: list[Labels], comments) -> list[Labels]:
+    """*labels*, each naming its comment by commentary's id: a label keyed by the id the source gave the
+    comment (a spreadsheet's own id column, kept as ``source_id``) is moved to the comment that has it,
+    where exactly one has. Labels naming neither stay as they are, for the caller to report."""
+    ids = {c.id for c in comments}
+    if all(lab.comment_id in ids for lab in labels):
+        return labels
+    owners: dict[str, list[str]] = {}
+    for c in comments:
+        if c.source_id is not None:
+            owners.setdefault(str(c.source_id), []).append(c.id)
+    out = []
+    for lab in labels:
+        mine = owners.get(lab.comment_id, []) if lab.comment_id not in ids else []
+        out.append(dataclasses.replace(lab, comment_id=mine[0]) if len(mine) == 1 else lab)
     return out
 
 
