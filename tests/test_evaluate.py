@@ -114,7 +114,8 @@ def test_output_folder_of_the_users_is_never_replaced(cli, models, tmp_path):
     papers.mkdir()
     (papers / "thesis.docx").write_bytes(b"PK\x03\x04 years of work")
     res = run(cli, models, "-o", papers)
-    assert res.exit_code == 1 and "papers already exists; pass --force" in res.stderr
+    assert res.exit_code == 1 and "papers already exists and is not an evaluation report" in res.stderr
+    assert "--force" not in res.stderr  # it would not replace the folder either
     res = run(cli, models, "-o", papers, "--force")
     assert res.exit_code == 1 and "is not an evaluation report that commentary wrote" in res.stderr
     assert [p.name for p in papers.iterdir()] == ["thesis.docx"]

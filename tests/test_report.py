@@ -91,7 +91,9 @@ def test_bad_output_and_empty_input_write_nothing(cli, models, tmp_path):
     existing = tmp_path / "r.html"
     existing.write_text("keep me", encoding="utf-8")
     res = cli("report", src, "-o", existing, "--models-dir", models)
-    assert res.exit_code == 1 and "--force" in res.stderr and existing.read_text() == "keep me"
+    # a page of the user's: --force would not replace it either, so the refusal does not offer it
+    assert res.exit_code == 1 and "--force" not in res.stderr and existing.read_text() == "keep me"
+    assert "is not an HTML report that commentary wrote; choose another path" in res.stderr
     blank = tmp_path / "blank.txt"
     blank.write_text("\n\n   \n", encoding="utf-8")
     res = cli("report", blank, "-o", tmp_path / "new.html", "--models-dir", models)

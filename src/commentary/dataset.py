@@ -137,6 +137,11 @@ def claim_output(target: Path, *, force: bool, ours: Callable[[Path], bool] | No
                 raise OutputExistsError(f"{target} is also the input; writing there would destroy it",
                                         fix="write to another path")
     if not force:
+        try:  # say now when --force would not help either
+            _check_replaceable(target, ours, what, folder)
+        except OutputExistsError:
+            raise OutputExistsError(f"{target} already exists and is not {what} that commentary wrote",
+                                    fix="choose another path, or move it away yourself") from None
         raise OutputExistsError(f"{target} already exists", fix=fix)
     _check_replaceable(target, ours, what, folder)
 
