@@ -81,4 +81,54 @@ def test_existing_dataset_is_not_overwritten_without_force(cli, tmp_path):
 
 def test_unknown_format_option_is_an_error(cli, tmp_path):
     res = cli("ingest", FIXTURES / "wxr.xml", "--format", "docx", "-o", tmp_path / "x")
-    assert res.exit_code == 1 and "unknown format 'docx'" in res.stderr
+    assert res.exit_code == 2 and "unknown format 'docx'" in res.stderr
+
+
+def test_a_folder_for_a_labels_file_and_a_missing_config_are_named_as_such(cli, tmp_path):
+    from conftest import REPO
+
+    starter_test = REPO / "data" / "starter" / "test"
+    res = cli("evaluate", starter_test, "--labels", starter_test)
+    assert res.exit_code == 1 and "is a folder, not a labels file" in res.stderr
+    assert "a dataset's own labels are used when no labels file is given" in res.stderr
+    res = cli("train", "--config", tmp_path / "nosuch.toml")
+    assert res.exit_code == 1 and "nosuch.toml does not exist; check the path of the --config file" in res.stderr
+    assert "Errno" not in res.stderr
+    table = tmp_path / "export.csv"  # a column called "comments" is the text, without a warning
+    table.write_text("id,comments\n1,Nobody asked us about the library\n", encoding="utf-8")
+    res = cli("ingest", table, "-o", "-")
+    assert res.exit_code == 0 and "Nobody asked us" in res.stdout and "no column is named" not in res.stderr
+
+
+def test_a_table_piped_in_is_read_as_a_table_and_plain_comments_are_not(cli):
+    table = "id,comment\n1,\"Close the library? Madness, utter madness.\"\n2,Fix the roads first.\n"
+    res = cli("ingest", "-", "-o", "-", input=table)
+    assert res.exit_code == 0, res.stderr
+    assert [line.split('"text": ')[1][:12] for line in res.stdout.splitlines()] == ['"Close the l', '"Fix the roa']
+    res = cli("ingest", "-", "-o", "-", input="Yes, I agree, totally. Well said, Jane\nNo, no, no.\n")
+    assert res.exit_code == 1 and "cannot tell the format" in res.stderr
+
+
+def test_a_table_coded_in_place_is_pointed_to_as_the_labels(cli, tmp_path):
+    table = tmp_path / "coded.csv"
+    table.write_text("id,text,stance,themes\n1,Nobody asked us about the library,disagree,listening\n"
+                     "2,Good call by the council,agree,\n", encoding="utf-8")
+    data = tmp_path / "coded"
+    assert cli("ingest", table, "-o", data).exit_code == 0
+    res = cli("train", data, "--backend", "tfidf")
+    assert res.exit_code == 1 and "has no labels" in res.stderr
+    assert f"carry stance or themes columns from the table it was read from: pass that table as the labels " \
+           f"(--labels {table}" in res.stderr
+
+
+def test_a_folder_of_datasets_is_named_as_such_not_read_as_a_hub_dataset(cli, tmp_path):
+    from conftest import REPO
+
+    data = tmp_path / "data"
+    data.mkdir()
+    assert cli("ingest", FIXTURES / "wxr.xml", "-o", data / "blog").exit_code == 0
+    res = cli("ingest", data, "-o", "-")
+    assert res.exit_code == 1 and len(res.stderr.strip().splitlines()) == 1
+    assert "holds commentary datasets (blog), not one table; pass one of them" in res.stderr
+    res = cli("ingest", REPO / "data" / "starter" / "test", "-o", "-")
+    assert res.exit_code == 1 and "is already a commentary dataset" in res.stderr

@@ -57,9 +57,19 @@ def test_version(cli):
     assert res.exit_code == 0 and res.stdout.strip() == f"commentary {__version__}"
 
 
-def test_usage_error_exits_2(cli):
+def test_usage_error_exits_2(cli, tmp_path):
     res = cli("ingest", "--no-such-option")
     assert res.exit_code == 2
+    # an option value the command cannot take is a usage error too, said in one line with the fix
+    page = tmp_path / "c.txt"
+    page.write_text("A comment.\n", encoding="utf-8")
+    for args, said in ((("classify", page, "--format", "cvs"), "unknown output format 'cvs'; use table"),
+                       (("ingest", page, "--format", "docx"), "unknown format 'docx'"),
+                       (("evaluate", "--min-f1", "agree"), "--min-f1 'agree' is not LABEL=NUMBER"),
+                       (("evaluate", "--min-f1", "agree=7"), "a number from 0 to 1"),
+                       (("evaluate", "--min-macro-f1", "1.5"), "less than or equal to 1")):
+        res = cli(*args)
+        assert res.exit_code == 2 and said in res.stderr, (args, res.stderr)
 
 
 def test_jsonl_on_stdout_and_summary_on_stderr(cli):

@@ -76,7 +76,7 @@ def test_gold_labels_from_another_codebook_are_refused(cli, models, tmp_path):
     assert res.exit_code == 1 and "use codebook 0.9 but commentary@v1 was trained with codebook 1.0" in res.stderr
     assert not (tmp_path / "e").exists()
     res = run(cli, models, "--min-f1", "sarcasm=0.5", "-o", tmp_path / "f")
-    assert res.exit_code == 1 and "'sarcasm', which is not a label" in res.stderr
+    assert res.exit_code == 2 and "'sarcasm', which is not a label" in res.stderr
 
 
 def test_real_set_is_scored_source_by_source(cli, models, tmp_path):
@@ -106,7 +106,7 @@ def test_real_set_names_what_is_missing(cli, models, tmp_path, monkeypatch):
     res = run(cli, models, "--real", "-o", tmp_path / "x")
     assert res.exit_code == 1 and "corpora folder is not here" in res.stderr
     res = run(cli, models, "--source", "reddit", "-o", tmp_path / "y")
-    assert res.exit_code == 1 and "--corpora and --source go with --real" in res.stderr
+    assert res.exit_code == 2 and "--corpora and --source go with --real" in res.stderr
 
 
 def test_output_folder_of_the_users_is_never_replaced(cli, models, tmp_path):
@@ -185,7 +185,7 @@ def test_evaluate_on_your_own_labels_file_and_attach_them(cli, models, tmp_path)
 
 def test_max_drop_needs_a_baseline_and_no_gate_still_makes_a_test_case(cli, models, tmp_path):
     res = run(cli, models, "--max-drop", "0.02", "-o", tmp_path / "a")
-    assert res.exit_code == 1 and "--max-drop needs --baseline" in res.stderr
+    assert res.exit_code == 2 and "--max-drop needs --baseline" in res.stderr
     assert run(cli, models, "-o", tmp_path / "b").exit_code == 0
     suite = ET.parse(tmp_path / "b" / "junit.xml").getroot()
     assert suite.get("tests") == "1" and suite.get("failures") == "0"

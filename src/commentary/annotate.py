@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .codebook import Codebook
-from .errors import CommentaryError
+from .errors import CommentaryError, UsageError
 from .records import Article, Comment, Labels
 
 __all__ = ["Item", "Session", "build_items", "order_queue", "read_done", "keys_from", "main_loop", "ORDERS"]
@@ -75,7 +75,7 @@ def uncertainty(pred: dict[str, Any]) -> float:
 
 def order_queue(items: list[Item], order: str, seed: int) -> list[Item]:
     if order not in ORDERS:
-        raise CommentaryError(f"unknown order {order!r}", fix=f"use one of {', '.join(ORDERS)}")
+        raise UsageError(f"unknown order {order!r}", fix=f"use one of {', '.join(ORDERS)}")
     if order == "uncertainty":
         if not all(i.suggestion for i in items):
             raise CommentaryError("--order uncertainty needs a model's suggestions",

@@ -226,7 +226,7 @@ def _distinct_ids(items: Iterator[Item], say: Callable[[str], None]) -> Iterator
 
 
 def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[[str], None]) -> Iterator[Item]:
-    from .ingest import looks_like_tsv, read_opened, read_source
+    from .ingest import looks_like_csv, looks_like_tsv, read_opened, read_source
     from .ingest.pagetext import read_page_text
     from .ingest.source import decode, is_utf8, open_source
 
@@ -249,7 +249,8 @@ def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[
     if is_text and not per_line:
         src = open_source(spec, opts.encoding)  # refuses empty and binary input; reads stdin once
         head = src.data[:1 << 20].decode("utf-8", "replace")
-        if fmt is None and (head.lstrip().startswith(("<", "{", "[")) or looks_like_tsv(head)):
+        if fmt is None and (head.lstrip().startswith(("<", "{", "[")) or looks_like_tsv(head)
+                            or (path is None and looks_like_csv(head))):  # a table piped in
             result, _ = read_opened(src, None, opts)  # markup, JSON or a table: let ingest tell which
         elif _PAGE_LABEL.search(head):
             result = read_page_text(src, decode(src, opts.encoding))

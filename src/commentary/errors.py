@@ -26,6 +26,13 @@ class CommentaryError(Exception):
         return f"{self.message}; {self.fix}" if self.fix else self.message
 
 
+class UsageError(CommentaryError):
+    """An option's value or a combination of options the command cannot take: exit code 2, as a usage
+    error the command-line parser finds itself."""
+
+    exit_code = 2
+
+
 class InputError(CommentaryError):
     """An input file is missing, empty, binary, badly encoded or too large."""
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from .codebook import Codebook
 from .dataset import Dataset
-from .errors import CommentaryError
+from .errors import CommentaryError, UsageError
 from .fitting import load_training_data
 from .model import expected_calibration_error
 
@@ -119,7 +119,7 @@ def check_gates(metrics: dict[str, Any], *, min_macro_f1: float | None = None,
     for label, limit in (min_f1 or {}).items():
         fig = _figure(metrics, label)
         if fig is None:
-            raise CommentaryError(f"--min-f1 names {label!r}, which is not a label of this model",
+            raise UsageError(f"--min-f1 names {label!r}, which is not a label of this model",
                                   fix="use a stance or theme id from the codebook")
         gates.append(Gate(f"{label} F1", fig, limit, fig >= limit))
     if baseline is not None:

@@ -17,7 +17,7 @@ from .backends import BACKENDS, default_backend, get_backend
 from .backends.base import Inputs, fork_jobs
 from .codebook import Codebook
 from .dataset import Dataset, read_dataset
-from .errors import CommentaryError, InputError
+from .errors import CommentaryError, InputError, UsageError
 from .label.io import by_commentary_ids
 from .model import TrainedModel, expected_calibration_error, fit_decisions
 from .records import Labels
@@ -76,6 +76,9 @@ class TrainConfig:
         """Defaults, then the TOML file, then command-line options that were given."""
         values: dict[str, Any] = {}
         if toml_path:
+            if not Path(toml_path).is_file():
+                raise InputError(f"{toml_path} does not exist" if not Path(toml_path).exists()
+                                 else f"{toml_path} is not a file", fix="check the path of the --config file")
             try:
                 values.update(tomllib.loads(Path(toml_path).read_text(encoding="utf-8")))
             except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -83,9 +86,9 @@ class TrainConfig:
         values.update({k: v for k, v in overrides.items() if v is not None})
         config = cls.from_dict(values, where=str(toml_path or "options"))
         if config.backend not in BACKENDS:
-            raise CommentaryError(f"unknown backend {config.backend!r}", fix=f"use one of {', '.join(BACKENDS)}")
+            raise UsageError(f"unknown backend {config.backend!r}", fix=f"use one of {', '.join(BACKENDS)}")
         if config.adapt_method not in ("vocabulary", "self-training"):
-            raise CommentaryError(f"unknown adapt_method {config.adapt_method!r}",
+            raise UsageError(f"unknown adapt_method {config.adapt_method!r}",
                                   fix="use vocabulary or self-training")
         return config
 
@@ -147,6 +150,16 @@ def _article_text(art) -> str | None:
     return "\n\n".join(x for x in (art.title, art.text) if x) or None
 
 
+def _coded_in_meta(meta: str | None) -> bool:
+    """Whether a comment's extra source columns (``meta``, a JSON object) hold a stance or themes column."""
+    if not meta or ("stance" not in meta and "themes" not in meta):
+        return False
+    try:
+        return bool({"stance", "themes"} & set(json.loads(meta)))
+    except (ValueError, TypeError):
+        return False
+
+
 def load_training_data(dataset: Dataset | Path, codebook: Codebook, *, labels: list[Labels] | None = None,
                        min_examples: int = 5, themes_only: bool = False) -> TrainingData:
     """Join comments and labels, check them against the codebook, and count each label.
@@ -161,7 +174,11 @@ def load_training_data(dataset: Dataset | Path, codebook: Codebook, *, labels: l
     labs = labels if labels is not None else ds.labels
     source = str(ds.path or "dataset")
     if not labs:
-        raise InputError(f"{source} has no labels", fix="pass --labels FILE, or label it with `commentary annotate`")
+        coded = next((c for c in ds.comments[:1000] if _coded_in_meta(c.meta)), None)
+        raise InputError(f"{source} has no labels", fix=(
+            "its comments carry stance or themes columns from the table it was read from: pass that table as the "
+            f"labels (--labels {coded.source or 'TABLE.csv'}; its id column joins them)" if coded is not None
+            else "pass --labels FILE, or label it with `commentary annotate`"))
     labs = by_commentary_ids(labs, ds.comments)  # labels keyed by the source's own ids are joined too
     comments = {c.id: c for c in ds.comments}
     missing = [lab.comment_id for lab in labs if lab.comment_id not in comments]

@@ -3,7 +3,7 @@ and the registry that finds one by name, importing it only when asked for."""
 
 from __future__ import annotations
 
-from ..errors import CommentaryError
+from ..errors import CommentaryError, UsageError
 from .base import Backend
 
 __all__ = ["BACKENDS", "Backend", "default_backend", "get_backend"]
@@ -50,4 +50,4 @@ def get_backend(name: str) -> type:
 
             return HybridBackend
         return transformer.EmbeddingsBackend if name == "embeddings" else transformer.FinetuneBackend
-    raise CommentaryError(f"unknown backend {name!r}", fix=f"use one of {', '.join(BACKENDS)}")
+    raise UsageError(f"unknown backend {name!r}", fix=f"use one of {', '.join(BACKENDS)}")

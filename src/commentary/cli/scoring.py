@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..errors import UsageError
 from ..ingest.base import MAX_COMMENT_CHARS
 from ..paths import find_input, find_source
 from ._app import (
@@ -69,14 +70,14 @@ def classify(
 ) -> None:
     """Score comments with a trained model: stance, themes, probabilities, abstain flags."""
     if engine not in ("local", "ray"):
-        raise CommentaryError(f"unknown engine {engine!r}", fix="use local or ray")
+        raise UsageError(f"unknown engine {engine!r}", fix="use local or ray")
     if engine == "ray":
         from ..ray_engine import classify_on_ray
 
         if output is None or str(output) == "-":
-            raise CommentaryError("--engine ray writes a folder of Parquet shards", fix="pass -o FOLDER")
+            raise UsageError("--engine ray writes a folder of Parquet shards", fix="pass -o FOLDER")
         if source == "-":
-            raise CommentaryError("--engine ray reads files, not stdin", fix="pass a file, a folder of shards, "
+            raise UsageError("--engine ray reads files, not stdin", fix="pass a file, a folder of shards, "
                                   "or a dataset folder")
         ui.info("scoring on Ray (a local cluster takes a few seconds to start)")
         manifest = classify_on_ray(Path(source), output, models_dir=models_root(models_dir), ref=model,
@@ -100,7 +101,7 @@ def classify(
     fmt = out_format or (output.suffix.lstrip(".").lower() if output and output.suffix else None)
     fmt = fmt or ("table" if output is None and sys.stdout.isatty() else "jsonl")
     if fmt not in ("table", "jsonl", "json", "csv"):
-        raise CommentaryError(f"unknown output format {fmt!r}", fix="use table, jsonl, json or csv")
+        raise UsageError(f"unknown output format {fmt!r}", fix="use table, jsonl, json or csv")
     if output is not None:  # before the scoring, not after
         claim_output(output, force=force, ours=is_predictions_file, what="a predictions file",
                      fix="pass --force to replace it", folder=False, inputs=[source])
@@ -275,13 +276,13 @@ def evaluate(
     force: Annotated[bool, typer.Option(
         "--force", help="Replace the --output folder if it holds an earlier evaluation report (never anything else).")] = False,
     min_macro_f1: Annotated[Optional[float], typer.Option(
-        help="Fail unless stance and themes macro-F1 are at least this.")] = None,
+        min=0.0, max=1.0, help="Fail unless stance and themes macro-F1 are at least this.")] = None,
     min_f1: Annotated[Optional[list[str]], typer.Option(
         help="LABEL=X: fail unless that label's F1 is at least X (repeatable).")] = None,
     baseline: Annotated[Optional[str], typer.Option(
         help="NAME@vN to compare with on the same gold labels.")] = None,
     max_drop: Annotated[Optional[float], typer.Option(
-        help="With --baseline: the most macro-F1 may fall below the baseline's.")] = None,
+        min=0.0, max=1.0, help="With --baseline: the most macro-F1 may fall below the baseline's.")] = None,
     labels: Annotated[Optional[Path], typer.Option(
         "--labels", parser=find_input, metavar="PATH", help="Gold labels for DATASET from a labels file (JSON Lines or CSV, as annotate and "
         "label import write them) instead of the dataset's own.")] = None,
@@ -303,6 +304,16 @@ def evaluate(
     from ..paths import home, starter_dir
     from ..training import load_model
 
+    limits: dict[str, float] = {}  # options first: a typo fails before any model is loaded
+    for item in min_f1 or []:
+        label, sep, value = item.partition("=")
+        try:
+            limits[label.strip()] = float(value)
+            if not 0.0 <= limits[label.strip()] <= 1.0:
+                raise ValueError(value)
+        except ValueError:
+            raise UsageError(f"--min-f1 {item!r} is not LABEL=NUMBER",
+                             fix="write e.g. --min-f1 listening=0.5 (a number from 0 to 1)") from None
     if output is not None:  # before the scoring, not after
         claim_output(output, force=force, ours=is_report_folder, what="an evaluation report",
                      fix="pass --force to replace an earlier report there")
@@ -310,16 +321,16 @@ def evaluate(
     by = None
     if real:
         if dataset is not None:
-            raise CommentaryError("--real and a DATASET were both given", fix="pass one of them")
+            raise UsageError("--real and a DATASET were both given", fix="pass one of them")
         from ..realset import combined_real
 
         dataset, by = combined_real(corpora, sources=source)
     elif corpora is not None or source:
-        raise CommentaryError("--corpora and --source go with --real", fix="add --real")
+        raise UsageError("--corpora and --source go with --real", fix="add --real")
     if labels is not None and (real or dataset is None):
-        raise CommentaryError("--labels goes with a DATASET of yours", fix="pass the dataset the labels were made on")
+        raise UsageError("--labels goes with a DATASET of yours", fix="pass the dataset the labels were made on")
     if max_drop is not None and baseline is None:
-        raise CommentaryError("--max-drop needs --baseline", fix="name the model to compare with, e.g. --baseline commentary@v1")
+        raise UsageError("--max-drop needs --baseline", fix="name the model to compare with, e.g. --baseline commentary@v1")
     gold_labels = None
     if labels is not None:
         from ..label.io import read_labels_file
@@ -337,13 +348,6 @@ def evaluate(
         base_model, base_version = load_model(root, baseline)
         base_metrics = measure(base_model, base_version.ref, base_version.manifest["codebook"]["version"],
                                dataset, book, by=by, labels=gold_labels)
-    limits: dict[str, float] = {}
-    for item in min_f1 or []:
-        label, sep, value = item.partition("=")
-        try:
-            limits[label.strip()] = float(value)
-        except ValueError:
-            raise CommentaryError(f"--min-f1 {item!r} is not LABEL=NUMBER", fix="write e.g. --min-f1 listening=0.5") from None
     gates = check_gates(metrics, min_macro_f1=min_macro_f1, min_f1=limits, baseline=base_metrics,
                         max_drop=max_drop)
     folder = output or home() / "evaluation" / _report_name(version, real, source, dataset, labels)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import FormatError, InputError
+from ..errors import CommentaryError, FormatError, InputError, UsageError
 from ..records import Article, Comment
 from .base import ReadOptions, ReadResult, cut_long_texts, distinct_id
 from .source import Source, decode, open_source
@@ -74,16 +74,35 @@ def looks_like_tsv(head: str) -> bool:
     or more tabs, and (nearly) every one of the next rows (read as TSV, so a quoted cell may hold
     line breaks) with as many fields. Pages copied from a browser and plain comments do not look
     like this."""
+    return _looks_like_table(head, "\t")
+
+
+def looks_like_csv(head: str) -> bool:
+    """Whether text with no name to go by (stdin) is a comma-separated table: as ``looks_like_tsv``,
+    and a header column named as comment text is (``text``, ``body``, ``comment``, ...), since
+    plain comments hold commas too."""
+    from .tabular import ROLES, column_key
+
+    if not _looks_like_table(head, ","):
+        return False
+    import csv
+    import io
+
+    header = next(csv.reader(io.StringIO(head.lstrip("\ufeff").split("\n", 1)[0])), [])
+    return any(column_key(name) in ROLES["text"] for name in header)
+
+
+def _looks_like_table(head: str, delimiter: str) -> bool:
     import csv
     import io
     import itertools
 
-    if "\t" not in head.split("\n", 1)[0]:
+    if delimiter not in head.split("\n", 1)[0]:
         return False
     if not head.endswith("\n"):
         head = head[:head.rfind("\n") + 1]  # the sample's end may cut a row
     try:
-        reader = csv.reader(io.StringIO(head.lstrip("\ufeff"), newline=""), delimiter="\t")
+        reader = csv.reader(io.StringIO(head.lstrip("\ufeff"), newline=""), delimiter=delimiter)
         rows = list(itertools.islice((r for r in reader if r), 21))  # the header and twenty rows
     except csv.Error:
         return False
@@ -120,6 +139,8 @@ def detect_format(src: Source) -> str:
     if re.search(r"^\s*comment(?:ed)?\s+(?:date|on)\b", src.data[:1 << 20].decode("utf-8", "replace"),
                  re.IGNORECASE | re.MULTILINE):
         return "text"
+    if looks_like_csv(src.data[:65536].decode("utf-8", "replace")):
+        return "csv"  # a table piped in, with no name to tell it by
     raise FormatError(
         f"{src.name}: cannot tell the format from the name or the content",
         fix=f"pass --format (one of {', '.join(FORMATS)})",
@@ -131,13 +152,37 @@ def read_source(spec: str, fmt: str | None, opts: ReadOptions, progress=None) ->
     from .hf import is_saved_dataset, read_hf
 
     if fmt is not None and fmt not in FORMATS:
-        raise FormatError(f"unknown format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
+        raise UsageError(f"unknown format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
     hub = _HUB.match(spec)
     if hub or fmt == "hf" or (spec != "-" and (is_saved_dataset(Path(spec)) or Path(spec).is_dir())):
         name = hub.group("name") if hub else spec
-        result = read_hf(name, opts, progress)
+        plain = not hub and fmt != "hf" and not is_saved_dataset(Path(spec))  # a folder of files
+        if plain:
+            _check_folder(Path(spec))
+        try:
+            result = read_hf(name, opts, progress)
+        except CommentaryError as exc:
+            if not plain:
+                raise
+            raise FormatError(f"{spec} is a folder that could not be read as one table ({exc.message})",
+                              fix=f"pass the files in it (e.g. {spec}/*.csv), or a folder saved with "
+                                  "save_to_disk") from exc
         return result, {"path": spec, "format": "hf", "sha256": None}
     return read_opened(open_source(spec, opts.encoding), fmt, opts, progress)
+
+
+def _check_folder(folder: Path) -> None:
+    """Refuse a folder that is, or holds, commentary datasets: not a table to read."""
+    from ..dataset import is_dataset_folder
+
+    if is_dataset_folder(folder):
+        raise FormatError(f"{folder} is already a commentary dataset", fix="pass it to train, evaluate or "
+                          "classify as it is; ingest reads the files it came from")
+    inner = sorted(p.name for p in folder.iterdir() if p.is_dir() and is_dataset_folder(p))
+    if inner:
+        raise FormatError(f"{folder} holds commentary datasets ({', '.join(inner[:3])}"
+                          f"{', ...' if len(inner) > 3 else ''}), not one table",
+                          fix=f"pass one of them to the command that needs it, e.g. {folder / inner[0]}")
 
 
 def read_opened(src: Source, fmt: str | None, opts: ReadOptions, progress=None) -> tuple[ReadResult, dict]:

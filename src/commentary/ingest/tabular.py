@@ -22,7 +22,7 @@ __all__ = ["joined_rows", "overflow_warning", "jsonl_objects", "read_csv", "read
 
 # Column names each role is detected from, after lower-casing and dropping non-letters.
 ROLES: dict[str, tuple[str, ...]] = {
-    "text": ("text", "body", "comment", "commenttext", "commentbody", "message", "content",
+    "text": ("text", "body", "comment", "comments", "commenttext", "commentbody", "message", "content",
              "reply", "replytext", "response", "post", "posttext", "selftext", "sentence", "tweet"),
     "id": ("id", "commentid", "cid", "messageid", "replyid", "uid", "guid"),
     "parent": ("parentid", "parent", "inreplyto", "replyto", "parentcommentid", "replytoid"),
@@ -48,7 +48,8 @@ def _cid(scope: str, own: str) -> str:
     return own if _OWN_ID.match(own) else comment_id(scope, own)
 
 
-def _norm(name: str) -> str:
+def column_key(name: str) -> str:
+    """A column name as the roles are matched against it: lower case, letters only."""
     return re.sub(r"[^a-z]", "", name.lower())
 
 
@@ -56,7 +57,7 @@ def resolve_columns(columns: list[str], sample: list[dict], src: Source, opts: R
                     result: ReadResult) -> dict[str, str]:
     """Map each role to a column: the user's choice first, then by name, then by content."""
     mapping: dict[str, str] = {}
-    normed = {_norm(c): c for c in reversed(columns)}
+    normed = {column_key(c): c for c in reversed(columns)}
     for role, names in ROLES.items():
         chosen = getattr(opts, _OPTION[role])
         flag = "--" + _OPTION[role].replace("_", "-")

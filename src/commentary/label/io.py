@@ -55,6 +55,12 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
     crash) is skipped and reported through *warn*; a broken line anywhere else is an error.
     """
     path = Path(path)
+    if path.is_dir():
+        from ..dataset import is_dataset_folder
+
+        raise InputError(f"{path} is a folder, not a labels file", fix=(
+            "a dataset's own labels are used when no labels file is given; pass a labels file (JSON Lines or CSV) "
+            "to use others" if is_dataset_folder(path) else "pass a labels file (JSON Lines or CSV)"))
     if not path.is_file():
         raise InputError(f"{path} does not exist", fix="check the path of the labels file")
     text = path.read_text(encoding="utf-8-sig")

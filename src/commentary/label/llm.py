@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..codebook import Codebook
-from ..errors import CommentaryError
+from ..errors import CommentaryError, UsageError
 from ..records import Labels
 
 __all__ = ["Endpoint", "LlmRun", "build_messages", "parse_answer", "answer_schema", "llm_items", "label_with_llm",
@@ -290,7 +290,7 @@ def label_with_llm(items: Sequence[dict[str, Any]], book: Codebook, endpoint: En
     steps down to the next and says so in ``run.answer_format``.
     """
     if answer_format not in ANSWER_FORMATS:
-        raise CommentaryError(f"unknown answer format {answer_format!r}", fix=f"use one of {', '.join(ANSWER_FORMATS)}")
+        raise UsageError(f"unknown answer format {answer_format!r}", fix=f"use one of {', '.join(ANSWER_FORMATS)}")
     cache = _Cache(Path(cache_dir))
     run = LlmRun(answer_format=answer_format)
     lock = threading.Lock()  # for the run's answer format and its stop, which every thread may set

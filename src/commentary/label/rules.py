@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..codebook import Codebook, _Doc
-from ..errors import CodebookError, CommentaryError
+from ..errors import CodebookError, UsageError
 from ..records import Comment, Labels
 
 __all__ = ["Rule", "RuleSet", "load_rules", "default_rules_path", "apply_rules", "Votes", "rule_report",
@@ -383,7 +383,7 @@ def combine(votes: Votes, codebook: Codebook, method: str = "majority", *, min_c
     import numpy as np
 
     if method not in COMBINERS:
-        raise CommentaryError(f"unknown way to combine votes {method!r}", fix=f"use one of {', '.join(COMBINERS)}")
+        raise UsageError(f"unknown way to combine votes {method!r}", fix=f"use one of {', '.join(COMBINERS)}")
     stances = codebook.stance_ids
     f = votes.fired
     n = len(votes.comment_ids)

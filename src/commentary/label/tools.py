@@ -27,7 +27,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from ..codebook import Codebook
-from ..errors import CommentaryError, InputError, OutputExistsError
+from ..errors import CommentaryError, InputError, OutputExistsError, UsageError
 from ..records import Article, Comment, Labels
 
 __all__ = ["TOOLS", "Task", "tasks_from", "export_tasks", "import_labels", "merge_labels"]
@@ -456,7 +456,7 @@ def export_tasks(tasks: Sequence[Task], tool: str, output: Path, codebook: Codeb
     from ..dataset import atomic_file, claim_output
 
     if tool not in TOOLS:
-        raise CommentaryError(f"unknown annotation tool {tool!r}", fix=f"use one of {', '.join(TOOLS)}")
+        raise UsageError(f"unknown annotation tool {tool!r}", fix=f"use one of {', '.join(TOOLS)}")
     config = output.with_suffix(".label_config.xml")
     if tool != "argilla":  # argilla's folder is claimed by its own writer
         for path, ours in [(output, lambda p: is_export_file(p, tool))] + (
@@ -490,7 +490,7 @@ def import_labels(path: Path, tool: str, codebook: Codebook, *, dataset_ids: set
         raise InputError(f"{path} does not exist", fix="check the path")
     readers = {"label-studio": _from_label_studio, "argilla": _from_argilla, "csv": _from_csv}
     if tool not in readers:
-        raise CommentaryError(f"unknown annotation tool {tool!r}", fix=f"use one of {', '.join(TOOLS)}")
+        raise UsageError(f"unknown annotation tool {tool!r}", fix=f"use one of {', '.join(TOOLS)}")
     rows = readers[tool](path)
     out: list[Labels] = []
     seen: dict[tuple[str, str | None], str] = {}
