@@ -119,7 +119,7 @@ def test_label_import_writes_only_json_lines(cli, tmp_path):
     sheet = tmp_path / "labels.csv"  # a labels table of the user's: import must not turn it into JSON Lines
     sheet.write_text("comment_id,stance,themes\n", encoding="utf-8")
     res = cli("label", "import", FIXTURES / "disqus.xml", "-d", TEST_SPLIT, "-o", sheet)
-    assert res.exit_code == 1 and "kept as JSON Lines" in res.stderr and "-o " in res.stderr
+    assert res.exit_code == 2 and "kept as JSON Lines" in res.stderr and "-o " in res.stderr
     assert sheet.read_text(encoding="utf-8") == "comment_id,stance,themes\n"
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ..errors import UsageError
 from ..paths import find_input
 from ._app import CodebookOpt, CommentaryError, ForceOpt, ModelsDirOpt, app, fmt, group, models_root, ui
 
@@ -243,8 +244,9 @@ def label_import(
     from ..label.tools import import_labels, merge_labels
 
     if output.suffix.lower() != ".jsonl":  # it is written as JSON Lines: a labels CSV would become unreadable
-        raise CommentaryError(f"{output}: labels are kept as JSON Lines, and {output.suffix or 'a name without an extension'} "
-                              "says otherwise", fix=f"name a .jsonl file, e.g. -o {output.with_suffix('.jsonl')}")
+        said = output.suffix or "a name without an extension"
+        raise UsageError(f"{output}: labels are kept as JSON Lines, and {said} says otherwise",
+                         fix=f"name a .jsonl file, e.g. -o {output.with_suffix('.jsonl')}")
     book = load_codebook(codebook_file)
     ds = read_dataset(dataset)
     new = import_labels(source, from_tool, book, dataset_ids={c.id for c in ds.comments}, annotator=annotator)
