@@ -177,6 +177,8 @@ COUNCIL_PAGE = """Bin collections to go fortnightly
 
 The council will move to fortnightly bin collections from April.
 
+4 Comments
+
 Ann Lee
 Comment date
 12/03/2024
@@ -213,4 +215,4 @@ def test_a_reply_line_belongs_to_its_own_comment_and_a_name_may_end_in_an_initia
     # Dave's "In reply to Ann Lee" is his: Cara, the next commenter, replies to no one
     assert dave.parent_id == ann.id and cara.parent_id is None
     assert sunita.parent_id == dave.id  # "In reply to Dave P." finds "Dave P."
-    assert not [w for w in result.warnings if "reply to" in w]
+    assert result.warnings == []  # nor is the "4 Comments" heading taken for a name or a text

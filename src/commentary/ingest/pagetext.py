@@ -152,7 +152,7 @@ def _read_header(lines, block: _Block, lo: int, split_layout: bool | None, resul
             # comment's own (its body reads it)
             if m and (n == len(paras) - 1 or (n == len(paras) - 2 and header_only(para))):
                 block.reply_to = m.group(1)
-            elif not _ACTION.match(s):
+            elif not _ACTION.match(s) and not _BOILERPLATE.match(s):  # "Reply", "Share", a "3 comments" heading
                 kept.append(i)
         if kept:
             cleaned.append(kept)
