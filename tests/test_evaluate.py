@@ -190,3 +190,28 @@ def test_max_drop_needs_a_baseline_and_no_gate_still_makes_a_test_case(cli, mode
     suite = ET.parse(tmp_path / "b" / "junit.xml").getroot()
     assert suite.get("tests") == "1" and suite.get("failures") == "0"
     assert "stance_macro_f1" in suite.find("testcase/system-out").text
+
+
+def test_a_gate_with_nothing_to_measure_fails():
+    from commentary.evaluate import check_gates
+
+    nothing = {"stance": {"macro_f1": None, "per_label": {}}, "themes": {"macro_f1": None, "micro_f1": None,
+                                                                        "per_label": {}}}
+    gates = check_gates(nothing, min_macro_f1=0.6)
+    assert [g.passed for g in gates] == [False]
+    assert "could not be measured: no gold labels for it" in gates[0].describe()
+    themes_only = {**nothing, "themes": {**nothing["themes"], "macro_f1": 0.7}}  # a themes-only gold set
+    assert [(g.name, g.passed) for g in check_gates(themes_only, min_macro_f1=0.6)] == [("themes_macro_f1", True)]
+
+
+def test_a_sheet_with_rows_not_labelled_yet_counts_only_the_labelled(tmp_path):
+    from commentary.codebook import load_codebook
+    from commentary.label.io import read_labels_file
+
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("comment_id,stance,themes\nc1,agree,listening\nc2,,\nc3,disagree,\nc4,, \n", encoding="utf-8")
+    said = []
+    labels = read_labels_file(sheet, load_codebook(), warn=said.append)
+    assert [(lab.comment_id, lab.stance, lab.themes) for lab in labels] == [("c1", "agree", ["listening"]),
+                                                                           ("c3", "disagree", [])]
+    assert said == [f"{sheet}: 2 row(s) with neither a stance nor themes, not labelled yet, skipped (first: row 2)"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 
 from conftest import FIXTURES, REPO
@@ -113,6 +115,21 @@ def test_force_never_replaces_a_file_commentary_did_not_write(cli, tmp_path, com
     assert cli(*args).exit_code == 1
     res = cli(*args, "--force")
     assert res.exit_code == 0, res.stderr
+
+
+def test_force_never_replaces_a_sheet_an_annotator_has_begun(cli, tmp_path):
+    sheet = tmp_path / "ana.csv"
+    assert cli("label", "export", TEST_SPLIT, "--to", "csv", "--no-model", "-o", sheet).exit_code == 0
+    with open(sheet, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    at = rows[0].index("stance")
+    rows[1][at] = "mixed" if rows[1][at] != "mixed" else "agree"  # an annotator changes one label
+    with open(sheet, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    before = sheet.read_text(encoding="utf-8")
+    res = cli("label", "export", TEST_SPLIT, "--to", "csv", "--no-model", "-o", sheet, "--force")
+    assert res.exit_code == 1 and "is not a csv export that commentary wrote" in res.stderr
+    assert sheet.read_text(encoding="utf-8") == before
 
 
 def test_label_import_writes_only_json_lines(cli, tmp_path):

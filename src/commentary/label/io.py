@@ -51,7 +51,8 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
     """Read labels from JSONL or CSV (columns comment_id or id, stance, themes) and check them.
 
     One label per comment, unless *per_annotator*: then one per comment and annotator.
-    A JSONL file's last line cut off mid-label (a save interrupted by a full disk or a
+    A CSV row with neither a stance nor themes is a sheet's row not labelled yet: skipped, and
+    counted through *warn*. A JSONL file's last line cut off mid-label (a save interrupted by a full disk or a
     crash) is skipped and reported through *warn*; a broken line anywhere else is an error.
     """
     path = Path(path)
@@ -81,6 +82,11 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
     else:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         rows = [(f"row {n}", row) for n, row in enumerate(reader, 1)]
+        blank = [w for w, r in rows if not (r.get("stance") or "").strip() and not (r.get("themes") or "").strip()]
+        if blank:  # a sheet's rows not labelled yet: no label, not a label of "no themes"
+            rows = [(w, r) for w, r in rows if (r.get("stance") or "").strip() or (r.get("themes") or "").strip()]
+            (warn or _default_warn)(f"{path}: {len(blank):,} row(s) with neither a stance nor themes, not "
+                                    f"labelled yet, skipped (first: {blank[0]})")
         for where, row in rows:
             if row.get(None):  # unquoted commas: a theme list cut into fields would lose all but its first
                 raise InputError(f"{path}: {where} has {len(row[None])} more field(s) than the header "

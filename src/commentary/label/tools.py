@@ -428,19 +428,50 @@ def _from_csv(path: Path) -> list[tuple[str, dict[str, Any]]]:
     return rows
 
 
-def is_export_file(path: Path, tool: str) -> bool:
+def is_export_file(path: Path, tool: str, writes: set[tuple[str, str]] | None = None) -> bool:
     """Whether *path* is a *tool* export that ``label export`` wrote (a CSV by its header, a Label
-    Studio file by its first task), which ``--force`` may replace; anything else is the user's."""
-    from ..dataset import csv_header
-
+    Studio file by its first task) holding no labels but those it was written with, which ``--force``
+    may replace. *writes* are the (comment id, labels) pairs the new export writes; a label in the file
+    that is not among them was entered by someone (a sheet begun), so the file is theirs."""
+    writes = writes or set()
     if tool == "csv":
-        return csv_header(path) == CSV_COLUMNS
+        try:
+            with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+                rows = csv.DictReader(fh)
+                return rows.fieldnames == CSV_COLUMNS and _entered(
+                    (row.get("comment_id") or "", (row.get("stance") or "").strip(), (row.get("themes") or "").strip())
+                    for row in rows) <= writes
+        except (OSError, csv.Error):
+            return False
     try:
         tasks = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    data = tasks[0].get("data") if isinstance(tasks, list) and tasks and isinstance(tasks[0], dict) else None
-    return isinstance(data, dict) and {"comment_id", "codebook_version"} <= set(data)
+    if not (isinstance(tasks, list) and tasks and all(isinstance(t, dict) for t in tasks)):
+        return False
+    data = tasks[0].get("data")
+    return (isinstance(data, dict) and {"comment_id", "codebook_version"} <= set(data)
+            and _entered(_ls_labels(t) for t in tasks) <= writes)
+
+
+def _entered(rows) -> set[tuple[str, str]]:
+    """(comment id, its labels as one string) for each row or task that holds labels."""
+    return {(cid, "|".join(parts)) for cid, *parts in rows if any(parts)}
+
+
+def _ls_labels(task: dict[str, Any]) -> tuple[str, str]:
+    data = task.get("data") if isinstance(task.get("data"), dict) else {}
+    return (str(data.get("comment_id") or ""), json.dumps(task.get("annotations") or "", sort_keys=True))
+
+
+def _export_writes(tasks: Sequence[Task], tool: str, codebook: Codebook) -> set[tuple[str, str]]:
+    """The labels a new *tool* export of *tasks* writes, as ``is_export_file`` compares them."""
+    if tool == "csv":
+        n = len(CSV_COLUMNS)
+        at = CSV_COLUMNS.index("stance"), CSV_COLUMNS.index("themes")
+        return _entered((row[0], str(row[at[0]]).strip(), str(row[at[1]]).strip())
+                        for row in _csv_rows(tasks, codebook) if len(row) == n)
+    return _entered(_ls_labels(t) for t in _label_studio(tasks, codebook))
 
 
 def _is_ls_config(path: Path) -> bool:
@@ -459,7 +490,8 @@ def export_tasks(tasks: Sequence[Task], tool: str, output: Path, codebook: Codeb
         raise UsageError(f"unknown annotation tool {tool!r}", fix=f"use one of {', '.join(TOOLS)}")
     config = output.with_suffix(".label_config.xml")
     if tool != "argilla":  # argilla's folder is claimed by its own writer
-        for path, ours in [(output, lambda p: is_export_file(p, tool))] + (
+        writes = _export_writes(tasks, tool, codebook) if (output.exists() and force) else set()
+        for path, ours in [(output, lambda p: is_export_file(p, tool, writes))] + (
                 [(config, _is_ls_config)] if tool == "label-studio" else []):
             if path.is_dir():
                 raise OutputExistsError(f"{path} is a folder", fix=f"name a file for the {tool} export")
