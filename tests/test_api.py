@@ -53,3 +53,24 @@ def test_import_stays_light():
     code = "import sys, commentary; print('sklearn' in sys.modules, 'torch' in sys.modules, 'pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]
+
+
+def test_wrong_arguments_are_commentary_errors_and_frames_keep_their_index(models, tmp_path):
+    import pandas as pd
+
+    m = commentary.load(models_dir=models)
+    for call, said in ((lambda: m.predict(None), "texts must be a string or a list of strings, not NoneType"),
+                       (lambda: m.predict(["a"], articles=5), "articles must be a string or one per text"),
+                       (lambda: commentary.load(3), "a model is named by a string"),
+                       (lambda: ingest(7), "sources must be a path or a list of paths")):
+        with pytest.raises(commentary.CommentaryError, match=said):
+            call()
+    # one path is one source, not a list of letters
+    assert len(ingest(str(FIXTURES / "disqus.xml"))["comments"]) == len(ingest([FIXTURES / "disqus.xml"])["comments"])
+    # a blank comment is flagged unsure, whatever the model reads into it
+    assert [p.abstain for p in m.predict(["", "   "])] == [True, True]
+    frame = m.predict_frame(pd.Series(["Spot on.", "Nobody asked the nurses."], index=[5, 7]))
+    assert frame.index.tolist() == [5, 7]
+    assert m.predict_frame([]).columns.tolist()[:5] == ["id", "text", "stance", "themes", "abstain"]
+    # evaluate takes a loaded model as well as its name
+    assert evaluate(m)["stance"]["macro_f1"] == evaluate("commentary@v1", models_dir=models)["stance"]["macro_f1"]

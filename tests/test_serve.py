@@ -89,6 +89,9 @@ def test_classify_one_and_many_with_articles(server):
     ({"comments": [{"text": ""}]}, 422, "at least 1"),
     ({"comments": [{"text": "a comment"}] * 51}, 413, "at most 50"),
     ({"text": "word " * 1000}, 413, "at most 2,000"),
+    ({"text": "fine", "article": "word " * 5000}, 413, "an article is 25,000 characters; at most 20,000"),
+    (b'{"text": "\\ud800 x"}', 422, "text: Input should be a valid string"),  # was a 500, a traceback
+    (b'{"comments": [{"text": 5}]}', 422, "comments.0.text"),
 ])
 def test_bad_input_is_a_clear_4xx(server, body, status, words):
     got, out = call(server, "/classify", body)

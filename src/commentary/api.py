@@ -15,7 +15,7 @@ Errors are ``CommentaryError`` with the message the command line prints.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,9 +45,22 @@ class Prediction:
         return asdict(self)
 
 
+def _paths(value, name: str) -> list:
+    """One path or several, as a list: a single ``"comments.csv"`` is one source, not eleven letters."""
+    if isinstance(value, (str, Path)):
+        return [value]
+    if not isinstance(value, Iterable):
+        raise CommentaryError(f"{name} must be a path or a list of paths, not {type(value).__name__}",
+                              fix=f'pass e.g. {name}="comments.csv" or {name}=["a.csv", "b.csv"]')
+    return list(value)
+
+
 def _per_text(value, n: int, name: str) -> list:
     if value is None or isinstance(value, str):
         return [value] * n
+    if not isinstance(value, Iterable):
+        raise CommentaryError(f"{name} must be a string or one per text, not {type(value).__name__}",
+                              fix="pass one string for all, or a list with one per text")
     value = list(value)
     if len(value) != n:
         raise CommentaryError(f"{name} has {len(value)} items for {n} texts", fix=f"give one {name[:-1]} per text, "
@@ -95,6 +108,9 @@ class Model:
         from .backends.base import Inputs
 
         one = isinstance(texts, str)
+        if not one and not isinstance(texts, Iterable):
+            raise CommentaryError(f"texts must be a string or a list of strings, not {type(texts).__name__}",
+                                  fix='pass e.g. model.predict("Great article") or model.predict([...])')
         texts = [texts] if one else list(texts)
         if any(not isinstance(t, str) for t in texts):
             raise CommentaryError("every text must be a string", fix="pass str comments")
@@ -118,7 +134,11 @@ class Model:
             row.update({f"p_{k}": v for k, v in p.stance_probs.items()})
             row.update({f"p_{k}": v for k, v in p.theme_probs.items()})
             rows.append(row)
-        return pd.DataFrame(rows)
+        columns = (["id", "text", "stance", "themes", "abstain"]
+                   + [f"p_{k}" for k in self.labels["stance"] + self.labels["themes"]])
+        # a Series or a DataFrame column keeps its index, so the labels join back to the caller's rows
+        index = texts.index if isinstance(texts, pd.Series) else None
+        return pd.DataFrame(rows, columns=columns, index=index)
 
     def __repr__(self) -> str:
         return f"<commentary.Model {self.ref} ({self.manifest.get('backend', '?')})>"
@@ -128,6 +148,9 @@ def load(ref: str | None = None, *, models_dir: str | Path | None = None) -> Mod
     """A model version by ``name@vN`` or ``name`` (its promoted version); default: the promoted ``commentary``."""
     from .training import load_model
 
+    if ref is not None and not isinstance(ref, str):
+        raise CommentaryError(f"a model is named by a string such as 'commentary@v2', not {type(ref).__name__}",
+                              fix="pass load('name@vN'), load('name') or load()")
     trained, version = load_model(_models_dir(models_dir), ref)
     return Model(trained, version)
 
@@ -144,7 +167,7 @@ def ingest(sources: Sequence[str | Path], *, output: str | Path | None = None, f
     from .ingest import ingest as run_ingest
     from .paths import home
 
-    result = run_ingest([str(s) for s in sources], options=ReadOptions(**options), home=home())
+    result = run_ingest([str(s) for s in _paths(sources, "sources")], options=ReadOptions(**options), home=home())
     if output is None:
         return {"articles": result.articles, "comments": result.comments, "warnings": result.warnings}
     return write_dataset(Path(output), result.articles, result.comments, force=force,
@@ -164,23 +187,24 @@ def train(datasets: Sequence[str | Path] | None = None, *, labels: str | Path | 
     book = load_codebook()
     config = TrainConfig.resolve(None, settings)
     given = read_labels_file(Path(labels), book) if labels is not None else None
-    sets = [Path(d) for d in datasets] if datasets else default_training_sets()
+    sets = [Path(d) for d in _paths(datasets, "datasets")] if datasets else default_training_sets()
     outcome = train_version(sets, book, config, _models_dir(models_dir), labels=given,
                             heldout=Path(heldout) if heldout else None, make_production=promote)
     return outcome.version.ref
 
 
-def evaluate(model: str | None = None, dataset: str | Path | None = None, *, labels: str | Path | None = None,
-             models_dir: str | Path | None = None) -> dict[str, Any]:
-    """Score a model on gold labels (the dataset's own, or a labels file); returns the metrics."""
+def evaluate(model: str | Model | None = None, dataset: str | Path | None = None, *,
+             labels: str | Path | None = None, models_dir: str | Path | None = None) -> dict[str, Any]:
+    """Score a model (a ``name@vN``, or one ``load`` gave) on gold labels (the dataset's own, or a labels
+    file); returns the metrics."""
     from .codebook import load_codebook
     from .evaluate import measure
     from .label.io import read_labels_file
     from .paths import starter_dir
-    from .training import load_model
 
     book = load_codebook()
-    trained, version = load_model(_models_dir(models_dir), model)
+    loaded = model if isinstance(model, Model) else load(model, models_dir=models_dir)
+    trained, version = loaded._trained, loaded.version
     gold = read_labels_file(Path(labels), book) if labels is not None else None
     return measure(trained, version.ref, version.manifest["codebook"]["version"],
                    Path(dataset) if dataset else starter_dir() / "test", book, labels=gold)

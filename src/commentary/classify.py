@@ -151,10 +151,13 @@ def _stream_table(path: Path, opts, say: Callable[[str], None] | None = None) ->
         try:
             if not columns:
                 return
-            for com, art, _parent, _scope in table_records(rows, columns, src, opts, ReadResult(), where):
+            read = ReadResult()
+            for com, art, _parent, _scope in table_records(rows, columns, src, opts, read, where):
                 yield Item(com.id, com.text, _article_text(art), com.article_id, com.author, com.source_id)
             if overflow and say is not None:
                 say(overflow_warning(str(path), overflow, columns[-1]))
+            if say is not None:
+                _say_skipped(read, str(path), say)
         finally:
             fh.close()
 
@@ -260,6 +263,7 @@ def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[
             return
         for message in result.warnings:
             say(message)
+        _say_skipped(result, src.name, say)
         yield from items_from_records(result.articles, result.comments)
         return
     if is_text and per_line:
@@ -279,7 +283,15 @@ def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[
     result, _ = read_source(spec, fmt, opts)
     for message in result.warnings:
         say(message)
+    _say_skipped(result, spec, say)
     yield from items_from_records(result.articles, result.comments)
+
+
+def _say_skipped(result, name: str, say: Callable[[str], None]) -> None:
+    """What a reader left out (rows with no text, spam, pingbacks), so the output's rows can be
+    matched to the input's."""
+    for reason, n in result.skipped.items():
+        say(f"{name}: {n:,} left out ({reason}): no prediction for {'it' if n == 1 else 'them'}")
 
 
 def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:

@@ -222,7 +222,8 @@ class TrainedModel:
                 "stance_probs": {lab: round(float(cs[i, j]), 4) for j, lab in enumerate(d.stance_labels)},
                 "themes": [t for j, t in enumerate(d.theme_labels) if themes[i, j]],
                 "theme_probs": {t: round(float(ct[i, j]), 4) for j, t in enumerate(d.theme_labels)},
-                "abstain": bool(cs[i, k] < d.abstain_below),
+                # a blank comment says nothing: whatever the model reads into it, it is flagged unsure
+                "abstain": bool(cs[i, k] < d.abstain_below) or not inputs.texts[i].strip(),
             })
         return out
 

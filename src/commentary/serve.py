@@ -22,12 +22,19 @@ from .ingest.base import MAX_COMMENT_CHARS
 __all__ = ["make_app", "serve"]
 
 
-def make_app(model, *, max_comments: int = 1000, max_chars: int = MAX_COMMENT_CHARS, batch_wait_ms: float = 5.0):
+MAX_BODY = 64 << 20  # bytes: a request body larger than this is refused before it is read
+
+
+def make_app(model, *, max_comments: int = 1000, max_chars: int = MAX_COMMENT_CHARS, batch_wait_ms: float = 5.0,
+             max_body: int = MAX_BODY):
     """The FastAPI app over a loaded ``commentary.api.Model``."""
     from contextlib import asynccontextmanager
 
-    from fastapi import FastAPI, HTTPException
+    from fastapi import FastAPI, HTTPException, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
     from pydantic import BaseModel, Field, model_validator
+
 
     class CommentIn(BaseModel):
         text: str = Field(min_length=1)
@@ -104,6 +111,21 @@ def make_app(model, *, max_comments: int = 1000, max_chars: int = MAX_COMMENT_CH
                   description="Stance toward the article and themes of reader comments, by the codebook.",
                   lifespan=lifespan)
 
+    @app.middleware("http")
+    async def body_limit(request: Request, call_next):
+        size = request.headers.get("content-length", "")
+        if size.isdigit() and int(size) > max_body:  # refused before the body is read into memory
+            return JSONResponse({"detail": f"request body is {int(size):,} bytes; at most {max_body:,}: "
+                                           "send the comments in several requests"}, 413)
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(_request: Request, exc: RequestValidationError):
+        # one line per problem, naming where it is, without echoing the input back (it may not even encode)
+        said = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
+                         for e in exc.errors())
+        return JSONResponse({"detail": said.encode("utf-8", "replace").decode("utf-8")}, 422)
+
     @app.get("/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "model": model.ref}
@@ -125,12 +147,28 @@ def make_app(model, *, max_comments: int = 1000, max_chars: int = MAX_COMMENT_CH
         if long is not None:
             raise HTTPException(413, f"comment {long} is {len(comments[long].text):,} characters; "
                                      f"at most {max_chars:,}")
+        long = next((a for a in [body.article] + [c.article for c in comments] if a and len(a) > 10 * max_chars), None)
+        if long is not None:
+            raise HTTPException(413, f"an article is {len(long):,} characters; at most {10 * max_chars:,}")
+        broken = next((k for k, c in enumerate(comments)
+                       if not _encodes(c.text) or not _encodes(c.article or body.article or "")), None)
+        if broken is not None:
+            raise HTTPException(422, f"comment {broken}: its text or article holds a lone surrogate (such as \\ud800), "
+                                     "which is not a character")
         preds = await batcher.score([c.text for c in comments], [c.article or body.article for c in comments],
                                     [c.id for c in comments])
         return {"model": model.ref, "predictions": [
             {k: v for k, v in p.to_dict().items() if k != "article"} for p in preds]}
 
     return app
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def serve(model, *, host: str = "127.0.0.1", port: int = 8000, **options) -> None:

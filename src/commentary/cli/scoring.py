@@ -102,6 +102,9 @@ def classify(
     fmt = fmt or ("table" if output is None and sys.stdout.isatty() else "jsonl")
     if fmt not in ("table", "jsonl", "json", "csv"):
         raise UsageError(f"unknown output format {fmt!r}", fix="use table, jsonl, json or csv")
+    if fmt == "table" and output is not None and str(output) != "-":
+        raise UsageError("the table is drawn on the terminal, not written to a file",
+                         fix="write a file as csv, jsonl or json (--format, or the -o file's extension)")
     if output is not None:  # before the scoring, not after
         claim_output(output, force=force, ours=is_predictions_file, what="a predictions file",
                      fix="pass --force to replace it", folder=False, inputs=[source])
@@ -379,7 +382,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
     max_comments: Annotated[int, typer.Option(min=1, help="Most comments in one request.")] = 1000,
-    max_comment_chars: MaxCharsOpt = MAX_COMMENT_CHARS,
+    max_comment_chars: Annotated[int, typer.Option(
+        "--max-comment-chars", min=1, help="Refuse (413) a request with a comment longer than this many "
+        "characters; an article may be ten times as long.")] = MAX_COMMENT_CHARS,
     runtime: RuntimeOpt = None,
     models_dir: ModelsDirOpt = None,
 ) -> None:
