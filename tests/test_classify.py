@@ -255,3 +255,13 @@ def test_the_table_says_when_a_rule_decided_the_stance(cli, models, tmp_path):
     rows = res.stdout.split("├")
     assert "disagree" in rows[0] and "by rule; the model read" in rows[0]
     assert "by rule" not in rows[1]
+
+
+def test_one_paragraph_of_many_lines_suggests_per_line(cli, models, tmp_path):
+    page = tmp_path / "five.txt"
+    page.write_text("Bins weekly please\nLibraries matter\nFix the roads\nMore buses\nNobody asked us\n", encoding="utf-8")
+    res = cli("classify", page, "--format", "jsonl", "--models-dir", models)
+    assert res.exit_code == 0 and len(res.stdout.splitlines()) == 1
+    assert "read its 5 lines as one comment" in res.stderr and "--per-line" in res.stderr
+    res = cli("classify", page, "--format", "jsonl", "--models-dir", models, "--per-line")
+    assert len(res.stdout.splitlines()) == 5 and "as one comment" not in res.stderr

@@ -465,6 +465,14 @@ def test_agreement_kappa_for_two_and_alpha_for_three(cli, tmp_path):
     table = cli("label", "agreement", *files)
     assert "Krippendorff's alpha" in table.stdout and "2 comments differ" in table.stderr
     assert "n/a: nothing_new" in table.stderr and "1.000" not in table.stdout
+    # the same file twice is not two annotators (it agreed with itself: kappa 1.000)
+    res = cli("label", "agreement", files[0], files[0])
+    assert res.exit_code == 2 and "hold the same labels" in res.stderr
+    # a file holding two annotators beside a third file counts as two, by their names
+    both = tmp_path / "both.jsonl"
+    both.write_text(files[0].read_text() + files[1].read_text())
+    three = json.loads(cli("label", "agreement", both, files[2], "--json").stdout)
+    assert three["stance"]["alpha"] == pytest.approx(out["stance"]["alpha"], abs=1e-6)
 
 
 def test_label_issues_rank_planted_errors_first(cli, tmp_path):

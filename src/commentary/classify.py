@@ -82,10 +82,13 @@ def _text_lines(stream: IO[bytes], name: str, say: Callable[[str], None] | None 
         say(f"{name}: stripped {stripped} control character(s)")
 
 
-def _plain(lines: Iterable[tuple[int, str]], name: str, per_line: bool) -> Iterator[Item]:
-    """One comment per paragraph (or per line); ids from the source name and line number."""
+def _plain(lines: Iterable[tuple[int, str]], name: str, per_line: bool,
+           say: Callable[[str], None] | None = None) -> Iterator[Item]:
+    """One comment per paragraph (or per line); ids from the source name and line number. A file
+    that is one paragraph of many lines is most likely one comment a line: *say* suggests --per-line."""
     buf: list[str] = []
     start = 0
+    paragraphs = 0
     from .records import stable_id
 
     for n, line in lines:
@@ -98,9 +101,13 @@ def _plain(lines: Iterable[tuple[int, str]], name: str, per_line: bool) -> Itera
                 start = n
             buf.append(line.strip())
         elif buf:
+            paragraphs += 1
             yield Item(stable_id("c", name, start), " ".join(buf))
             buf = []
     if buf:
+        if not paragraphs and len(buf) >= 5 and say is not None:
+            say(f"{name}: read its {len(buf):,} lines as one comment (comments are told apart by blank lines); "
+                "pass --per-line if each line is a comment")
         yield Item(stable_id("c", name, start), " ".join(buf))
 
 
@@ -259,7 +266,7 @@ def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[
             result = read_page_text(src, decode(src, opts.encoding))
             result.warnings[:0] = src.warnings
         else:
-            yield from _plain(_decoded_lines(src, opts, say), src.name, per_line)
+            yield from _plain(_decoded_lines(src, opts, say), src.name, per_line, say)
             return
         for message in result.warnings:
             say(message)

@@ -372,16 +372,29 @@ def label_agreement(
     from rich.table import Table
 
     from ..codebook import load_codebook
+    from ..dataset import file_sha256
     from ..label.agreement import multi_agreement, pairwise_agreement
 
+    seen_files: dict[str, Path] = {}
+    for p in files:  # the same labels twice would agree with themselves perfectly
+        key = file_sha256(p) if p.is_file() else str(p.resolve())
+        if key in seen_files:
+            raise UsageError(f"{seen_files[key]} and {p} hold the same labels", fix="pass each annotator's labels once")
+        seen_files[key] = p
     book = load_codebook(codebook_file)
-    sets = [_labels_from(p, book, per_annotator=True) for p in files]
-    names = [p.stem for p in files]
-    if len(files) == 1:  # one file with several annotators in it
+    names: list[str] = []
+    sets: list[list] = []
+    for p in files:  # a file is one annotator, or, where its labels name several, one each
         by: dict[str, list] = {}
-        for lab in sets[0]:
-            by.setdefault(lab.annotator or "?", []).append(lab)
-        names, sets = list(by), list(by.values())
+        for lab in _labels_from(p, book, per_annotator=True):
+            by.setdefault(lab.annotator or p.stem, []).append(lab)
+        many = len(by) > 1
+        for who, labels in by.items():
+            names.append(who if many or len(files) == 1 else p.stem)
+            sets.append(labels)
+    if len(set(names)) < len(names):
+        raise UsageError(f"two sets of labels are both {next(n for n in names if names.count(n) > 1)!r}",
+                         fix="give each annotator a name of their own (the annotator field, or the file's name)")
     if len(sets) < 2:
         raise CommentaryError("agreement needs two or more annotators", fix="pass two or more label files")
     for name, labels in zip(names, sets):
