@@ -310,9 +310,10 @@ def evaluate(
     limits: dict[str, float] = {}  # options first: a typo fails before any model is loaded
     for item in min_f1 or []:
         label, sep, value = item.partition("=")
+        label = label.strip().removeprefix("stance:").removeprefix("theme:")  # as classify's summary names them
         try:
-            limits[label.strip()] = float(value)
-            if not 0.0 <= limits[label.strip()] <= 1.0:
+            limits[label] = float(value)
+            if not 0.0 <= limits[label] <= 1.0:
                 raise ValueError(value)
         except ValueError:
             raise UsageError(f"--min-f1 {item!r} is not LABEL=NUMBER",
@@ -342,6 +343,11 @@ def evaluate(
     dataset = dataset or starter_dir() / "test"
     root = models_root(models_dir)
     trained, version = load_model(root, model)
+    known = set(trained.decisions.stance_labels) | set(trained.decisions.theme_labels)
+    unknown = [label for label in limits if label not in known]
+    if unknown:  # before the scoring, which can take minutes
+        raise UsageError(f"--min-f1 names {unknown[0]!r}, which is not a label of {version.ref}",
+                         fix=f"use one of {', '.join(sorted(known))}")
     ui.info(f"scoring {'the real evaluation set' if real else dataset} with {version.ref}"
             + (f" and {baseline}" if baseline else ""))
     metrics = measure(trained, version.ref, version.manifest["codebook"]["version"], dataset, book, by=by,
