@@ -62,6 +62,10 @@ def test_ingest_formats_json_output_and_explain(cli, models, tmp_path):
     assert len(preds) == 2 and all(p["stance"] in p["evidence"] for p in preds)
     for p in preds:
         assert all(sentence in p["text"] for sentence in p["evidence"].values())
+    # CSV carries the same sentences in a last column (it dropped them)
+    res = run(cli, models, FIXTURES / "wxr.xml", "--format", "csv", "--explain")
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert [r["evidence"] for r in rows] == [" | ".join(f"{k}: {v}" for k, v in p["evidence"].items()) for p in preds]
 
 
 def test_csv_output_file_is_safe_for_spreadsheets(cli, models, tmp_path):

@@ -511,7 +511,11 @@ def is_predictions_file(path: Path) -> bool:
 
 
 def write_csv_row(writer, pred: dict[str, Any], stance_labels, theme_labels) -> None:
+    """One prediction as a CSV row; with ``--explain``, a last column holds each label's sentence
+    (``label: sentence``, joined by `` | ``)."""
     row = [pred["id"], pred.get("source_id"), pred["article_id"], pred["author"], pred["stance"], pred["abstain"],
            ";".join(pred["themes"]), pred["text"], pred["model"]]
     row += [pred["stance_probs"][s] for s in stance_labels] + [pred["theme_probs"][t] for t in theme_labels]
+    if "evidence" in pred:
+        row.append(" | ".join(f"{k}: {v}" for k, v in pred["evidence"].items()))
     writer.writerow([neutralise(v) for v in row])

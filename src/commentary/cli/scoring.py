@@ -122,7 +122,8 @@ def classify(
         writer = None
         if fmt == "csv":
             writer = csv_mod.writer(out)
-            writer.writerow(CSV_FIELDS + [f"p_{s}" for s in dec.stance_labels] + [f"p_{t}" for t in dec.theme_labels])
+            writer.writerow(CSV_FIELDS + [f"p_{s}" for s in dec.stance_labels] + [f"p_{t}" for t in dec.theme_labels]
+                            + (["evidence"] if explain else []))
         if fmt == "json":
             out.write("[")
         with ui.progress("classifying") as advance:
