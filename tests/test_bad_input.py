@@ -131,4 +131,4 @@ def test_a_folder_of_datasets_is_named_as_such_not_read_as_a_hub_dataset(cli, tm
     assert res.exit_code == 1 and len(res.stderr.strip().splitlines()) == 1
     assert "holds commentary datasets (blog), not one table; pass one of them" in res.stderr
     res = cli("ingest", REPO / "data" / "starter" / "test", "-o", "-")
-    assert res.exit_code == 1 and "is already a commentary dataset" in res.stderr
+    assert res.exit_code == 1 and "is already a commentary dataset; pass it straight to classify" in res.stderr

@@ -157,32 +157,16 @@ def read_source(spec: str, fmt: str | None, opts: ReadOptions, progress=None) ->
     if hub or fmt == "hf" or (spec != "-" and (is_saved_dataset(Path(spec)) or Path(spec).is_dir())):
         name = hub.group("name") if hub else spec
         plain = not hub and fmt != "hf" and not is_saved_dataset(Path(spec))  # a folder of files
-        if plain:
-            _check_folder(Path(spec))
         try:
             result = read_hf(name, opts, progress)
         except CommentaryError as exc:
-            if not plain:
+            if not plain or not exc.message.startswith("could not load the dataset"):
                 raise
             raise FormatError(f"{spec} is a folder that could not be read as one table ({exc.message})",
                               fix=f"pass the files in it (e.g. {spec}/*.csv), or a folder saved with "
                                   "save_to_disk") from exc
         return result, {"path": spec, "format": "hf", "sha256": None}
     return read_opened(open_source(spec, opts.encoding), fmt, opts, progress)
-
-
-def _check_folder(folder: Path) -> None:
-    """Refuse a folder that is, or holds, commentary datasets: not a table to read."""
-    from ..dataset import is_dataset_folder
-
-    if is_dataset_folder(folder):
-        raise FormatError(f"{folder} is already a commentary dataset", fix="pass it to train, evaluate or "
-                          "classify as it is; ingest reads the files it came from")
-    inner = sorted(p.name for p in folder.iterdir() if p.is_dir() and is_dataset_folder(p))
-    if inner:
-        raise FormatError(f"{folder} holds commentary datasets ({', '.join(inner[:3])}"
-                          f"{', ...' if len(inner) > 3 else ''}), not one table",
-                          fix=f"pass one of them to the command that needs it, e.g. {folder / inner[0]}")
 
 
 def read_opened(src: Source, fmt: str | None, opts: ReadOptions, progress=None) -> tuple[ReadResult, dict]:

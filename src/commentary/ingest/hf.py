@@ -44,12 +44,17 @@ def read_hf(spec: str, opts: ReadOptions, progress=None) -> ReadResult:
         raise InputError("reading Hugging Face datasets needs the datasets package",
                          fix="pip install datasets") from exc
     path = Path(spec)
-    if path.is_dir() and (path / "manifest.json").is_file():
+    if path.is_dir() and not is_saved_dataset(path):
         from ..dataset import is_dataset_folder
 
         if is_dataset_folder(path):
             raise InputError(f"{spec} is already a commentary dataset",
                              fix="pass it straight to classify, annotate, train or evaluate; nothing to ingest")
+        inner = sorted(p.name for p in path.iterdir() if p.is_dir() and is_dataset_folder(p))
+        if inner:  # a data/ folder of them: the datasets library would try to read them as one table
+            raise InputError(f"{spec} holds commentary datasets ({', '.join(inner[:3])}"
+                             f"{', ...' if len(inner) > 3 else ''}), not one table",
+                             fix=f"pass one of them to the command that needs it, e.g. {path / inner[0]}")
     datasets.logging.set_verbosity_error()
     datasets.disable_progress_bars()
     try:
