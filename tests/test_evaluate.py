@@ -218,3 +218,16 @@ def test_a_sheet_with_rows_not_labelled_yet_counts_only_the_labelled(tmp_path):
     assert [(lab.comment_id, lab.stance, lab.themes) for lab in labels] == [("c1", "agree", ["listening"]),
                                                                            ("c3", "disagree", [])]
     assert said == [f"{sheet}: 2 row(s) with neither a stance nor themes, not labelled yet, skipped (first: row 2)"]
+
+
+def test_gold_comments_the_model_was_trained_on_are_counted_and_said(cli, models, small, tmp_path):
+    # models were trained on `small`: scoring it again is scoring the training data
+    res = run(cli, models, small, "-o", tmp_path / "on-train")
+    assert res.exit_code == 0, res.stderr
+    n = json.loads((tmp_path / "on-train" / "metrics.json").read_text())["n"]
+    assert f"{n:,} of the {n:,} gold comments were in commentary@v1's training data" in res.stderr
+    assert "were in the model's training data" in (tmp_path / "on-train" / "report.md").read_text()
+    # the starter test split was not trained on: nothing is said
+    res = run(cli, models, "-o", tmp_path / "on-test")
+    assert res.exit_code == 0 and "training data" not in res.stderr
+    assert json.loads((tmp_path / "on-test" / "metrics.json").read_text())["in_training"] == 0

@@ -32,14 +32,34 @@ class Gate:
         return f"{self.name} is {self.figure:.3f} (limit {self.limit:.3f})"
 
 
+TRAINING_TEXTS = "training_texts.json"  # in a model version: a short hash of each comment it was trained on
+
+
+def text_hash(text: str) -> str:
+    """A comment's text as ``training_texts.json`` keeps it: 8 bytes of BLAKE2b of its words."""
+    import hashlib
+
+    return hashlib.blake2b(" ".join(text.split()).encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def trained_on(version_path: Path) -> set[str] | None:
+    """The hashes of the comments a model version was trained on (None for versions made before)."""
+    try:
+        return set(json.loads((Path(version_path) / TRAINING_TEXTS).read_text(encoding="utf-8"))["texts"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def measure(model, model_ref: str, model_codebook: str, dataset: Path | Dataset, codebook: Codebook,
-            *, by: dict[str, list[int]] | None = None, labels: list | None = None) -> dict[str, Any]:
+            *, by: dict[str, list[int]] | None = None, labels: list | None = None,
+            seen: set[str] | None = None) -> dict[str, Any]:
     """Per-label precision, recall, F1 and support; macro and micro F1; confusion; calibration.
 
     *dataset* is a dataset folder or one already read (the real set is built in memory).
     *labels* (from a labels file) replace the dataset's own.
     With *by* (a name for each group of rows, e.g. the real set's sources), the same
-    predictions are also scored group by group, under ``groups``.
+    predictions are also scored group by group, under ``groups``. With *seen* (``trained_on``),
+    ``in_training`` counts the gold comments the model was trained on.
     """
     from .dataset import read_dataset
 
@@ -61,6 +81,8 @@ def measure(model, model_ref: str, model_codebook: str, dataset: Path | Dataset,
     if by:
         out["groups"] = {name: _scores(data, cs, ct, model.decisions, rows) for name, rows in by.items()}
     out.update(model=model_ref, dataset=str(gold.path), n=len(data.ids), codebook=model_codebook)
+    if seen is not None:
+        out["in_training"] = sum(text_hash(t) in seen for t in data.inputs.texts)
     return out
 
 
@@ -172,6 +194,9 @@ def render_report(metrics: dict[str, Any], gates: list[Gate]) -> str:
     """The evaluation as Markdown."""
     lines = [f"# Evaluation of {metrics['model']}", "",
              f"{metrics['n']} gold-labelled comments from `{metrics['dataset']}`, codebook {metrics['codebook']}.", ""]
+    if metrics.get("in_training"):
+        lines[-2] += (f" **{metrics['in_training']} of them were in the model's training data**: the figures "
+                      "overstate how it reads new comments.")
     if metrics["stance"]["macro_f1"] is not None:
         lines.append(f"Stance macro-F1 **{metrics['stance']['macro_f1']:.3f}** on {metrics['stance']['n']} comments, "
                      f"accuracy {metrics['stance']['accuracy']:.3f}, calibration error {metrics['stance']['ece']:.3f}.")

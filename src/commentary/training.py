@@ -85,10 +85,16 @@ def train_version(dataset: Path | list[Path], codebook: Codebook, config: TrainC
     }
 
     def build(folder: Path) -> None:
+        from .evaluate import TRAINING_TEXTS, text_hash
+
         saved = result.model.save(folder, config.backend)
         (folder / "backend.json").write_text(json.dumps(saved, indent=2) + "\n")
         (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        # so that evaluate can say when its gold comments were trained on (short hashes, not the texts)
+        (folder / TRAINING_TEXTS).write_text(json.dumps(
+            {"hash": "blake2b, 8 bytes, of the text with runs of whitespace as one space",
+             "texts": sorted({text_hash(t) for t in data.inputs.texts})}) + "\n")
 
     def card(folder: Path, full: dict[str, Any]) -> None:
         write_card(folder, full, metrics, result.model.decisions.thresholds)
