@@ -193,6 +193,10 @@ def test_models_commands(small, tmp_path, cli, monkeypatch):
     assert json.loads(cli("models", "show", "commentary@v1").stdout)["config"]["seed"] == 1
     res = cli("models", "diff", "commentary@v1", "commentary@v2")
     assert res.exit_code == 0 and "config.seed" in res.stdout and "stance macro-F1" in res.stdout
+    assert "on different data" not in res.stderr  # the same comments, another seed: like for like
+    assert cli("train", STARTER / "test", "--backend", "tfidf", "--cv-folds", "2", "--name", "other").exit_code == 0
+    res = cli("models", "diff", "commentary@v1", "other@v1")
+    assert res.exit_code == 0 and "were trained, and cross-validated, on different data" in res.stderr
     assert cli("models", "verify").exit_code == 0
     (tmp_path / "models" / "commentary" / "v2" / "metrics.json").write_text("{}")
     res = cli("models", "verify", "commentary@v2")

@@ -210,3 +210,7 @@ def models_diff(a: Annotated[str, typer.Argument(help="First NAME@vN.")],
         if x is not None and y is not None:
             table.add_row(f"{head} macro-F1", f"{x:.3f}", f"{y:.3f} ({y - x:+.3f})", style="bold")
     Console(highlight=False).print(table)
+    if fa["data.sha256"] != fb["data.sha256"]:  # cross-validated on other comments: not like for like
+        ui.warn(f"{va.ref} and {vb.ref} were trained, and cross-validated, on different data: their F1 are on "
+                f"different comments; compare them on one gold set with `commentary evaluate DATASET --model "
+                f"{vb.ref} --baseline {va.ref}`")

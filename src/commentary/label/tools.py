@@ -326,8 +326,11 @@ def _argilla_schema():
 
 
 def _from_argilla(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    import datasets
     from datasets import load_dataset, load_from_disk
 
+    datasets.disable_progress_bars()  # the import's own line says what was read; no bars on stderr
+    datasets.logging.set_verbosity_error()
     try:
         if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
             ds = load_from_disk(str(path))
