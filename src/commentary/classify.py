@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import hashlib
 import io
 import itertools
 import json
@@ -219,16 +218,14 @@ def read_items(spec: str, *, fmt: str | None = None, per_line: bool = False, opt
 def _distinct_ids(items: Iterator[Item], say: Callable[[str], None]) -> Iterator[Item]:
     """*items*, each row kept, but one whose id an earlier row had with other text gets an id of its own
     (as ingest gives it): one id, one comment, in every predictions file."""
-    from .ingest.base import distinct_id
+    from .ingest.base import DistinctIds
 
-    seen: dict[str, bytes] = {}  # id -> a short hash of the text
+    ids = DistinctIds()
     renamed = 0
     for item in items:
-        digest = hashlib.blake2b(item.text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-        if seen.get(item.id, digest) != digest:
-            item.id = distinct_id(item.id, item.text)
-            renamed += 1
-        seen.setdefault(item.id, digest)
+        cid, _repeat = ids.see(item.id, item.text)  # a row repeated word for word keeps its row and id
+        renamed += cid != item.id
+        item.id = cid
         yield item
     if renamed:
         say(f"{renamed:,} comment(s) had the id of an earlier one but other text; each was given an id of its "

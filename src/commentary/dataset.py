@@ -124,16 +124,17 @@ def remove_stale_temps(target: Path) -> None:
 
 def claim_output(target: Path, *, force: bool, ours: Callable[[Path], bool] | None = None,
                  what: str = "an output folder", fix: str = "pass --force to replace it, or choose another path",
-                 folder: bool = True, inputs: Iterable[str | Path] = ()) -> None:
+                 folder: bool = True, inputs: Iterable[str | Path | None] = ()) -> None:
     """Refuse an existing output *target* (a folder, or with ``folder=False`` a file) unless *force*,
     and even then unless it is empty or *ours* recognises it as *what* the command writes; never
-    when it is one of the *inputs*. Commands call it before their work, not after."""
+    when it is one of the *inputs* (None among them is passed over). Commands call it before their
+    work, not after."""
     target = Path(target)
     if not (target.exists() or target.is_symlink()):
         return
     for source in inputs:
         with contextlib.suppress(OSError, ValueError):
-            if str(source) != "-" and os.path.samefile(source, target):
+            if source is not None and str(source) != "-" and os.path.samefile(source, target):
                 raise OutputExistsError(f"{target} is also the input; writing there would destroy it",
                                         fix="write to another path")
     if not force:

@@ -32,24 +32,6 @@ class Gate:
         return f"{self.name} is {self.figure:.3f} (limit {self.limit:.3f})"
 
 
-TRAINING_TEXTS = "training_texts.json"  # in a model version: a short hash of each comment it was trained on
-
-
-def text_hash(text: str) -> str:
-    """A comment's text as ``training_texts.json`` keeps it: 8 bytes of BLAKE2b of its words."""
-    import hashlib
-
-    return hashlib.blake2b(" ".join(text.split()).encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
-
-
-def trained_on(version_path: Path) -> set[str] | None:
-    """The hashes of the comments a model version was trained on (None for versions made before)."""
-    try:
-        return set(json.loads((Path(version_path) / TRAINING_TEXTS).read_text(encoding="utf-8"))["texts"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
 def measure(model, model_ref: str, model_codebook: str, dataset: Path | Dataset, codebook: Codebook,
             *, by: dict[str, list[int]] | None = None, labels: list | None = None,
             seen: set[str] | None = None) -> dict[str, Any]:
@@ -58,7 +40,7 @@ def measure(model, model_ref: str, model_codebook: str, dataset: Path | Dataset,
     *dataset* is a dataset folder or one already read (the real set is built in memory).
     *labels* (from a labels file) replace the dataset's own.
     With *by* (a name for each group of rows, e.g. the real set's sources), the same
-    predictions are also scored group by group, under ``groups``. With *seen* (``trained_on``),
+    predictions are also scored group by group, under ``groups``. With *seen* (``registry.trained_on``),
     ``in_training`` counts the gold comments the model was trained on.
     """
     from .dataset import read_dataset
@@ -82,6 +64,8 @@ def measure(model, model_ref: str, model_codebook: str, dataset: Path | Dataset,
         out["groups"] = {name: _scores(data, cs, ct, model.decisions, rows) for name, rows in by.items()}
     out.update(model=model_ref, dataset=str(gold.path), n=len(data.ids), codebook=model_codebook)
     if seen is not None:
+        from .registry import text_hash
+
         out["in_training"] = sum(text_hash(t) in seen for t in data.inputs.texts)
     return out
 

@@ -18,7 +18,7 @@ from .backends.base import Inputs, fork_jobs
 from .codebook import Codebook
 from .dataset import Dataset, read_dataset
 from .errors import CommentaryError, InputError, UsageError
-from .label.io import by_commentary_ids
+from .label.io import join_labels
 from .model import TrainedModel, expected_calibration_error, fit_decisions
 from .records import Labels
 
@@ -179,12 +179,8 @@ def load_training_data(dataset: Dataset | Path, codebook: Codebook, *, labels: l
             "its comments carry stance or themes columns from the table it was read from: pass that table as the "
             f"labels (--labels {coded.source or 'TABLE.csv'}; its id column joins them)" if coded is not None
             else "pass --labels FILE, or label it with `commentary annotate`"))
-    labs = by_commentary_ids(labs, ds.comments)  # labels keyed by the source's own ids are joined too
+    labs = join_labels(labs, ds.comments, source)  # labels keyed by the source's own ids are joined too
     comments = {c.id: c for c in ds.comments}
-    missing = [lab.comment_id for lab in labs if lab.comment_id not in comments]
-    if missing:
-        raise InputError(f"{len(missing)} labels name comments that are not in {source} "
-                         f"(first: {missing[0]})", fix="join the labels to the dataset they were made on")
     if not themes_only:
         labs = [lab for lab in labs if lab.stance is not None]
     for lab in labs:
@@ -243,12 +239,8 @@ def load_training_sets(datasets: list[Path], codebook: Codebook, *, labels: list
                                   min_examples=min_examples, themes_only=True)
     homes = [{c.id for c in ds.comments} for ds in read]
     if labels is not None:
-        # labels keyed by a source's own ids, joined to the comment that carries one (in any of the datasets)
-        labels = by_commentary_ids(labels, [c for ds in read for c in ds.comments])
-        orphans = [lab.comment_id for lab in labels if not any(lab.comment_id in h for h in homes)]
-        if orphans:
-            raise InputError(f"{len(orphans)} labels name comments that are in none of the datasets "
-                             f"(first: {orphans[0]})", fix="join the labels to the dataset they were made on")
+        # each to the comment it names, by commentary's id or the source's own, in any of the datasets
+        labels = join_labels(labels, [c for ds in read for c in ds.comments], "any of the datasets")
     parts = []
     for ds, home in zip(read, homes):
         mine = None if labels is None else [lab for lab in labels if lab.comment_id in home]

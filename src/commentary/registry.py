@@ -27,6 +27,7 @@ from .errors import CommentaryError
 from .paths import models_dir
 
 __all__ = ["Version", "parse_ref", "list_versions", "resolve", "verify", "promote", "write_version",
+           "text_hash", "trained_on", "write_training_texts",
            "package_versions", "read_manifest", "read_metrics"]
 
 MANIFEST = "manifest.json"
@@ -143,6 +144,31 @@ def read_metrics(version: Version) -> dict[str, Any]:
 INDEX = "index.json"  # beside the versions: each version's manifest sha256, written when the version is
 
 
+TRAINING_TEXTS = "training_texts.json"  # beside the model: a short hash of each comment it was trained on
+
+
+def text_hash(text: str) -> str:
+    """A comment's text as ``training_texts.json`` keeps it: 8 bytes of BLAKE2b of its words."""
+    import hashlib
+
+    return hashlib.blake2b(" ".join(text.split()).encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def write_training_texts(folder: Path, texts) -> None:
+    """``training_texts.json`` for a version being built in *folder* (hashes, not the texts)."""
+    (folder / TRAINING_TEXTS).write_text(json.dumps(
+        {"hash": "blake2b, 8 bytes, of the text with runs of whitespace as one space",
+         "texts": sorted({text_hash(t) for t in texts})}) + "\n")
+
+
+def trained_on(version: Version) -> set[str] | None:
+    """The hashes of the comments *version* was trained on (None for versions made before they were kept)."""
+    try:
+        return set(json.loads((version.path / TRAINING_TEXTS).read_text(encoding="utf-8"))["texts"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _index(root: Path, name: str) -> dict[str, str]:
     try:
         data = json.loads((root / name / INDEX).read_text(encoding="utf-8"))
@@ -151,13 +177,18 @@ def _index(root: Path, name: str) -> dict[str, str]:
     return data if isinstance(data, dict) else {}
 
 
+def _models_dir_option(root: Path) -> str:
+    """`` --models-dir ROOT`` where *root* is not the default folder, so the command a fix names works on the
+    models the user's own command did."""
+    return "" if Path(root).absolute() == models_dir().absolute() else f" --models-dir {root}"
+
+
 def resolve(root: Path, ref: str | None) -> Version:
     """Find a version by ``name@vN``, or the promoted version of ``name``."""
     name, version = parse_ref(ref)
     have = _versions(root, name)
-    # the commands a fix names work on this folder of models, as the user's own command did
-    there = "" if Path(root).absolute() == models_dir().absolute() else f" --models-dir {root}"
     if not have:
+        there = _models_dir_option(root)
         names = sorted({v.name for v in list_versions(root)})
         raise CommentaryError(
             f"no model named {name!r} in {root}" + (f" (models: {', '.join(names)})" if names else " (no models yet)"),
@@ -165,12 +196,12 @@ def resolve(root: Path, ref: str | None) -> Version:
     if version is None:
         version = production(root, name)
         if version is None:
-            raise CommentaryError(f"no promoted version of model {name!r} in {root}",
-                                  fix=f"promote one with `commentary models promote {name}@{have[-1]}{there}`")
+            raise CommentaryError(f"no promoted version of model {name!r} in {root}", fix="promote one with "
+                                  f"`commentary models promote {name}@{have[-1]}{_models_dir_option(root)}`")
     path = root / name / version
     if not (path / MANIFEST).is_file():
         raise CommentaryError(f"model {name}@{version} does not exist in {root} (versions: {', '.join(have)})",
-                              fix=f"see `commentary models list{there}`")
+                              fix=f"see `commentary models list{_models_dir_option(root)}`")
     return Version(name, version, path, read_manifest(path))
 
 

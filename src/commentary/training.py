@@ -14,7 +14,16 @@ from .codebook import Codebook
 from .dataset import read_dataset
 from .fitting import TrainConfig, fit, load_training_data, load_training_sets, predict_and_score
 from .model import TrainedModel
-from .registry import Version, package_versions, production, promote, resolve, verify, write_version
+from .registry import (
+    Version,
+    package_versions,
+    production,
+    promote,
+    resolve,
+    verify,
+    write_training_texts,
+    write_version,
+)
 
 __all__ = ["TrainOutcome", "train_version", "load_model", "evaluate_on"]
 
@@ -85,16 +94,11 @@ def train_version(dataset: Path | list[Path], codebook: Codebook, config: TrainC
     }
 
     def build(folder: Path) -> None:
-        from .evaluate import TRAINING_TEXTS, text_hash
-
         saved = result.model.save(folder, config.backend)
         (folder / "backend.json").write_text(json.dumps(saved, indent=2) + "\n")
         (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        # so that evaluate can say when its gold comments were trained on (short hashes, not the texts)
-        (folder / TRAINING_TEXTS).write_text(json.dumps(
-            {"hash": "blake2b, 8 bytes, of the text with runs of whitespace as one space",
-             "texts": sorted({text_hash(t) for t in data.inputs.texts})}) + "\n")
+        write_training_texts(folder, data.inputs.texts)  # so evaluate can say when gold comments were trained on
 
     def card(folder: Path, full: dict[str, Any]) -> None:
         write_card(folder, full, metrics, result.model.decisions.thresholds)

@@ -154,7 +154,7 @@ def label_rules(
         return
     if output is not None:  # before the work: weak labels replace only weak labels from rules
         claim_output(output, force=force, ours=lambda p: is_labels_file(p, "rules:"),
-                     what="a file of weak labels from rules", folder=False, inputs=[p for p in (gold,) if p])
+                     what="a file of weak labels from rules", folder=False, inputs=[gold])
     ds = read_dataset(dataset)
     gold_labels = _labels_from(gold, book) if gold else ds.labels
     gold_map = {lab.comment_id: lab for lab in gold_labels}
@@ -270,16 +270,11 @@ def label_attach(
     """Write a copy of DATASET that carries LABELS, for evaluate, train and CI gates."""
     from ..codebook import load_codebook
     from ..dataset import read_dataset, write_dataset
-    from ..label.io import by_commentary_ids, read_labels_file
+    from ..label.io import join_labels, read_labels_file
 
     book = load_codebook(codebook_file)
     ds = read_dataset(dataset)
-    given = by_commentary_ids(read_labels_file(labels, book), ds.comments)
-    ids = {c.id for c in ds.comments}
-    missing = [lab.comment_id for lab in given if lab.comment_id not in ids]
-    if missing:
-        raise CommentaryError(f"{len(missing)} labels in {labels} name comments that are not in {dataset} "
-                              f"(first: {missing[0]})", fix="attach labels to the dataset they were made on")
+    given = join_labels(read_labels_file(labels, book), ds.comments, str(dataset))
     info = {k: v for k, v in ds.manifest.items() if k not in ("format", "format_version", "created", "files",
                                                               "content_sha256")}
     write_dataset(output, ds.articles, ds.comments, labels=given, force=force,
@@ -451,7 +446,7 @@ def label_issues(
 
     if output is not None:  # before the cross-validation
         claim_output(output, force=force, ours=is_issues_file, what="a file of likely label errors", folder=False,
-                     inputs=[p for p in (labels,) if p])
+                     inputs=[labels])
     book = load_codebook(codebook_file)
     dataset = dataset or starter_dir() / "train"
     given = read_labels_file(labels, book) if labels else None

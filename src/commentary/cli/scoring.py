@@ -304,8 +304,9 @@ def evaluate(
     """Measure a model on gold labels; with gates, exit 1 when quality falls (for CI)."""
     from ..codebook import load_codebook
     from ..dataset import claim_output
-    from ..evaluate import check_gates, is_report_folder, measure, trained_on, write_reports
+    from ..evaluate import check_gates, is_report_folder, measure, write_reports
     from ..paths import home, starter_dir
+    from ..registry import trained_on
     from ..training import load_model
 
     limits: dict[str, float] = {}  # options first: a typo fails before any model is loaded
@@ -352,7 +353,7 @@ def evaluate(
     ui.info(f"scoring {'the real evaluation set' if real else dataset} with {version.ref}"
             + (f" and {baseline}" if baseline else ""))
     metrics = measure(trained, version.ref, version.manifest["codebook"]["version"], dataset, book, by=by,
-                      labels=gold_labels, seen=trained_on(version.path))
+                      labels=gold_labels, seen=trained_on(version))
     if metrics.get("in_training"):
         ui.warn(f"{metrics['in_training']:,} of the {metrics['n']:,} gold comments were in {version.ref}'s training "
                 "data: these figures overstate how it reads new comments")

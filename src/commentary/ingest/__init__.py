@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import CommentaryError, FormatError, InputError, UsageError
+from ..errors import FormatError, InputError, UsageError
 from ..records import Article, Comment
-from .base import ReadOptions, ReadResult, cut_long_texts, distinct_id
+from .base import DistinctIds, ReadOptions, ReadResult, cut_long_texts
 from .source import Source, decode, open_source
 
 __all__ = ["FORMATS", "IngestResult", "ReadOptions", "detect_format", "read_source", "read_opened", "ingest",
@@ -156,15 +156,7 @@ def read_source(spec: str, fmt: str | None, opts: ReadOptions, progress=None) ->
     hub = _HUB.match(spec)
     if hub or fmt == "hf" or (spec != "-" and (is_saved_dataset(Path(spec)) or Path(spec).is_dir())):
         name = hub.group("name") if hub else spec
-        plain = not hub and fmt != "hf" and not is_saved_dataset(Path(spec))  # a folder of files
-        try:
-            result = read_hf(name, opts, progress)
-        except CommentaryError as exc:
-            if not plain or not exc.message.startswith("could not load the dataset"):
-                raise
-            raise FormatError(f"{spec} is a folder that could not be read as one table ({exc.message})",
-                              fix=f"pass the files in it (e.g. {spec}/*.csv), or a folder saved with "
-                                  "save_to_disk") from exc
+        result = read_hf(name, opts, progress)
         return result, {"path": spec, "format": "hf", "sha256": None}
     return read_opened(open_source(spec, opts.encoding), fmt, opts, progress)
 
@@ -230,7 +222,7 @@ def ingest(sources: list[str], *, fmt: str | None = None, options: ReadOptions |
     opts = options or ReadOptions()
     out = IngestResult()
     seen_a: set[str] = set()
-    seen_c: dict[str, str] = {}  # id -> text
+    ids = DistinctIds()
     for spec in sources:
         result, info = read_source(spec, fmt, opts, progress)
         info.update(articles=len(result.articles), comments=len(result.comments))
@@ -242,16 +234,15 @@ def ingest(sources: list[str], *, fmt: str | None = None, options: ReadOptions |
                 out.articles.append(art)
         for com in cut_long_texts(result.comments, opts.max_comment_chars,
                                   lambda message, spec=spec: out.warnings.append(f"{spec}: {message}")):
-            if com.id in seen_c and seen_c[com.id] == com.text:
+            cid, repeat = ids.see(com.id, com.text)
+            if repeat:
                 out.skipped["repeat of a comment already read"] = out.skipped.get(
                     "repeat of a comment already read", 0) + 1
                 continue
-            if com.id in seen_c:  # the same id with other words: two comments, not one read twice
-                first = com.id
-                com.id = distinct_id(first, com.text)
+            if cid != com.id:  # the same id with other words: two comments, not one read twice
                 out.warnings.append(f"{spec}: {com.place or 'a comment'} has the id of a comment read before "
-                                    f"({com.source_id or first}) but other text; kept both, this one as {com.id}")
-            seen_c[com.id] = com.text
+                                    f"({com.source_id or com.id}) but other text; kept both, this one as {cid}")
+                com.id = cid
             out.comments.append(com)
         for reason, n in result.skipped.items():
             out.skipped[reason] = out.skipped.get(reason, 0) + n

@@ -86,12 +86,24 @@ def cut_long(text: str, limit: int) -> tuple[str, bool]:
     return (cut[:space] if space > 0 else cut).rstrip(), True
 
 
-def distinct_id(first: str, text: str) -> str:
-    """The id of a comment that came with the id *first* of another comment but other *text* (a table
-    whose id column repeats): its own, the same on every run."""
-    import hashlib
+class DistinctIds:
+    """One id, one comment: a comment that comes with the id of an earlier one but other text (a table
+    whose id column repeats) gets an id of its own, made from both, the same on every run. Ingest and
+    classify read ids through this, so they give such a comment the same id."""
 
-    return "c_" + hashlib.sha256(f"{first}\n{text}".encode()).hexdigest()[:16]
+    def __init__(self) -> None:
+        self._seen: dict[str, bytes] = {}  # id -> a short hash of its text
+
+    def see(self, cid: str, text: str) -> tuple[str, bool]:
+        """The id *text* is to have, and whether it repeats an earlier comment word for word."""
+        import hashlib
+
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        if self._seen.get(cid, digest) != digest:  # the id of an earlier comment, other words
+            cid = "c_" + hashlib.sha256(f"{cid}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        repeat = cid in self._seen
+        self._seen.setdefault(cid, digest)
+        return cid, repeat
 
 
 def cut_long_texts(records: Iterable[T], limit: int, warn: Callable[[str], None] | None = None) -> Iterator[T]:

@@ -74,10 +74,13 @@ def read_hf(spec: str, opts: ReadOptions, progress=None) -> ReadResult:
     except Exception as exc:  # datasets raises its own kinds too (DatasetGenerationError, DataFilesNotFoundError)
         if isinstance(exc, FormatError):
             raise
-        raise InputError(
-            f"could not load the dataset {spec!r} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
-            fix="check the name and that you are online, or pass a local file or saved folder",
-        ) from exc
+        why = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        if path.is_dir():  # a plain folder of files, read as one table, with nothing to fetch
+            raise FormatError(f"{spec} is a folder that could not be read as one table (could not load the "
+                              f"dataset {spec!r}: {why})", fix=f"pass the files in it (e.g. {spec}/*.csv), or a "
+                              "folder saved with save_to_disk") from exc
+        raise InputError(f"could not load the dataset {spec!r} ({why})",
+                         fix="check the name and that you are online, or pass a local file or saved folder") from exc
     ds, split = _pick_split(ds, opts.split, spec)
     label = f"{spec}[{split}]" if split else spec
     src = Source(name=label, data=b"", sha256=ds._fingerprint if hasattr(ds, "_fingerprint") else "")

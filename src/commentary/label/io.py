@@ -14,7 +14,7 @@ from ..codebook import Codebook
 from ..errors import CommentaryError, InputError
 from ..records import Labels
 
-__all__ = ["read_labels_file", "write_labels_jsonl", "is_labels_file", "by_commentary_ids", "LabelsAppender", "parse_bool", "merge_label_sources"]
+__all__ = ["read_labels_file", "write_labels_jsonl", "is_labels_file", "join_labels", "LabelsAppender", "parse_bool", "merge_label_sources"]
 
 
 def _themes(value) -> list[str]:
@@ -44,6 +44,11 @@ def parse_bool(value, *, where: str = "") -> bool:
     if text in _TRUE or text in _FALSE:
         return text in _TRUE
     raise InputError(f"{where}: weak is {value!r}, not true or false", fix="write true or false")
+
+
+def _filled(row: dict) -> bool:
+    """Whether a labels table's row gives a stance or themes."""
+    return any((row.get(key) or "").strip() for key in ("stance", "themes"))
 
 
 def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = None,
@@ -82,9 +87,9 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
     else:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         rows = [(f"row {n}", row) for n, row in enumerate(reader, 1)]
-        blank = [w for w, r in rows if not (r.get("stance") or "").strip() and not (r.get("themes") or "").strip()]
+        blank = [w for w, r in rows if not _filled(r)]
         if blank:  # a sheet's rows not labelled yet: no label, not a label of "no themes"
-            rows = [(w, r) for w, r in rows if (r.get("stance") or "").strip() or (r.get("themes") or "").strip()]
+            rows = [(w, r) for w, r in rows if _filled(r)]
             (warn or _default_warn)(f"{path}: {len(blank):,} row(s) with neither a stance nor themes, not "
                                     f"labelled yet, skipped (first: {blank[0]})")
         for where, row in rows:
@@ -116,10 +121,10 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
     return out
 
 
-def by_commentary_ids(labels: list[Labels], comments) -> list[Labels]:
+def join_labels(labels: list[Labels], comments, where: str) -> list[Labels]:
     """*labels*, each naming its comment by commentary's id: a label keyed by the id the source gave the
     comment (a spreadsheet's own id column, kept as ``source_id``) is moved to the comment that has it,
-    where exactly one has. Labels naming neither stay as they are, for the caller to report."""
+    where exactly one has. A label naming neither is refused, with *where* the comments are."""
     ids = {c.id for c in comments}
     if all(lab.comment_id in ids for lab in labels):
         return labels
@@ -131,6 +136,10 @@ def by_commentary_ids(labels: list[Labels], comments) -> list[Labels]:
     for lab in labels:
         mine = owners.get(lab.comment_id, []) if lab.comment_id not in ids else []
         out.append(dataclasses.replace(lab, comment_id=mine[0]) if len(mine) == 1 else lab)
+    missing = [lab.comment_id for lab in out if lab.comment_id not in ids]
+    if missing:
+        raise InputError(f"{len(missing)} labels name comments that are not in {where} (first: {missing[0]})",
+                         fix="join the labels to the dataset they were made on")
     return out
 
 

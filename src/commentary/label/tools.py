@@ -470,10 +470,8 @@ def _ls_labels(task: dict[str, Any]) -> tuple[str, str]:
 def _export_writes(tasks: Sequence[Task], tool: str, codebook: Codebook) -> set[tuple[str, str]]:
     """The labels a new *tool* export of *tasks* writes, as ``is_export_file`` compares them."""
     if tool == "csv":
-        n = len(CSV_COLUMNS)
         at = CSV_COLUMNS.index("stance"), CSV_COLUMNS.index("themes")
-        return _entered((row[0], str(row[at[0]]).strip(), str(row[at[1]]).strip())
-                        for row in _csv_rows(tasks, codebook) if len(row) == n)
+        return _entered((row[0], str(row[at[0]]).strip(), str(row[at[1]]).strip()) for row in _csv_rows(tasks, codebook))
     return _entered(_ls_labels(t) for t in _label_studio(tasks, codebook))
 
 
