@@ -407,6 +407,23 @@ def test_label_studio_annotations_come_back_with_their_annotator(cli, tmp_path):
     assert [(g.stance, g.themes, g.annotator) for g in got] == [("agree", ["listening"], "7")] * 2
 
 
+def test_skipped_label_studio_annotations_are_left_out_and_counted(cli, tmp_path):
+    tasks = _ls_tasks(cli, tmp_path)
+    # a third annotator pressed Skip on the first task: Label Studio keeps it, with no choices
+    tasks[0]["annotations"].append({"completed_by": 9, "was_cancelled": True, "result": []})
+    src = tmp_path / "done.json"
+    src.write_text(json.dumps(tasks))
+    out = tmp_path / "labels.jsonl"
+    res = cli("label", "import", src, "-d", TEST_SPLIT, "-o", out)
+    assert res.exit_code == 0, res.stderr
+    assert "left out 1 annotation with no finished labels: 1 cancelled" in res.stderr
+    assert len(out.read_text().splitlines()) == 2
+    only_skips = [dict(t, annotations=[{"completed_by": 9, "was_cancelled": True, "result": []}]) for t in tasks[:3]]
+    src.write_text(json.dumps(only_skips))
+    res = cli("label", "import", src, "-d", TEST_SPLIT, "-o", tmp_path / "none.jsonl")
+    assert res.exit_code == 1 and "no finished annotations (3 left out as unfinished)" in res.stderr, res.stderr
+
+
 def test_bad_imports_say_what_and_keep_existing_labels(cli, tmp_path):
     tasks = _ls_tasks(cli, tmp_path)
     src = tmp_path / "done.json"

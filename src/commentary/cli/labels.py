@@ -249,7 +249,8 @@ def label_import(
                          fix=f"name a .jsonl file, e.g. -o {output.with_suffix('.jsonl')}")
     book = load_codebook(codebook_file)
     ds = read_dataset(dataset)
-    new = import_labels(source, from_tool, book, dataset_ids={c.id for c in ds.comments}, annotator=annotator)
+    new = import_labels(source, from_tool, book, dataset_ids={c.id for c in ds.comments}, annotator=annotator,
+                        warn=ui.warn)
     existing = read_labels_file(output, book, per_annotator=True) if output.exists() else []
     merged = merge_labels(existing, new, str(output))
     with atomic_file(output, force=True) as fh:

@@ -20,7 +20,8 @@ from __future__ import annotations
 import csv
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,7 +141,8 @@ def _from_label_studio(path: Path) -> list[tuple[str, dict[str, Any]]]:
             raise InputError(f"{path}: task {n} has no data.comment_id",
                              fix="export tasks with `commentary label export --to label-studio` so each keeps its id")
         for a, ann in enumerate(task.get("annotations") or [], 1):
-            if ann.get("was_cancelled"):
+            if ann.get("was_cancelled"):  # the annotator pressed Skip: no labels, but counted
+                rows.append((f"task {n}, annotation {a}", {"skipped": "cancelled (skipped in Label Studio)"}))
                 continue
             meta = ann.get("meta") or {}
             who = meta.get("annotator") or ann.get("completed_by")
@@ -359,6 +361,8 @@ def _from_argilla(path: Path) -> list[tuple[str, dict[str, Any]]]:
             stance, s_status = stance_by.get(user, (None, None))
             themes, t_status = themes_by.get(user, ([], None))
             if "discarded" in (s_status, t_status) or "draft" in (s_status, t_status):
+                status = "discarded" if "discarded" in (s_status, t_status) else "drafts, not submitted"
+                rows.append((f"record {n} ({cid}), user {user}", {"skipped": status}))
                 continue
             meta = extra.get(user, {})  # labels this project exported carry their annotator's name
             annotator = meta.get("annotator", user) if meta else (f"argilla:{user}" if _is_uuid(user) else user)
@@ -516,8 +520,11 @@ def export_tasks(tasks: Sequence[Task], tool: str, output: Path, codebook: Codeb
 
 
 def import_labels(path: Path, tool: str, codebook: Codebook, *, dataset_ids: set[str] | None = None,
-                  annotator: str | None = None) -> list[Labels]:
-    """Read finished labels from *tool*'s export and check every one of them."""
+                  annotator: str | None = None, warn: Callable[[str], None] | None = None) -> list[Labels]:
+    """Read finished labels from *tool*'s export and check every one of them.
+
+    Annotations the tool holds without finished labels (skipped in Label Studio, discarded or
+    drafts in Argilla) are left out, and counted through *warn*."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path} does not exist", fix="check the path")
@@ -528,6 +535,12 @@ def import_labels(path: Path, tool: str, codebook: Codebook, *, dataset_ids: set
     out: list[Labels] = []
     seen: dict[tuple[str, str | None], str] = {}
     unknown: list[str] = []
+    skipped = Counter(row["skipped"] for _, row in rows if "skipped" in row)
+    rows = [(where, row) for where, row in rows if "skipped" not in row]
+    if skipped and warn:
+        n = skipped.total()
+        warn(f"{path}: left out {n:,} annotation{'s' if n != 1 else ''} with no finished labels: "
+             + ", ".join(f"{k:,} {why}" for why, k in skipped.most_common()))
     for where, row in rows:
         who = row["annotator"] or annotator
         key = (str(row["comment_id"]), who)
@@ -551,7 +564,8 @@ def import_labels(path: Path, tool: str, codebook: Codebook, *, dataset_ids: set
         raise CommentaryError(f"{path}: {len(unknown)} labelled comment ids are not in the dataset "
                               f"(first: {', '.join(unknown[:3])})", fix="import into the dataset the tasks came from")
     if not out:
-        raise InputError(f"{path} holds no finished annotations", fix="label some comments in the tool first")
+        held = f" ({skipped.total():,} left out as unfinished)" if skipped else ""
+        raise InputError(f"{path} holds no finished annotations{held}", fix="label some comments in the tool first")
     return out
 
 
