@@ -30,6 +30,17 @@ def run(cli, models, *args):
     return cli("evaluate", *args, "--models-dir", models)
 
 
+def test_force_keeps_a_users_file_saved_inside_a_report_folder(cli, models, tmp_path):
+    out = tmp_path / "ev"
+    assert run(cli, models, "-o", out).exit_code == 0
+    (out / "review-notes.md").write_text("what we decided")
+    res = run(cli, models, "-o", out, "--force")
+    assert res.exit_code == 1 and "also holds review-notes.md" in res.stderr, res.stderr
+    assert (out / "review-notes.md").read_text() == "what we decided"
+    (out / "review-notes.md").unlink()
+    assert run(cli, models, "-o", out, "--force").exit_code == 0
+
+
 def test_reports_are_written(cli, models, tmp_path, monkeypatch):
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))

@@ -44,6 +44,27 @@ def test_force_never_replaces_a_folder_commentary_did_not_write(cli, tmp_path, c
     assert cli(*command, "-o", own, "--force").exit_code == 0
 
 
+def test_force_keeps_a_users_files_saved_inside_a_dataset_it_wrote(cli, tmp_path):
+    ds = tmp_path / "ds"
+    assert cli("ingest", FIXTURES / "disqus.xml", "-o", ds).exit_code == 0
+    (ds / "notes").mkdir()
+    (ds / "notes" / "coding.md").write_text("my coding notes")
+    (ds / "labels.ana.jsonl").write_text("{}\n")
+    for force in ([], ["--force"]):
+        res = cli("ingest", FIXTURES / "disqus.xml", "-o", ds, *force)
+        assert res.exit_code == 1, res.stderr
+        assert "also holds labels.ana.jsonl, notes, which commentary did not write" in res.stderr, res.stderr
+        assert "--force" not in res.stderr.split("commentary did not write")[1]  # not offered: it would not help
+    assert (ds / "notes" / "coding.md").read_text() == "my coding notes" and (ds / "labels.ana.jsonl").exists()
+    res = cli("label", "attach", ds, REPO / "data" / "starter" / "second_pass.jsonl", "-o", ds, "--force")
+    assert res.exit_code != 0 and (ds / "notes" / "coding.md").exists()
+    # moved out, the folder is the command's own again
+    (ds / "labels.ana.jsonl").unlink()
+    (ds / "notes" / "coding.md").unlink()
+    (ds / "notes").rmdir()
+    assert cli("ingest", FIXTURES / "disqus.xml", "-o", ds, "--force").exit_code == 0
+
+
 def test_force_refuses_the_current_folder_and_a_file(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "thesis.docx").write_bytes(b"PK")

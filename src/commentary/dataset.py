@@ -30,6 +30,7 @@ __all__ = [
     "first_record",
     "starts_like",
     "is_dataset_folder",
+    "replaceable_dataset",
     "write_jsonl",
 ]
 
@@ -140,11 +141,29 @@ def claim_output(target: Path, *, force: bool, ours: Callable[[Path], bool] | No
     if not force:
         try:  # say now when --force would not help either
             _check_replaceable(target, ours, what, folder)
+        except ForeignFilesError:
+            raise
         except OutputExistsError:
             raise OutputExistsError(f"{target} already exists and is not {what} that commentary wrote",
                                     fix="choose another path, or move it away yourself") from None
         raise OutputExistsError(f"{target} already exists", fix=fix)
     _check_replaceable(target, ours, what, folder)
+
+
+class ForeignFilesError(OutputExistsError):
+    """A folder that commentary wrote also holds files it did not: --force would delete them."""
+
+
+def holds_only(folder: Path, names: Iterable[str], what: str) -> None:
+    """Refuse a folder of *what* commentary wrote that also holds entries not among *names* (a user's
+    notes or labels saved into it): replacing the folder would delete them."""
+    allowed = set(names)
+    extra = sorted(p.name for p in Path(folder).iterdir() if p.name not in allowed)
+    if extra:
+        shown = ", ".join(extra[:3]) + (f" and {len(extra) - 3:,} more" if len(extra) > 3 else "")
+        raise ForeignFilesError(f"{folder} is {what} that commentary wrote, but it also holds {shown}, which "
+                                "commentary did not write; replacing the folder would delete them",
+                                fix="move them out of the folder, or write to another path")
 
 
 def _check_replaceable(target: Path, ours: Callable[[Path], bool] | None, what: str, folder: bool) -> None:
@@ -199,6 +218,17 @@ def is_dataset_folder(path: Path) -> bool:
         return json.loads((Path(path) / MANIFEST).read_text(encoding="utf-8")).get("format") == FORMAT
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def replaceable_dataset(path: Path) -> bool:
+    """Whether ``--force`` may replace *path*: a dataset ``write_dataset`` wrote holding nothing else
+    (raises ``ForeignFilesError`` naming what else it holds)."""
+    if not is_dataset_folder(path):
+        return False
+    manifest = json.loads((Path(path) / MANIFEST).read_text(encoding="utf-8"))
+    files = manifest.get("files")
+    holds_only(path, [MANIFEST, *(files if isinstance(files, dict) else {})], "a dataset")
+    return True
 
 
 @contextlib.contextmanager
@@ -277,7 +307,7 @@ def write_dataset(
         "content_sha256": content_sha256(articles, comments),
         "files": {},
     }
-    with atomic_dir(path, force=force, ours=is_dataset_folder, what="a dataset") as tmp:
+    with atomic_dir(path, force=force, ours=replaceable_dataset, what="a dataset") as tmp:
         for name, table in tables.items():
             pq.write_table(table, tmp / name)
             manifest["files"][name] = file_sha256(tmp / name)

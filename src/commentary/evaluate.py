@@ -171,7 +171,7 @@ def _plots(metrics: dict[str, Any], folder: Path) -> list[str]:
     fig.tight_layout()
     fig.savefig(folder / "confusion.png", dpi=100)
     plt.close(fig)
-    return ["reliability.png", "confusion.png"]
+    return list(REPORT_PLOTS)
 
 
 def render_report(metrics: dict[str, Any], gates: list[Gate]) -> str:
@@ -231,11 +231,17 @@ def _junit(metrics: dict[str, Any], gates: list[Gate], path: Path) -> None:
 
 
 REPORT_FILES = ("metrics.json", "report.md", "junit.xml")
+REPORT_PLOTS = ("reliability.png", "confusion.png")
 
 
 def is_report_folder(folder: Path) -> bool:
     """Whether *folder* holds an evaluation report that ``write_reports`` wrote."""
-    return all((Path(folder) / name).is_file() for name in REPORT_FILES)
+    from .dataset import holds_only
+
+    if not all((Path(folder) / name).is_file() for name in REPORT_FILES):
+        return False
+    holds_only(folder, REPORT_FILES + REPORT_PLOTS, "an evaluation report")
+    return True
 
 
 def write_reports(metrics: dict[str, Any], gates: list[Gate], folder: Path, *, force: bool = False) -> list[str]:

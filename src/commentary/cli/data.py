@@ -44,7 +44,7 @@ def ingest(
         "affiliations (key: COMMENTARY_PSEUDONYM_KEY, or a key file made in the home folder).")] = False,
 ) -> None:
     """Read article pages and comment threads into one clean dataset."""
-    from ..dataset import claim_output, is_dataset_folder, write_dataset, write_jsonl
+    from ..dataset import claim_output, replaceable_dataset, write_dataset, write_jsonl
     from ..ingest import ReadOptions, summarise
     from ..ingest import ingest as run_ingest
     from ..paths import data_dir, home
@@ -53,7 +53,7 @@ def ingest(
         stem = Path(sources[0]).stem if sources[0] != "-" else "stdin"
         output = str(data_dir() / stem.removeprefix("hf:").replace("/", "_"))
     if output != "-":  # before the reading, not after
-        claim_output(Path(output), force=force, ours=is_dataset_folder, what="a dataset")
+        claim_output(Path(output), force=force, ours=replaceable_dataset, what="a dataset")
     opts = ReadOptions(
         encoding=encoding, include_pingbacks=include_pingbacks, include_unapproved=keep_unapproved,
         text_column=text_column, id_column=id_column, parent_column=parent_column,
