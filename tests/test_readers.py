@@ -178,6 +178,23 @@ def test_pseudonymise_is_stable_and_keyed(tmp_path, monkeypatch):
     assert [x.author for x in c.comments] != [x.author for x in a.comments]
 
 
+def test_pseudonymise_drops_the_columns_that_identify_people(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMMENTARY_PSEUDONYM_KEY", "k1")
+    sheet = tmp_path / "export.csv"
+    sheet.write_text("Author,Author Email,Author IP,Comment,Likes,Contact,Region\n"
+                     "Jane Doe,jane@example.com,81.2.69.160,Great piece on ward rounds,12,https://janedoe.example,North\n"
+                     "Sam Roe,sam@example.org,2001:db8::1,The rota was never the problem,3,www.samroe.example,South\n")
+    res = ingest([str(sheet)], pseudonymise_authors=True)
+    assert [json.loads(c.meta) for c in res.comments] == [{"Likes": "12", "Region": "North"},
+                                                         {"Likes": "3", "Region": "South"}]
+    assert all("example" not in json.dumps(c.to_dict()) and "Jane" not in json.dumps(c.to_dict())
+               for c in res.comments)
+    assert any("dropped 3 source columns that identify people (Author Email, Author IP, Contact)" in w
+               for w in res.warnings), res.warnings
+    kept = ingest([str(sheet)])  # without --pseudonymise the columns stay, as the user gave them
+    assert json.loads(kept.comments[0].meta)["Author Email"] == "jane@example.com"
+
+
 def test_hub_style_dataset_repository_loads_through_the_hub_code_path(tmp_path, cli):
     """hf:NAME and a local copy of a hub repository go through the same load_dataset call."""
     pytest.importorskip("datasets")

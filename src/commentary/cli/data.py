@@ -40,8 +40,9 @@ def ingest(
     keep_unapproved: Annotated[bool, typer.Option(
         help="Keep pending, spam and deleted comments (marked in their status).")] = False,
     pseudonymise: Annotated[bool, typer.Option(
-        "--pseudonymise", help="Replace comment authors with stable keyed hashes and drop "
-        "affiliations (key: COMMENTARY_PSEUDONYM_KEY, or a key file made in the home folder).")] = False,
+        "--pseudonymise", help="Replace comment authors with stable keyed hashes and drop affiliations "
+        "and the source columns that identify people (e-mail, IP and web addresses, user names) "
+        "(key: COMMENTARY_PSEUDONYM_KEY, or a key file made in the home folder).")] = False,
 ) -> None:
     """Read article pages and comment threads into one clean dataset."""
     from ..dataset import claim_output, replaceable_dataset, write_dataset, write_jsonl

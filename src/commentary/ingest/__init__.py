@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import re
 import secrets
@@ -203,13 +204,33 @@ def _key(home: Path | None) -> bytes:
     return path.read_text().strip().encode()
 
 
-def pseudonymise(comments: list[Comment], key: bytes) -> None:
-    """Replace comment authors with keyed hashes (the same name gives the same pseudonym)."""
+# A source column that names a person or reaches them: its words (e-mail, IP, URL, user name, phone,
+# author, avatar, profile), or a value that is an e-mail address, an IP address or a web address.
+_IDENTIFYING_KEY = re.compile(r"(^|[^a-z])(e-?mail|ip|ips|ip[ _-]?address|url|uri|website|homepage|home[ _-]?page|"
+                              r"user[ _-]?(name|id)|login|phone|mobile|handle|author|avatar|profile|name)($|[^a-z])")
+_IDENTIFYING_VALUE = re.compile(r"^\s*(\S+@\S+\.\w+|\d{1,3}(\.\d{1,3}){3}|[0-9a-f]*:[0-9a-f:]+:[0-9a-f]*|"
+                                r"(https?://|www\.)\S+)\s*$", re.IGNORECASE)
+
+
+def pseudonymise(comments: list[Comment], key: bytes) -> list[str]:
+    """Replace comment authors with keyed hashes (the same name gives the same pseudonym), drop
+    affiliations, and drop the source columns kept in ``meta`` that identify a person (by their
+    name, or a value that is an e-mail, IP or web address). Returns the names of the columns dropped."""
+    dropped: dict[str, None] = {}
     for com in comments:
         if com.author:
             norm = " ".join(com.author.lower().split())
             com.author = "author_" + hmac.new(key, norm.encode(), hashlib.sha256).hexdigest()[:12]
         com.affiliation = None
+        if com.meta:
+            meta = json.loads(com.meta)
+            if isinstance(meta, dict):
+                keep = {k: v for k, v in meta.items()
+                        if not _IDENTIFYING_KEY.search(str(k).lower())
+                        and not (isinstance(v, str) and _IDENTIFYING_VALUE.match(v))}
+                dropped.update(dict.fromkeys(k for k in meta if k not in keep))
+                com.meta = json.dumps(keep, ensure_ascii=False, default=str) if keep else None
+    return list(dropped)
 
 
 def ingest(sources: list[str], *, fmt: str | None = None, options: ReadOptions | None = None,
@@ -253,7 +274,11 @@ def ingest(sources: list[str], *, fmt: str | None = None, options: ReadOptions |
         if progress:
             progress(0)
     if pseudonymise_authors:
-        pseudonymise(out.comments, _key(home))
+        dropped = pseudonymise(out.comments, _key(home))
+        if dropped:
+            out.warnings.append(f"--pseudonymise: dropped {len(dropped):,} source column{'s' if len(dropped) != 1 else ''}"
+                                f" that identify people ({', '.join(dropped[:5])}"
+                                f"{', ...' if len(dropped) > 5 else ''})")
     return out
 
 
