@@ -178,6 +178,42 @@ def test_pseudonymise_is_stable_and_keyed(tmp_path, monkeypatch):
     assert [x.author for x in c.comments] != [x.author for x in a.comments]
 
 
+def test_a_wordpress_comments_table_reads_with_its_own_column_names(tmp_path):
+    sheet = tmp_path / "wp_comments.csv"
+    sheet.write_text(
+        "comment_ID,comment_post_ID,comment_author,comment_author_email,comment_author_url,comment_date,"
+        "comment_content,comment_approved,comment_parent,post_title\n"
+        "11,5,Ann,ann@example.com,https://ann.example,2024-06-01 10:00:00,Cutting library hours hurts students,1,0,"
+        "Library hours cut\n"
+        "12,5,Bob,bob@example.com,https://bob.example,2024-06-01 11:00:00,Agreed with Ann on this,1,11,"
+        "Library hours cut\n"
+        "13,5,Casino,spam@example.com,https://casino.example,2024-06-01 12:00:00,Win big at our casino today,spam,0,"
+        "Library hours cut\n"
+        "14,7,Dan,dan@example.com,https://ann.example,2024-06-02 09:00:00,Parks need the money more than ever,1,0,"
+        "Parks funding\n")
+    res = ingest([str(sheet)])
+    by = {c.source_id: c for c in res.comments}
+    assert sorted(by) == ["11", "12", "14"] and res.skipped == {"spam comment": 1}
+    assert [by[k].author for k in ("11", "12", "14")] == ["Ann", "Bob", "Dan"]
+    assert by["12"].parent_id == by["11"].id and by["11"].parent_id is None
+    titles = {a.id: a.title for a in res.articles}
+    assert sorted(titles.values()) == ["Library hours cut", "Parks funding"]
+    assert titles[by["14"].article_id] == "Parks funding" and by["11"].article_id == by["12"].article_id
+    assert all(a.url is None for a in res.articles)  # a commenter's homepage is not the article
+    kept = ingest([str(sheet)], options=ReadOptions(include_unapproved=True))
+    assert [c.status for c in kept.comments] == ["approved", "approved", "spam", "approved"]
+
+
+def test_a_comment_column_wins_over_an_article_body(tmp_path):
+    sheet = tmp_path / "t.csv"
+    sheet.write_text("Title,Body,Comment,avatar_url\nArticle A,The article body text,This is the comment,"
+                     "https://cdn.example/a.png\nArticle A,The article body text,A second comment,"
+                     "https://cdn.example/b.png\n")
+    res = ingest([str(sheet)])
+    assert [c.text for c in res.comments] == ["This is the comment", "A second comment"]
+    assert len(res.articles) == 1 and res.articles[0].title == "Article A"
+
+
 def test_pseudonymise_drops_the_columns_that_identify_people(tmp_path, monkeypatch):
     monkeypatch.setenv("COMMENTARY_PSEUDONYM_KEY", "k1")
     sheet = tmp_path / "export.csv"

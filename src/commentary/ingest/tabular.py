@@ -21,23 +21,34 @@ __all__ = ["joined_rows", "overflow_warning", "jsonl_objects", "read_csv", "read
            "read_rows", "ROLES"]
 
 # Column names each role is detected from, after lower-casing and dropping non-letters.
+# The names that say "comment" come first: beside an article's "Body", "Comment" is the comment.
+# WordPress's own export names (comment_content, comment_post_ID, comment_approved, ...) are here too.
 ROLES: dict[str, tuple[str, ...]] = {
-    "text": ("text", "body", "comment", "comments", "commenttext", "commentbody", "message", "content",
-             "reply", "replytext", "response", "post", "posttext", "selftext", "sentence", "tweet"),
+    "text": ("comment", "commenttext", "commentbody", "commentcontent", "text", "body", "comments", "message",
+             "content", "reply", "replytext", "response", "post", "posttext", "selftext", "sentence", "tweet"),
     "id": ("id", "commentid", "cid", "messageid", "replyid", "uid", "guid"),
-    "parent": ("parentid", "parent", "inreplyto", "replyto", "parentcommentid", "replytoid"),
+    "parent": ("parentid", "parent", "inreplyto", "replyto", "parentcommentid", "replytoid", "commentparent"),
     "author": ("author", "authorname", "user", "username", "name", "commenter", "screenname",
-               "displayname"),
+               "displayname", "commentauthor", "commentauthorname"),
     "date": ("date", "createdat", "created", "createdutc", "timestamp", "time", "datetime",
-             "posted", "postedat", "publishedat", "commentdate"),
+             "posted", "postedat", "publishedat", "commentdate", "commentdategmt"),
     "article": ("articleid", "article", "threadid", "thread", "articleurl", "url", "link",
-                "postid", "pageurl", "topicid"),
+                "postid", "pageurl", "topicid", "commentpostid"),
     "title": ("title", "articletitle", "headline", "threadtitle", "posttitle"),
     "article_text": ("articletext", "articlebody", "articlecontent", "threadtext"),
+    "status": ("status", "commentapproved", "approved", "commentstatus", "moderation", "moderationstatus"),
 }
 _OPTION = {"text": "text_column", "id": "id_column", "parent": "parent_column",
            "author": "author_column", "date": "date_column", "article": "article_column",
            "title": "title_column", "article_text": "article_text_column"}
+# A prefixed "...url" column names the article (page_url, rfd_article_url) unless it belongs to a person.
+_PERSON_URL = re.compile(r"author|user|commenter|avatar|profile|photo|image|picture|icon|home|website|member")
+# A status column's values, as WordPress, Disqus and moderation tools write them.
+_STATUS = {"1": "approved", "approved": "approved", "approve": "approved", "true": "approved", "yes": "approved",
+           "published": "approved", "publish": "approved", "visible": "approved", "0": "pending",
+           "pending": "pending", "hold": "pending", "unapproved": "pending", "false": "pending", "no": "pending",
+           "spam": "spam", "trash": "deleted", "trashed": "deleted", "post-trashed": "deleted",
+           "deleted": "deleted", "removed": "deleted", "rejected": "deleted", "hidden": "deleted"}
 
 
 _OWN_ID = re.compile(r"^[ac]_[0-9a-f]{16}$")
@@ -59,8 +70,8 @@ def resolve_columns(columns: list[str], sample: list[dict], src: Source, opts: R
     mapping: dict[str, str] = {}
     normed = {column_key(c): c for c in reversed(columns)}
     for role, names in ROLES.items():
-        chosen = getattr(opts, _OPTION[role])
-        flag = "--" + _OPTION[role].replace("_", "-")
+        chosen = getattr(opts, _OPTION[role]) if role in _OPTION else None
+        flag = "--" + _OPTION.get(role, "").replace("_", "-")
         if chosen:
             if chosen not in columns:
                 raise FormatError(
@@ -77,7 +88,7 @@ def resolve_columns(columns: list[str], sample: list[dict], src: Source, opts: R
             # Prefixed names are common in exports: rfd_article_title, page_url, thread_id.
             suffix = {"title": "title", "article": "url"}.get(role)
             found = [c for n, c in normed.items() if suffix and n.endswith(suffix) and n != suffix
-                     and c not in mapping.values()]
+                     and c not in mapping.values() and not (role == "article" and _PERSON_URL.search(n))]
             if found:
                 mapping[role] = sorted(found)[0]
     if "text" not in mapping:
@@ -145,6 +156,17 @@ def table_records(rows: Iterable[dict], columns: list[str], src: Source, opts: R
         if not text:
             result.skip("row with no text")
             continue
+        status = "approved"
+        if "status" in m:
+            said = (_str(row.get(m["status"])) or "approved").lower()
+            status = _STATUS.get(said, "approved")
+            unknown = (f"{src.name}: column {m['status']!r} holds {said!r}, not a status commentary knows "
+                       "(approved, pending, spam, trash); read as approved")
+            if said not in _STATUS and unknown not in result.warnings:
+                result.warnings.append(unknown)
+            if status != "approved" and not opts.include_unapproved:
+                result.skip(f"{status} comment")
+                continue
         key = _str(row.get(m["article"])) if "article" in m else None
         title = _str(row.get(m["title"])) if "title" in m else None
         akey = key or title
@@ -168,7 +190,7 @@ def table_records(rows: Iterable[dict], columns: list[str], src: Source, opts: R
         com = Comment(
             id=_cid(scope, own or f"{where}{n}"), article_id=art_id, text=text,
             author=_str(row.get(m["author"])) if "author" in m else None,
-            date=date, date_text=date_text, source_id=own, place=f"{where} {n}",
+            date=date, date_text=date_text, status=status, source_id=own, place=f"{where} {n}",
             meta=json.dumps(meta, ensure_ascii=False, default=str) if meta else None,
             **provenance(src),
         )
