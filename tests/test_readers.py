@@ -214,6 +214,26 @@ def test_a_comment_column_wins_over_an_article_body(tmp_path):
     assert len(res.articles) == 1 and res.articles[0].title == "Article A"
 
 
+def test_replies_nested_in_json_are_comments_with_their_parent(tmp_path):
+    thread = tmp_path / "thread.json"
+    thread.write_text(json.dumps({
+        "article": {"title": "Library hours cut", "url": "https://news.example/lib", "text": "The council cuts hours."},
+        "comments": [
+            {"id": "1", "author": "Ann", "body": "Cutting hours hurts students",
+             "replies": [{"id": "2", "author": "Bob", "body": "Agreed, exam season too",
+                          "replies": [{"author": "Cy", "body": "And the heating is off"}]}]},
+            {"author": "Dee", "body": "Open on Sundays instead", "children": [{"author": "Eve", "body": "Yes please"}]},
+        ]}))
+    res = ingest([str(thread)])
+    by = {c.author: c for c in res.comments}
+    assert [c.author for c in res.comments] == ["Ann", "Bob", "Cy", "Dee", "Eve"]
+    assert by["Bob"].parent_id == by["Ann"].id and by["Cy"].parent_id == by["Bob"].id
+    assert by["Eve"].parent_id == by["Dee"].id and by["Ann"].parent_id is None and by["Dee"].parent_id is None
+    assert len(res.articles) == 1 and res.articles[0].title == "Library hours cut"
+    assert res.articles[0].text == "The council cuts hours." and {c.article_id for c in res.comments} == {res.articles[0].id}
+    assert all(c.meta is None for c in res.comments)  # no reply left behind as JSON text
+
+
 def test_pseudonymise_drops_the_columns_that_identify_people(tmp_path, monkeypatch):
     monkeypatch.setenv("COMMENTARY_PSEUDONYM_KEY", "k1")
     sheet = tmp_path / "export.csv"

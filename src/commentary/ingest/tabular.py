@@ -363,15 +363,58 @@ def read_jsonl(src: Source, text: str, opts: ReadOptions, progress=None) -> Read
     return read_rows(records, list(columns), src, opts, "line", progress)
 
 
+_REPLY_LISTS = ("replies", "children", "responses", "comments", "answers")
+_ARTICLE_KEYS = set(ROLES["article"] + ROLES["title"] + ROLES["article_text"])
+
+
+def _thread_rows(items: list[dict]) -> list[dict]:
+    """Comments with their replies nested inside them (``"replies": [...]``) as one row each, in
+    reading order: a reply names its parent (the parent's own id, or the ``item N`` id that a row
+    without one gets) and takes its parent's article columns where it has none of its own."""
+    rows: list[dict] = []
+
+    def walk(obj: dict, parent: dict | None, parent_ref: str | None) -> None:
+        nested = {k: v for k, v in obj.items()
+                  if column_key(k) in _REPLY_LISTS and isinstance(v, list) and v and all(isinstance(x, dict) for x in v)}
+        row = {k: v for k, v in obj.items() if k not in nested}
+        if parent is not None:
+            for k, v in parent.items():
+                if column_key(k) in _ARTICLE_KEYS and k not in row:
+                    row[k] = v
+            if not any(column_key(k) in ROLES["parent"] for k in row):
+                row["parent_id"] = parent_ref
+        rows.append(row)
+        own = next((row[k] for k in row if column_key(k) in ROLES["id"] and row[k] not in (None, "")), None)
+        ref = str(own) if own is not None else f"item{len(rows)}"
+        for children in nested.values():
+            for child in children:
+                walk(child, row, ref)
+
+    for obj in items:
+        walk(obj, None, None)
+    return rows
+
+
 def read_json(src: Source, text: str, opts: ReadOptions, progress=None) -> ReadResult:
-    """Read a JSON array of objects (or an object with one list of them)."""
+    """Read a JSON array of objects (or an object with one list of them, and perhaps the article they
+    sit under: ``{"article": {...}, "comments": [...]}``); replies nested in a comment are read too."""
     data = parse_json(text, src.name)
+    article = None
     if isinstance(data, dict):
         lists = [v for v in data.values() if isinstance(v, list)]
+        objects = [v for k, v in data.items() if isinstance(v, dict) and column_key(k) in ("article", "post", "page",
+                                                                                          "thread", "story")]
+        article = objects[0] if len(objects) == 1 else None
         data = lists[0] if len(lists) == 1 else None
     if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
         raise FormatError(f"{src.name} is not a list of JSON objects",
                           fix="pass a JSON array of comment objects, or JSON Lines")
+    data = _thread_rows(data)
+    if article:  # the article the comments sit under, as article columns of every row
+        fields = {"article_title": article.get("title") or article.get("headline"),
+                  "article_url": article.get("url") or article.get("link") or article.get("id"),
+                  "article_text": article.get("text") or article.get("body") or article.get("content")}
+        data = [{**{k: v for k, v in fields.items() if v not in (None, "")}, **row} for row in data]
     columns = list(dict.fromkeys(k for obj in data for k in obj))
     return read_rows(data, columns, src, opts, "item", progress)
 
