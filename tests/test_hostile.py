@@ -625,6 +625,18 @@ def test_excel_unicode_text_is_read_as_the_table_it_is(cli, models, tmp_path):
         assert [r["text"] for r in rows] == want and [r["author"] for r in rows] == ["Ana", "Bob", "Zoë"]
 
 
+def test_a_tab_table_under_a_txt_name_with_a_stray_tab_is_still_a_table(cli, models, tmp_path):
+    """One stray tab in a comment made a three-row .txt table read as one comment, the whole table."""
+    path = tmp_path / "reviews.txt"
+    path.write_text("ID\tName\tComment\n1\tAnn\tGreat piece.\n2\tBob\tNo\tway\n3\tCat\tThird one\n", encoding="utf-8")
+    for command in (["ingest", path, "-o", "-"], ["classify", path, "--models-dir", models]):
+        res = cli(*command)
+        assert res.exit_code == 0, res.stderr
+        rows = [json.loads(line) for line in res.stdout.splitlines()]
+        assert [r["author"] for r in rows] == ["Ann", "Bob", "Cat"], res.stdout
+        assert rows[1]["text"] == "No\tway" and "more fields than the header" in res.stderr
+
+
 def test_unquoted_commas_in_the_last_column_keep_the_whole_comment(cli, models, tmp_path):
     """A one-column export ("body", then one comment a line, commas unquoted) lost everything after
     each comment's first comma, silently."""

@@ -73,7 +73,7 @@ def _json_start(data: bytes) -> bool:
 def looks_like_tsv(head: str) -> bool:
     """Whether the start of a text file is a tab-separated table: a header of short names with one
     or more tabs, and (nearly) every one of the next rows (read as TSV, so a quoted cell may hold
-    line breaks) with as many fields. Pages copied from a browser and plain comments do not look
+    line breaks) with as many fields or more. Pages copied from a browser and plain comments do not look
     like this."""
     return _looks_like_table(head, "\t")
 
@@ -109,7 +109,9 @@ def _looks_like_table(head: str, delimiter: str) -> bool:
         return False
     if len(rows) < 2 or not all(0 < len(name.strip()) <= 40 for name in rows[0]):
         return False
-    return sum(len(r) == len(rows[0]) for r in rows[1:]) >= 0.8 * (len(rows) - 1)
+    # a row with more fields than the header is still a row (a stray tab or comma in its text: the
+    # reader joins them into the last column, with a warning); one with fewer is not
+    return sum(len(r) >= len(rows[0]) for r in rows[1:]) >= 0.8 * (len(rows) - 1)
 
 
 def detect_format(src: Source) -> str:
