@@ -56,6 +56,22 @@ def test_plain_paragraphs_and_per_line(cli, models, tmp_path):
     assert res.exit_code == 0 and len(res.stdout.splitlines()) == 2
 
 
+def test_a_copied_comment_section_without_comment_labels_is_named_not_scored_silently(cli, models, tmp_path):
+    """A news page copied whole, its comments marked only by "3 hours ago" and Reply buttons: every
+    paragraph (headline, byline, "Load more comments") is scored as a comment, and classify says so."""
+    page = tmp_path / "news.txt"
+    page.write_text("Library hours to be cut\n\nBy Sarah Jones\n\nThe council will cut opening hours.\n\n"
+                    "Comments (2)\n\nJ. R. Hartley\n3 hours ago\nA terrible decision.\nReply\nReport\n\n"
+                    "Margaret Hill\n5 hours ago\nSomething had to give.\nReply\n\nLoad more comments\n")
+    res = run(cli, models, page)
+    assert res.exit_code == 0
+    assert "looks like a page copied with its comment section (a comments heading, Reply or Report buttons, " \
+           "times like '3 hours ago', 'Load more comments'" in res.stderr, res.stderr
+    plain = tmp_path / "plain.txt"  # comments that mention replying are not a page
+    plain.write_text("I will reply to the consultation.\n\nReply\n\nThe rota is the problem.\n")
+    assert "looks like a page" not in run(cli, models, plain).stderr
+
+
 def test_ingest_formats_json_output_and_explain(cli, models, tmp_path):
     res = run(cli, models, FIXTURES / "wxr.xml", "--format", "json", "--explain")
     preds = json.loads(res.stdout)
