@@ -65,6 +65,18 @@ def test_force_keeps_a_users_files_saved_inside_a_dataset_it_wrote(cli, tmp_path
     assert cli("ingest", FIXTURES / "disqus.xml", "-o", ds, "--force").exit_code == 0
 
 
+def test_force_keeps_a_users_file_saved_inside_an_argilla_export(cli, tmp_path):
+    out = tmp_path / "to-label"
+    command = ["label", "export", TEST_SPLIT, "--to", "argilla", "--no-model", "-o", out]
+    assert cli(*command).exit_code == 0
+    (out / "notes.txt").write_text("who labels what")
+    res = cli(*command, "--force")
+    assert res.exit_code == 1 and "also holds notes.txt" in res.stderr, res.stderr
+    assert (out / "notes.txt").read_text() == "who labels what"
+    (out / "notes.txt").unlink()
+    assert cli(*command, "--force").exit_code == 0
+
+
 def test_force_refuses_the_current_folder_and_a_file(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "thesis.docx").write_bytes(b"PK")

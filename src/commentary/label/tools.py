@@ -288,8 +288,20 @@ def _argilla_rows(tasks: Sequence[Task], codebook: Codebook) -> list[dict[str, A
     return rows
 
 
+_ARGILLA_FILES = {".": (".argilla", "data", "README.md"), ".argilla": ("settings.json", "dataset.json"),
+                  "data": ("train-00000-of-00001.parquet",)}
+
+
 def _is_argilla_export(folder: Path) -> bool:
-    return (folder / ".argilla" / "settings.json").is_file() and (folder / "data").is_dir()
+    """An Argilla export ``_write_argilla`` wrote, holding nothing else (raises ``ForeignFilesError``
+    naming what else it holds: ``--force`` must not delete a user's files saved into it)."""
+    from ..dataset import holds_only
+
+    if not ((folder / ".argilla" / "settings.json").is_file() and (folder / "data").is_dir()):
+        return False
+    for sub, names in _ARGILLA_FILES.items():
+        holds_only(folder / sub, names, "an Argilla export")
+    return True
 
 
 def _write_argilla(folder: Path, tasks: Sequence[Task], codebook: Codebook, *, force: bool = False) -> None:
