@@ -153,6 +153,22 @@ def test_two_trainings_at_once_make_two_versions(small, tmp_path):
     assert [v.version for v in list_versions(tmp_path / "models")] == ["v1", "v2"]
 
 
+def test_a_deleted_versions_number_is_never_given_again(tmp_path):
+    """A user deletes models/m/v2 by hand: the next training is v3, not a second, different v2 that
+    reports, scripts and the promotion pointer naming m@v2 would silently reach."""
+    import shutil
+
+    from commentary.registry import write_version
+
+    root = tmp_path / "models"
+    made = [write_version(root, "m", lambda f, k=k: (f / "weights.json").write_text(str(k)), {}).version
+            for k in range(2)]
+    shutil.rmtree(root / "m" / "v2")
+    made.append(write_version(root, "m", lambda f: (f / "weights.json").write_text("new"), {}).version)
+    assert made == ["v1", "v2", "v3"]
+    assert sorted(json.loads((root / "m" / "index.json").read_text())) == ["v1", "v2", "v3"]
+
+
 def test_killed_training_leaves_nothing_listable(small, tmp_path):
     env = {"COMMENTARY_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "COMMENTARY_DEFAULT_BACKEND": "tfidf"}
     proc = subprocess.Popen(_train_cmd(tmp_path, small), env=env, stdout=subprocess.PIPE,

@@ -306,7 +306,11 @@ def write_version(root: Path, name: str, build, manifest: dict[str, Any], card=N
         tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=folder))
         build(tmp)
         with FileLock(str(folder / ".lock")):
-            existing = [int(m.group(1)) for p in folder.iterdir() if (m := _VERSION.match(p.name))]
+            # a number once given is never given again, even when its folder was deleted: the index
+            # remembers it, and reports, promotion and scripts naming it must never reach another model
+            index = _index(root, name)
+            existing = [int(m.group(1)) for n in [*(p.name for p in folder.iterdir()), *index]
+                        if (m := _VERSION.match(n))]
             version = f"v{max(existing, default=0) + 1}"
             manifest = {"name": name, "version": version,
                         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -317,7 +321,7 @@ def write_version(root: Path, name: str, build, manifest: dict[str, Any], card=N
                                  for p in sorted(tmp.rglob("*")) if p.is_file()}
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
             _usual_modes(tmp)  # some writers (safetensors) leave files owner-only
-            index = {**_index(root, name), version: file_sha256(tmp / MANIFEST)}
+            index = {**index, version: file_sha256(tmp / MANIFEST)}
             os.replace(tmp, folder / version)
             with atomic_file(folder / INDEX) as fh:  # still under the lock
                 fh.write(json.dumps(index, indent=1, sort_keys=True) + "\n")
