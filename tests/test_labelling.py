@@ -407,6 +407,35 @@ def test_label_studio_annotations_come_back_with_their_annotator(cli, tmp_path):
     assert [(g.stance, g.themes, g.annotator) for g in got] == [("agree", ["listening"], "7")] * 2
 
 
+def test_labels_keyed_by_the_sources_own_ids_travel_into_an_export(cli, tmp_path):
+    table = tmp_path / "consult.csv"
+    table.write_text("comment_id,article,comment\n"
+                     "p1,Ward rounds,Nobody asked the nurses before changing the rota\n"
+                     "p2,Ward rounds,The new rota gives us time with patients\n"
+                     "q1,Parking,Staff parking costs too much\n")
+    assert cli("ingest", table, "-o", tmp_path / "ds").exit_code == 0
+    labels = tmp_path / "own-ids.jsonl"
+    labels.write_text("".join(json.dumps(Labels(cid, stance, themes, annotator="ana", codebook_version="1.0")
+                                         .to_dict()) + "\n"
+                              for cid, stance, themes in [("p1", "disagree", ["listening"]), ("q1", "agree", [])]))
+    sheet = tmp_path / "sheet.csv"
+    res = cli("label", "export", tmp_path / "ds", "--to", "csv", "-o", sheet, "--labels", labels, "--no-model")
+    assert res.exit_code == 0, res.stderr
+    import csv
+
+    rows = list(csv.DictReader(sheet.open(encoding="utf-8")))
+    assert sorted((r["text"][:6], r["stance"], r["themes"]) for r in rows if r["stance"]) == [
+        ("Nobody", "disagree", "listening"), ("Staff ", "agree", "")]
+    # ids a source numbered afresh under each article are several comments each: named, not "missing"
+    table.write_text("comment_id,article,comment\n1,Ward rounds,Nobody asked the nurses\n"
+                     "1,Parking,Staff parking costs too much\n")
+    assert cli("ingest", table, "-o", tmp_path / "ds2").exit_code == 0
+    labels.write_text(json.dumps(Labels("1", "agree", [], annotator="ana", codebook_version="1.0").to_dict()) + "\n")
+    res = cli("label", "export", tmp_path / "ds2", "--to", "csv", "-o", tmp_path / "s2.csv", "--labels", labels,
+              "--no-model")
+    assert res.exit_code == 1 and "name a source id that several comments" in res.stderr, res.stderr
+
+
 def test_skipped_label_studio_annotations_are_left_out_and_counted(cli, tmp_path):
     tasks = _ls_tasks(cli, tmp_path)
     # a third annotator pressed Skip on the first task: Label Studio keeps it, with no choices

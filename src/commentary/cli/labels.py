@@ -216,11 +216,14 @@ def label_export(
     """Export comments as annotation tasks, with the model's predictions as pre-annotations."""
     from ..codebook import load_codebook
     from ..dataset import read_dataset
+    from ..label.io import join_labels
     from ..label.tools import export_tasks, tasks_from
 
     book = load_codebook(codebook_file)
     ds = read_dataset(dataset)
-    given = _labels_from(labels, book, per_annotator=True) if labels else ds.labels
+    # labels keyed by the source's own ids travel too, as they do to train and evaluate
+    given = join_labels(_labels_from(labels, book, per_annotator=True), ds.comments, str(dataset)) if labels \
+        else ds.labels
     suggestions, ref = _suggestions(ds, models_dir, model, no_model)
     written = export_tasks(tasks_from(ds.articles, ds.comments, given, suggestions), to, output, book, force=force)
     ui.good(f"wrote {len(ds.comments):,} tasks for {to} ({len(given):,} existing labels"

@@ -133,9 +133,16 @@ def join_labels(labels: list[Labels], comments, where: str) -> list[Labels]:
         if c.source_id is not None:
             owners.setdefault(str(c.source_id), []).append(c.id)
     out = []
+    ambiguous: list[str] = []
     for lab in labels:
         mine = owners.get(lab.comment_id, []) if lab.comment_id not in ids else []
         out.append(dataclasses.replace(lab, comment_id=mine[0]) if len(mine) == 1 else lab)
+        if len(mine) > 1:
+            ambiguous.append(lab.comment_id)
+    if ambiguous:  # the source numbered its comments afresh under each article: "3" is several comments
+        raise InputError(f"{len(ambiguous)} labels name a source id that several comments in {where} share "
+                         f"(first: {ambiguous[0]!r}, {len(owners[ambiguous[0]])} comments)",
+                         fix="key the labels by commentary's ids (the id column of `commentary label export`)")
     missing = [lab.comment_id for lab in out if lab.comment_id not in ids]
     if missing:
         raise InputError(f"{len(missing)} labels name comments that are not in {where} (first: {missing[0]})",
