@@ -8,6 +8,7 @@ import pytest
 
 from commentary.codebook import load_codebook
 from commentary.dataset import read_dataset, write_dataset
+from commentary.errors import CommentaryError
 from commentary.records import Labels
 
 from conftest import REPO
@@ -434,6 +435,22 @@ def test_labels_keyed_by_the_sources_own_ids_travel_into_an_export(cli, tmp_path
     res = cli("label", "export", tmp_path / "ds2", "--to", "csv", "-o", tmp_path / "s2.csv", "--labels", labels,
               "--no-model")
     assert res.exit_code == 1 and "name a source id that several comments" in res.stderr, res.stderr
+
+
+def test_labels_of_another_codebook_or_encoding_are_refused_wherever_they_are_read(cli, tmp_path):
+    """label import refused labels made on codebook 2.0; train, evaluate and attach took them silently."""
+    from commentary.label.io import read_labels_file
+
+    cid = read_dataset(TEST_SPLIT).comments[0].id
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(f"comment_id,stance,themes,codebook_version\n{cid},agree,listening,2.0\n")
+    with pytest.raises(CommentaryError, match="row 1 was labelled with codebook 2.0, this is 1.0"):
+        read_labels_file(sheet, load_codebook())
+    res = cli("label", "attach", TEST_SPLIT, sheet, "-o", tmp_path / "out")
+    assert res.exit_code == 1 and "labelled with codebook 2.0" in res.stderr and not (tmp_path / "out").exists()
+    sheet.write_bytes(f"comment_id,stance,themes\n{cid},agree,listening\n# Caf\xe9 note\n".encode("cp1252"))
+    res = cli("label", "attach", TEST_SPLIT, sheet, "-o", tmp_path / "out")
+    assert res.exit_code == 1 and "is not UTF-8 text" in res.stderr and "CSV UTF-8" in res.stderr, res.stderr
 
 
 def test_skipped_label_studio_annotations_are_left_out_and_counted(cli, tmp_path):

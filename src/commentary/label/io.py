@@ -69,7 +69,11 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
             "to use others" if is_dataset_folder(path) else "pass a labels file (JSON Lines or CSV)"))
     if not path.is_file():
         raise InputError(f"{path} does not exist", fix="check the path of the labels file")
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (byte {exc.start:,} is {exc.object[exc.start:exc.start + 1]!r})",
+                         fix="save the labels as UTF-8 (in Excel: Save As, 'CSV UTF-8')") from None
     rows: list[tuple[str, dict]] = []
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         lines = text.splitlines()
@@ -109,12 +113,16 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
             raise CommentaryError(f"{path}: {where} labels comment {cid} again (first at {seen[key]})",
                                   fix="keep one label per comment, or adjudicate the two")
         seen[key] = where
+        version = str(row.get("codebook_version") or "").strip()
+        if version and version != codebook.version:  # as label import refuses it: another codebook's labels
+            raise CommentaryError(f"{path}: {where} was labelled with codebook {version}, this is {codebook.version}",
+                                  fix="pass --codebook with the codebook those labels used, or relabel")
         stance = (row.get("stance") or "").strip() or None
         themes = _themes(row.get("themes"))
         codebook.check(stance, themes, where=f"{path}: {where}")
         out.append(Labels(comment_id=str(cid), stance=stance, themes=themes,
                           annotator=row.get("annotator") or annotator, created=row.get("created"),
-                          codebook_version=row.get("codebook_version") or codebook.version,
+                          codebook_version=version or codebook.version,
                           weak=parse_bool(row.get("weak"), where=f"{path}: {where}")))
     if not out:
         raise InputError(f"{path} holds no labels", fix="write one label per line")
