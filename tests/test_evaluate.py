@@ -89,7 +89,8 @@ def test_gold_labels_from_another_codebook_are_refused(cli, models, tmp_path):
     res = run(cli, models, "--min-f1", "sarcasm=0.5", "-o", tmp_path / "f")
     assert res.exit_code == 2 and "'sarcasm', which is not a label" in res.stderr
     # labels may be named as classify's summary names them
-    res = run(cli, models, "--min-f1", "stance:agree=0", "--min-f1", "theme:listening=0", "-o", tmp_path / "g")
+    res = run(cli, models, "--min-f1", "stance:agree=0", "--min-f1", "themes:listening=0",
+              "--min-f1", "theme:teamwork=0", "-o", tmp_path / "g")
     assert res.exit_code == 0, res.stderr
 
 

@@ -137,6 +137,10 @@ def test_config_file_is_overridden_by_options(tmp_path):
     toml.write_text("sede = 7\n")
     with pytest.raises(CommentaryError, match="unknown setting sede"):
         TrainConfig.resolve(toml, {})
+    for seed in (-5, 2**32):  # numpy's range: was "unexpected ValueError ... report it" deep in training
+        toml.write_text(f"seed = {seed}\n")
+        with pytest.raises(CommentaryError, match="a whole number from 0 to 4294967295"):
+            TrainConfig.resolve(toml, {})
 
 
 def _train_cmd(home, dataset):

@@ -312,7 +312,8 @@ def evaluate(
     limits: dict[str, float] = {}  # options first: a typo fails before any model is loaded
     for item in min_f1 or []:
         label, sep, value = item.partition("=")
-        label = label.strip().removeprefix("stance:").removeprefix("theme:")  # as classify's summary names them
+        label = label.strip()  # as classify's summary names them: stance:agree, theme:listening (themes: too)
+        label = label.removeprefix("stance:").removeprefix("themes:").removeprefix("theme:")
         try:
             limits[label] = float(value)
             if not 0.0 <= limits[label] <= 1.0:
