@@ -76,6 +76,17 @@ def test_baseline_max_drop(cli, models, tmp_path):
     res = run(cli, models, "--model", "commentary@v1", "--baseline", "commentary@v1", "--max-drop", "0",
               "-o", tmp_path / "d")
     assert res.exit_code == 0
+    base = json.loads((tmp_path / "d" / "metrics.json").read_text())["baseline"]
+    assert base["model"] == "commentary@v1" and base["in_training"] == 0 and 0 < base["stance_macro_f1"] <= 1
+
+
+def test_a_baseline_scored_on_its_own_training_data_is_named(cli, models, small, tmp_path):
+    """A baseline that saw the gold comments sets --max-drop's bar too high: say so, as for the model."""
+    res = run(cli, models, small, "--model", "commentary@v2", "--baseline", "commentary@v1", "-o", tmp_path / "e")
+    assert res.exit_code == 1 and "gates failed" in res.stderr  # v2 falls short of a baseline marking its own homework
+    n = len(read_dataset(small).comments)
+    assert f"{n:,} of the {n:,} gold comments were in the baseline commentary@v1's training data" in res.stderr
+    assert json.loads((tmp_path / "e" / "metrics.json").read_text())["baseline"]["in_training"] == n
 
 
 def test_gold_labels_from_another_codebook_are_refused(cli, models, tmp_path):
