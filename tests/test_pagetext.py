@@ -216,3 +216,38 @@ def test_a_reply_line_belongs_to_its_own_comment_and_a_name_may_end_in_an_initia
     assert dave.parent_id == ann.id and cara.parent_id is None
     assert sunita.parent_id == dave.id  # "In reply to Dave P." finds "Dave P."
     assert result.warnings == []  # nor is the "4 Comments" heading taken for a name or a text
+
+
+SIGNED_PAGE = """Food waste collections to move to fortnightly
+
+The council will collect food waste every other week from April.
+
+Dev Patel
+Comment date
+12/03/2024
+Please reconsider; the bins already smell in summer.
+
+Kind regards
+
+John Smith
+Like (3)
+Reply \u2193
+
+Margaret Hill
+Comment date
+13/03/2024
+Nice idea but who pays?
+\U0001F44D 5 \U0001F44E 1
+Share
+Show 2 more replies
+
+Load more comments
+"""
+
+
+def test_a_comment_signed_off_with_a_name_and_the_buttons_after_it_stay_out_of_the_next_comment():
+    result = read(SIGNED_PAGE)
+    dev, margaret = result.comments
+    assert [c.author for c in result.comments] == ["Dev Patel", "Margaret Hill"] and margaret.affiliation is None
+    assert dev.text == "Please reconsider; the bins already smell in summer.\n\nKind regards\n\nJohn Smith"
+    assert margaret.text == "Nice idea but who pays?"  # no thumbs, Share, "Show 2 more replies" or "Load more"

@@ -29,7 +29,8 @@ _LABEL = re.compile(
 _STRONG_LABEL = re.compile(r"^comment", re.IGNORECASE)
 _END = re.compile(
     r"^(?:(?:add|leave|post|write|submit)\s+(?:your\s+|a\s+|new\s+)?(?:comment|reply|response)s?"
-    r"|comments?\s+(?:are\s+)?closed|join the (?:discussion|conversation))\b",
+    r"|comments?\s+(?:are\s+)?closed|join the (?:discussion|conversation)|(?:load|show|view|see)\s+(?:all\s+|more\s+)?"
+    r"(?:\d+\s+)?(?:more\s+)?comments)\b",
     re.IGNORECASE,
 )
 _BOILERPLATE = re.compile(
@@ -42,8 +43,10 @@ _BOILERPLATE = re.compile(
 )
 _REPLY = re.compile(r"^(?:in\s+)?reply(?:ing)?\s+to\s+@?(.+?)\s*[.:,]?$", re.IGNORECASE)
 _ACTION = re.compile(
-    r"^(?:reply|report|like|share|permalink|flag|report (?:this )?comment|reply to this comment|"
-    r"\d+\s+likes?|recommend|\d+\s+recommend(?:s|ations)?)$",
+    r"^(?:(?:reply|report|like|share|permalink|flag|report (?:this )?comment|reply to this comment|"
+    r"\d+\s+likes?|recommend|\d+\s+recommend(?:s|ations)?|(?:like|likes|recommend|reply|replies)\s*\(\d+\)|"
+    r"(?:show|view|hide|load)\s+(?:all\s+)?(?:\d+\s+)?(?:more\s+)?repl(?:y|ies))\s*[\u2190-\u21ff\u25b2-\u25bf]?"
+    r"|(?:[\U0001F44D\U0001F44E\u2b06\u2b07\u2191\u2193\u25b2\u25bc]\ufe0f?\s*\d*\s*)+)$",
     re.IGNORECASE,
 )
 _BYLINE = re.compile(r"^(?:by|written by|author:)\s+(.{2,80})$", re.IGNORECASE)
@@ -169,6 +172,9 @@ def _read_header(lines, block: _Block, lo: int, split_layout: bool | None, resul
     p1_name = _name_like(p1_text[0]) and p1_short
     if p0_name and p1_short and _affiliation_like(p1_text):
         use_split, layout = True, True
+    elif p0_name and p1_name and _signs_off(lines, p0[0], lo):
+        # "Kind regards" / "John Smith" / "Margaret Hill": the text above signed with its writer's name
+        use_split, layout = False, None
     elif p0_name and p1_name:
         # Either "name / affiliation" or "end of the text above / name": follow the page's
         # layout where other blocks showed it, else how much the first line looks like a person.
@@ -195,6 +201,18 @@ def _read_header(lines, block: _Block, lo: int, split_layout: bool | None, resul
     if block.affiliation:
         block.affiliation = block.affiliation.rstrip(",").strip() or None
     return layout
+
+
+_SIGN_OFF = re.compile(r"^(?:(?:kind|best|warm|warmest|many)\s+(?:regards|wishes|thanks)|regards|thanks|thank you|"
+                       r"cheers|best|yours(?:\s+(?:sincerely|faithfully|truly))?|sincerely|all the best)[,.!]?$",
+                       re.IGNORECASE)
+
+
+def _signs_off(lines: list[str], at: int, lo: int) -> bool:
+    """Whether the last non-blank line before line *at* (and at or after *lo*) is a letter's sign-off,
+    so that the name on line *at* signs the text above rather than naming the next commenter."""
+    k = next((i for i in range(at - 1, lo - 1, -1) if lines[i].strip()), None)
+    return k is not None and bool(_SIGN_OFF.match(lines[k].strip()))
 
 
 def _article_fields(lines: list[str]) -> tuple[str | None, str | None, list[str]]:
