@@ -453,6 +453,26 @@ def test_labels_of_another_codebook_or_encoding_are_refused_wherever_they_are_re
     assert res.exit_code == 1 and "is not UTF-8 text" in res.stderr and "CSV UTF-8" in res.stderr, res.stderr
 
 
+def test_a_sheet_saved_by_a_european_excel_reads_by_its_semicolons(cli, tmp_path):
+    from commentary.label.io import read_labels_file
+
+    ids = [c.id for c in read_dataset(TEST_SPLIT).comments[:2]]
+    for name, text in [("semi.csv", f"comment_id;stance;themes\n{ids[0]};agree;\"listening;solution\"\n{ids[1]};mixed;\n"),
+                       ("sep.csv", f"sep=;\ncomment_id;stance;themes\n{ids[0]};agree;\"listening;solution\"\n"
+                                   f"{ids[1]};mixed;\n")]:
+        sheet = tmp_path / name
+        sheet.write_text(text)
+        got = read_labels_file(sheet, load_codebook())
+        assert [(g.stance, g.themes) for g in got] == [("agree", ["listening", "solution"]), ("mixed", [])]
+        out = tmp_path / f"{name}.jsonl"
+        res = cli("label", "import", sheet, "--from", "csv", "-d", TEST_SPLIT, "-o", out, "--annotator", "ana")
+        assert res.exit_code == 0 and len(out.read_text().splitlines()) == 2, res.stderr
+    # a comma sheet whose theme lists use semicolons stays a comma sheet
+    sheet = tmp_path / "comma.csv"
+    sheet.write_text(f"comment_id,stance,themes\n{ids[0]},agree,listening;solution\n")
+    assert read_labels_file(sheet, load_codebook())[0].themes == ["listening", "solution"]
+
+
 def test_skipped_label_studio_annotations_are_left_out_and_counted(cli, tmp_path):
     tasks = _ls_tasks(cli, tmp_path)
     # a third annotator pressed Skip on the first task: Label Studio keeps it, with no choices

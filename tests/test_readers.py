@@ -204,6 +204,13 @@ def test_a_wordpress_comments_table_reads_with_its_own_column_names(tmp_path):
     assert [c.status for c in kept.comments] == ["approved", "approved", "spam", "approved"]
 
 
+def test_excels_sep_line_names_the_delimiter(tmp_path):
+    sheet = tmp_path / "excel.csv"
+    sheet.write_text("sep=;\nID;Name;Comment\n1;Ann;Great piece, really\n2;Bob;No way\n")
+    res = ingest([str(sheet)])
+    assert [(c.author, c.text) for c in res.comments] == [("Ann", "Great piece, really"), ("Bob", "No way")]
+
+
 def test_a_comment_column_wins_over_an_article_body(tmp_path):
     sheet = tmp_path / "t.csv"
     sheet.write_text("Title,Body,Comment,avatar_url\nArticle A,The article body text,This is the comment,"

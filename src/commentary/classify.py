@@ -130,6 +130,7 @@ def _stream_table(path: Path, opts, say: Callable[[str], None] | None = None) ->
     from .ingest.source import Source
     from .ingest.tabular import (
         allow_long_cells,
+        excel_separator,
         joined_rows,
         jsonl_objects,
         overflow_warning,
@@ -158,7 +159,10 @@ def _stream_table(path: Path, opts, say: Callable[[str], None] | None = None) ->
         where = "line"
     else:
         head_lines = [line + "\n" for _, line in itertools.islice(lines, 200)]
-        delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter("".join(head_lines)[:20000])
+        named = excel_separator(head_lines[0]) if head_lines else None
+        if named is not None:  # Excel's "sep=;" line names the delimiter; the header follows it
+            head_lines = head_lines[1:]
+        delimiter = named or ("\t" if path.suffix.lower() == ".tsv" else sniff_delimiter("".join(head_lines)[:20000]))
         allow_long_cells()
         reader = csv.DictReader(itertools.chain(head_lines, (line + "\n" for _, line in lines)), delimiter=delimiter)
         columns = [c for c in (reader.fieldnames or []) if c is not None]

@@ -221,9 +221,13 @@ def label_export(
 
     book = load_codebook(codebook_file)
     ds = read_dataset(dataset)
-    # labels keyed by the source's own ids travel too, as they do to train and evaluate
-    given = join_labels(_labels_from(labels, book, per_annotator=True), ds.comments, str(dataset)) if labels \
-        else ds.labels
+    # labels keyed by the source's own ids travel too, as they do to train and evaluate; a labels file
+    # covering more comments than this dataset (a whole corpus's, exported split by split) gives its share
+    def elsewhere(n: int) -> None:
+        ui.info(f"{n:,} labels in {labels} are for comments not in {dataset}; left out")
+
+    given = join_labels(_labels_from(labels, book, per_annotator=True), ds.comments, str(dataset),
+                        skip_missing=elsewhere) if labels else ds.labels
     suggestions, ref = _suggestions(ds, models_dir, model, no_model)
     written = export_tasks(tasks_from(ds.articles, ds.comments, given, suggestions), to, output, book, force=force)
     ui.good(f"wrote {len(ds.comments):,} tasks for {to} ({len(given):,} existing labels"

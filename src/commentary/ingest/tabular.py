@@ -17,7 +17,7 @@ from .base import ReadOptions, ReadResult, article_id, comment_id, provenance
 from .dates import parse_date
 from .source import _CONTROL, Source, check_line_lengths
 
-__all__ = ["joined_rows", "overflow_warning", "jsonl_objects", "read_csv", "read_jsonl", "read_json", "read_parquet",
+__all__ = ["excel_separator", "joined_rows", "overflow_warning", "jsonl_objects", "read_csv", "read_jsonl", "read_json", "read_parquet",
            "read_rows", "ROLES"]
 
 # Column names each role is detected from, after lower-casing and dropping non-letters.
@@ -229,6 +229,9 @@ def read_csv(src: Source, text: str, opts: ReadOptions, delimiter: str | None = 
              progress=None) -> ReadResult:
     """Read CSV or TSV with a header row."""
     check_line_lengths(src, text)
+    named = excel_separator(text.split("\n", 1)[0])
+    if named is not None:  # Excel's "sep=;" line: the delimiter, not the header
+        delimiter, text = named, text.split("\n", 1)[1] if "\n" in text else ""
     if delimiter is None:
         delimiter = sniff_delimiter(text[:20000])
     allow_long_cells()
@@ -277,6 +280,15 @@ def allow_long_cells() -> None:
 
     if csv.field_size_limit() < MAX_LINE_CHARS:
         csv.field_size_limit(MAX_LINE_CHARS)
+
+
+_EXCEL_SEP = re.compile(r"^\ufeff?sep=(.)\r?$")
+
+
+def excel_separator(first_line: str) -> str | None:
+    """The delimiter a first line ``sep=;`` names (Excel writes it, and reads the file by it), or None."""
+    m = _EXCEL_SEP.match(first_line.rstrip("\n"))
+    return m.group(1) if m else None
 
 
 def sniff_delimiter(sample: str, default: str = ",") -> str:

@@ -51,6 +51,21 @@ def _filled(row: dict) -> bool:
     return any((row.get(key) or "").strip() for key in ("stance", "themes"))
 
 
+def sheet_reader(text: str) -> csv.DictReader:
+    """A labels sheet's rows: comma-separated, or by what its header shows a spreadsheet saved it with
+    (semicolons in a European Excel, tabs), or by Excel's ``sep=;`` first line. Only the header line
+    decides: a theme list such as "listening;solution" in the rows must not."""
+    from ..ingest.tabular import excel_separator
+
+    first, _, rest = text.partition("\n")
+    delimiter = excel_separator(first)
+    if delimiter is not None:
+        text, first = rest, rest.partition("\n")[0]
+    elif "," not in first:
+        delimiter = next((d for d in (";", "\t", "|") if d in first), ",")
+    return csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter or ",")
+
+
 def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = None,
                      per_annotator: bool = False, warn: Callable[[str], None] | None = None) -> list[Labels]:
     """Read labels from JSONL or CSV (columns comment_id or id, stance, themes) and check them.
@@ -89,7 +104,7 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
                     raise InputError(f"{path}: line {n} is not valid JSON ({exc})",
                                      fix="fix or remove that line") from exc
     else:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
+        reader = sheet_reader(text)
         rows = [(f"row {n}", row) for n, row in enumerate(reader, 1)]
         blank = [w for w, r in rows if not _filled(r)]
         if blank:  # a sheet's rows not labelled yet: no label, not a label of "no themes"
@@ -129,10 +144,13 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
     return out
 
 
-def join_labels(labels: list[Labels], comments, where: str) -> list[Labels]:
+def join_labels(labels: list[Labels], comments, where: str, *,
+                skip_missing: Callable[[int], None] | None = None) -> list[Labels]:
     """*labels*, each naming its comment by commentary's id: a label keyed by the id the source gave the
     comment (a spreadsheet's own id column, kept as ``source_id``) is moved to the comment that has it,
-    where exactly one has. A label naming neither is refused, with *where* the comments are."""
+    where exactly one has. A label naming neither is refused, with *where* the comments are; or, with
+    *skip_missing*, left out, and their number passed to it (a labels file covering more comments
+    than these)."""
     ids = {c.id for c in comments}
     if all(lab.comment_id in ids for lab in labels):
         return labels
@@ -152,6 +170,9 @@ def join_labels(labels: list[Labels], comments, where: str) -> list[Labels]:
                          f"(first: {ambiguous[0]!r}, {len(owners[ambiguous[0]])} comments)",
                          fix="key the labels by commentary's ids (the id column of `commentary label export`)")
     missing = [lab.comment_id for lab in out if lab.comment_id not in ids]
+    if missing and skip_missing is not None:
+        skip_missing(len(missing))
+        return [lab for lab in out if lab.comment_id in ids]
     if missing:
         raise InputError(f"{len(missing)} labels name comments that are not in {where} (first: {missing[0]})",
                          fix="join the labels to the dataset they were made on")
