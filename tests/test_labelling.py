@@ -76,6 +76,12 @@ def test_weak_labels_train_a_model_marked_weak(cli, tmp_path, home):
     assert res.exit_code == 0, res.stderr
     manifest = json.loads((home / "models" / "weakly" / "v1" / "manifest.json").read_text())
     assert manifest["training_data"]["weak"] == len(labels)
+    # the labels file is named beside the dataset: the dataset's own labels were not what it learnt from
+    import hashlib
+
+    [kept] = manifest["training_data"]["labels_files"]
+    assert kept == {"path": str(weak), "sha256": hashlib.sha256(weak.read_bytes()).hexdigest()}
+    assert f"with the labels of `{weak}`" in (home / "models" / "weakly" / "v1" / "README.md").read_text()
 
 
 def test_label_model_settles_conflicts_by_each_rules_gold_accuracy():

@@ -45,7 +45,9 @@ def render_card(manifest: dict[str, Any], metrics: dict[str, Any], thresholds: d
         "## Training data",
         "",
         f"{metrics['n_train']} labelled comments from `{manifest['training_data']['source']}` "
-        f"(sha256 `{manifest['training_data']['sha256'][:16]}…`)"
+        + "".join(f"with the labels of `{f['path']}` (sha256 `{f['sha256'][:16]}…`) "
+                  for f in manifest["training_data"].get("labels_files") or [])
+        + f"(sha256 `{manifest['training_data']['sha256'][:16]}…`)"
         + (f", {manifest['training_data']['weak']} of them weak (machine) labels, from rules or a language model" if
            manifest["training_data"].get("weak") else "") + ".",
         *([""] + [f"- `{p['source']}`: {p['n']} comments" for p in manifest["training_data"]["parts"]]

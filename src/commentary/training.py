@@ -11,7 +11,7 @@ from typing import Any
 from .backends.base import Inputs
 from .card import write_card
 from .codebook import Codebook
-from .dataset import read_dataset
+from .dataset import file_sha256, read_dataset
 from .fitting import TrainConfig, fit, load_training_data, load_training_sets, predict_and_score
 from .model import TrainedModel
 from .registry import (
@@ -48,10 +48,11 @@ def _scores_on(model: TrainedModel, data, source) -> dict[str, Any]:
 
 
 def train_version(dataset: Path | list[Path], codebook: Codebook, config: TrainConfig, models_root: Path, *,
-                  labels=None, heldout: Path | None = None, adapt: Path | None = None,
-                  make_production: bool | None = None,
+                  labels=None, labels_files: list[Path] | None = None, heldout: Path | None = None,
+                  adapt: Path | None = None, make_production: bool | None = None,
                   progress: Callable[[str], None] | None = None) -> TrainOutcome:
-    """Train on *dataset* (one folder, or several trained on as one) and write an immutable version."""
+    """Train on *dataset* (one folder, or several trained on as one) and write an immutable version.
+    *labels_files* name the files *labels* were read from, for the manifest and the card."""
     from .registry import check_name, check_writable
 
     say = progress or (lambda _m: None)
@@ -87,7 +88,8 @@ def train_version(dataset: Path | list[Path], codebook: Codebook, config: TrainC
         "config": config.to_dict(),
         "training_data": {"source": data.source, "sha256": data.sha256, "n": len(data.ids),
                           "weak": data.weak, "adapt": str(adapt) if adapt else None, "parts": data.parts,
-                          "annotators": data.annotators},
+                          "annotators": data.annotators,
+                          "labels_files": [{"path": str(p), "sha256": file_sha256(Path(p))} for p in labels_files or []]},
         "labels": {"stance": data.stance_labels, "themes": data.theme_labels},
         "packages": package_versions(),
         "seed": config.seed,

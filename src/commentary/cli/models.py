@@ -68,7 +68,7 @@ def train(
             ui.info("labels: " + ", ".join(f"{n:,} {k}" for k, n in counts.items()))
     ui.info(f"training {settings.backend}{_encoder_note(settings)} on {' + '.join(map(str, dataset))}")
     outcome = train_version(dataset, book, settings, models_root(models_dir), labels=label_list,
-                            heldout=heldout, adapt=adapt, make_production=promote_it,
+                            labels_files=list(labels or []), heldout=heldout, adapt=adapt, make_production=promote_it,
                             progress=ui.info if ui.verbosity >= 0 else None)
     _print_scores(outcome.metrics)
     ui.good(f"saved {outcome.version.ref} in {outcome.version.path}"
