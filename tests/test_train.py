@@ -218,9 +218,21 @@ def test_models_commands(small, tmp_path, cli, monkeypatch):
     res = cli("models", "diff", "commentary@v1", "other@v1")
     assert res.exit_code == 0 and "were trained, and cross-validated, on different data" in res.stderr
     assert cli("models", "verify").exit_code == 0
-    (tmp_path / "models" / "commentary" / "v2" / "metrics.json").write_text("{}")
+    (tmp_path / "models" / "commentary" / "v2" / "metrics.json").write_text(
+        '{"cv": {"stance": {"macro_f1": 0.99}, "themes": {"macro_f1": 0.99}}}')
     res = cli("models", "verify", "commentary@v2")
     assert res.exit_code == 1 and "metrics.json does not match" in res.stderr
+    # list, show and diff print figures: edited ones are marked, not shown as training's
+    res = cli("models", "list")
+    assert "! commentary@v2" in res.stdout and "commentary@v2: its metrics.json was changed since training" in res.stderr
+    manifest = tmp_path / "models" / "commentary" / "v1" / "manifest.json"
+    edited = json.loads(manifest.read_text())
+    edited["training_data"]["n"] = 5000
+    manifest.write_text(json.dumps(edited, indent=2) + "\n")
+    res = cli("models", "show", "commentary@v1")
+    assert "its manifest was changed since training" in res.stderr, res.stderr
+    res = cli("models", "diff", "commentary@v1", "commentary@v2")
+    assert "commentary@v1: its manifest was changed" in res.stderr and "commentary@v2: its metrics.json" in res.stderr
     res = cli("models", "show", "commentary@v9")
     assert res.exit_code == 1 and "commentary@v9 does not exist" in res.stderr
 

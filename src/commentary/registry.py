@@ -205,6 +205,28 @@ def resolve(root: Path, ref: str | None) -> Version:
     return Version(name, version, path, read_manifest(path))
 
 
+def changed_since_training(version: Version) -> str | None:
+    """What of a version's record was edited since training, by a quick check of its two small files
+    (the manifest against the index, metrics.json against the manifest), or None. ``verify`` checks
+    every file; this is for ``models list``, ``show`` and ``diff``, which print their figures."""
+    recorded = _index(version.path.parent.parent, version.name).get(version.version)
+    if recorded is not None and file_sha256(version.path / MANIFEST) != recorded:
+        return "its manifest was changed since training"
+    expected = (version.manifest.get("files") or {}).get("metrics.json")
+    try:
+        if expected is not None and file_sha256(version.path / "metrics.json") != expected:
+            return "its metrics.json was changed since training"
+    except OSError:
+        return "its metrics.json is missing"
+    return None
+
+
+def manifest_recorded(version: Version) -> bool:
+    """Whether the index beside the version holds its manifest's sha256 (a version folder copied
+    on its own into another models folder has none, so its manifest vouches only for itself)."""
+    return version.version in _index(version.path.parent.parent, version.name)
+
+
 def verify(version: Version) -> None:
     """Check the manifest against the sha256 the registry recorded for it, then every file against
     its sha256 in the manifest; name the first that differs.

@@ -112,7 +112,7 @@ def _encoder_note(settings) -> str:
 @models_app.command("list")
 def models_list(models_dir: ModelsDirOpt = None) -> None:
     """List every model version, marking the promoted ones."""
-    from ..registry import list_versions, parse_ref, production, read_metrics
+    from ..registry import changed_since_training, list_versions, parse_ref, production, read_metrics
 
     root = models_root(models_dir)
     damaged: list[tuple[str, str]] = []
@@ -120,6 +120,11 @@ def models_list(models_dir: ModelsDirOpt = None) -> None:
     promoted = {name: production(root, name) for name in {v.name for v in versions}}  # one pointer read each
     for v in versions:
         mark = "*" if promoted[v.name] == v.version else " "
+        changed = changed_since_training(v)
+        if changed:  # its figures are not the ones training wrote: say so beside them
+            mark = "!"
+            ui.warn(f"{v.ref}: {changed}; its figures below are not to be trusted "
+                    f"(`commentary models verify {v.ref}`)")
         cv = read_metrics(v).get("cv")
         cv = cv if isinstance(cv, dict) else {}  # figures are for show: a damaged file leaves them blank
         typer.echo(f"{mark} {v.ref}\t{v.manifest.get('created', '')}\t{v.manifest.get('backend', '')}\t"
@@ -144,20 +149,27 @@ def models_list(models_dir: ModelsDirOpt = None) -> None:
 def models_show(ref: Annotated[Optional[str], typer.Argument(help="NAME@vN [default: the promoted one].")] = None,
                 models_dir: ModelsDirOpt = None) -> None:
     """Print a version's manifest as JSON."""
-    from ..registry import resolve
+    from ..registry import changed_since_training, resolve
 
-    typer.echo(json.dumps(resolve(models_root(models_dir), ref).manifest, indent=2))
+    version = resolve(models_root(models_dir), ref)
+    changed = changed_since_training(version)
+    if changed:
+        ui.warn(f"{version.ref}: {changed}; what follows is not what training wrote")
+    typer.echo(json.dumps(version.manifest, indent=2))
 
 
 @models_app.command("verify")
 def models_verify(ref: Annotated[Optional[str], typer.Argument(help="NAME@vN [default: the promoted one].")] = None,
                   models_dir: ModelsDirOpt = None) -> None:
     """Check every file of a version against its sha256, then load it (skops archives through the type audit)."""
-    from ..registry import resolve, verify
+    from ..registry import manifest_recorded, resolve, verify
     from ..training import load_model
 
     version = resolve(models_root(models_dir), ref)
     verify(version)
+    if not manifest_recorded(version):
+        ui.warn(f"{version.ref} has no entry in {version.path.parent / 'index.json'} (a version folder copied on its "
+                "own?): its files match its manifest, but nothing vouches for the manifest itself")
     model, _ = load_model(models_root(models_dir), version.ref)
     audit = getattr(model.backend, "audit", None)
     if audit is not None:
@@ -183,10 +195,14 @@ def models_diff(a: Annotated[str, typer.Argument(help="First NAME@vN.")],
     from rich.console import Console
     from rich.table import Table
 
-    from ..registry import resolve
+    from ..registry import changed_since_training, resolve
 
     root = models_root(models_dir)
     va, vb = resolve(root, a), resolve(root, b)
+    for v in (va, vb):
+        changed = changed_since_training(v)
+        if changed:
+            ui.warn(f"{v.ref}: {changed}; its column is not what training wrote")
     table = Table(show_lines=False)
     table.add_column("")
     table.add_column(va.ref)
