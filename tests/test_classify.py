@@ -112,6 +112,9 @@ def test_bad_input_and_missing_model(cli, models, tmp_path):
     assert res.exit_code == 1 and "found no comments" in res.stderr
     res = run(cli, models, tmp_path / "nope.txt")
     assert res.exit_code == 1 and "does not exist" in res.stderr
+    for fmt in ("csv", "json"):  # no CSV header or "[" on stdout before the error
+        res = run(cli, models, tmp_path / "nope.csv", "--format", fmt)
+        assert res.exit_code == 1 and res.stdout == "" and "does not exist" in res.stderr
     res = run(cli, models, FIXTURES / "wxr.xml", "--model", "commentary@v7")
     assert res.exit_code == 1 and "commentary@v7 does not exist" in res.stderr
     out = tmp_path / "p.jsonl"

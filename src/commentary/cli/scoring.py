@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -112,9 +113,13 @@ def classify(
     dec = trained.decisions
     if source == "-" and sys.stdin.isatty():
         ui.info("reading comments from the terminal: paste or type them, then press Ctrl-D")
-    items = read_items(source, fmt=input_format, per_line=per_line, warn=ui.warn,
-                       options=ReadOptions(text_column=text_column, max_comment_chars=max_comment_chars,
-                                           encoding=encoding))
+    items = iter(read_items(source, fmt=input_format, per_line=per_line, warn=ui.warn,
+                            options=ReadOptions(text_column=text_column, max_comment_chars=max_comment_chars,
+                                                encoding=encoding)))
+    # the first comment is read before anything is written: a source that cannot be read fails with
+    # its one line on stderr, not after a CSV header (or a JSON "[") on stdout
+    first = next(items, None)
+    items = itertools.chain([first], items) if first is not None else iter(())
     summary = Summary(dec.stance_labels, dec.theme_labels)
     rows_for_table: list[dict] = []
 
