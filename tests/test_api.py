@@ -68,7 +68,7 @@ def test_wrong_arguments_are_commentary_errors_and_frames_keep_their_index(model
     # one path is one source, not a list of letters
     assert len(ingest(str(FIXTURES / "disqus.xml"))["comments"]) == len(ingest([FIXTURES / "disqus.xml"])["comments"])
     # a blank comment is flagged unsure, whatever the model reads into it
-    assert [p.abstain for p in m.predict(["", "   "])] == [True, True]
+    assert [p.abstain for p in m.predict(["", "   ", "\u200b", "\u200b\ufeff\u2060 "])] == [True] * 4
     frame = m.predict_frame(pd.Series(["Spot on.", "Nobody asked the nurses."], index=[5, 7]))
     assert frame.index.tolist() == [5, 7]
     assert m.predict_frame([]).columns.tolist()[:5] == ["id", "text", "stance", "themes", "abstain"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,15 @@ class Decisions:
         return out
 
 
+_INVISIBLE = re.compile(r"[\s\u00ad\u180e\u200b-\u200f\u2028-\u202f\u205f-\u206f\ufeff]+")
+
+
+def _blank(text: str) -> bool:
+    """Whether a comment holds nothing to read: only spaces, or characters that show nothing (zero-width
+    spaces and joiners, direction marks, soft hyphens, a byte-order mark)."""
+    return not _INVISIBLE.sub("", text)
+
+
 @functools.lru_cache(maxsize=8)
 def _compiled_rules(specs_json: str) -> tuple:
     """Rules from their specs, compiled once per process (keyed by the specs as JSON)."""
@@ -223,7 +233,7 @@ class TrainedModel:
                 "themes": [t for j, t in enumerate(d.theme_labels) if themes[i, j]],
                 "theme_probs": {t: round(float(ct[i, j]), 4) for j, t in enumerate(d.theme_labels)},
                 # a blank comment says nothing: whatever the model reads into it, it is flagged unsure
-                "abstain": bool(cs[i, k] < d.abstain_below) or not inputs.texts[i].strip(),
+                "abstain": bool(cs[i, k] < d.abstain_below) or _blank(inputs.texts[i]),
             })
         return out
 
