@@ -38,6 +38,10 @@ def test_load_and_predict_typed_labels(models):
 def test_stages_with_plain_arguments(models, tmp_path):
     manifest = ingest([FIXTURES / "disqus.xml"], output=tmp_path / "ds")
     assert manifest["format"] == "commentary-dataset" and (tmp_path / "ds" / "manifest.json").is_file()
+    with pytest.raises(commentary.CommentaryError, match="pass force=True") as err:  # a Python caller's fix, not a flag
+        ingest([FIXTURES / "disqus.xml"], output=tmp_path / "ds")
+    assert "--force" not in str(err.value)
+    assert ingest([FIXTURES / "disqus.xml"], output=tmp_path / "ds", force=True)["format"] == "commentary-dataset"
     records = ingest([FIXTURES / "disqus.xml"])
     assert records["comments"] and records["comments"][0].text
     metrics = evaluate(None, REPO / "data" / "starter" / "test", models_dir=models)

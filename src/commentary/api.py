@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import CommentaryError
+from .errors import CommentaryError, OutputExistsError
 from .paths import models_dir as _models_dir
 
 __all__ = ["Prediction", "Model", "load", "ingest", "train", "evaluate"]
@@ -170,8 +170,13 @@ def ingest(sources: Sequence[str | Path], *, output: str | Path | None = None, f
     result = run_ingest([str(s) for s in _paths(sources, "sources")], options=ReadOptions(**options), home=home())
     if output is None:
         return {"articles": result.articles, "comments": result.comments, "warnings": result.warnings}
-    return write_dataset(Path(output), result.articles, result.comments, force=force,
-                         info={"name": Path(output).name, "inputs": result.inputs, "summary": summarise(result)})
+    try:
+        return write_dataset(Path(output), result.articles, result.comments, force=force,
+                             info={"name": Path(output).name, "inputs": result.inputs, "summary": summarise(result)})
+    except OutputExistsError as exc:  # the fix a Python caller can follow
+        if exc.fix and "--force" in exc.fix:
+            exc.fix = exc.fix.replace("pass --force", "pass force=True")
+        raise
 
 
 def train(datasets: Sequence[str | Path] | None = None, *, labels: str | Path | None = None,
