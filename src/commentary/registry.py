@@ -209,8 +209,7 @@ def changed_since_training(version: Version) -> str | None:
     """What of a version's record was edited since training, by a quick check of its two small files
     (the manifest against the index, metrics.json against the manifest), or None. ``verify`` checks
     every file; this is for ``models list``, ``show`` and ``diff``, which print their figures."""
-    recorded = _index(version.path.parent.parent, version.name).get(version.version)
-    if recorded is not None and file_sha256(version.path / MANIFEST) != recorded:
+    if _manifest_changed(version):
         return "its manifest was changed since training"
     expected = (version.manifest.get("files") or {}).get("metrics.json")
     try:
@@ -219,6 +218,12 @@ def changed_since_training(version: Version) -> str | None:
     except OSError:
         return "its metrics.json is missing"
     return None
+
+
+def _manifest_changed(version: Version) -> bool:
+    """Whether the manifest differs from the sha256 the index recorded for it when it was written."""
+    recorded = _index(version.path.parent.parent, version.name).get(version.version)
+    return recorded is not None and file_sha256(version.path / MANIFEST) != recorded
 
 
 def manifest_recorded(version: Version) -> bool:
@@ -234,8 +239,7 @@ def verify(version: Version) -> None:
     Links inside a version and manifest entries that point outside it are refused, so an
     edited manifest cannot vouch for a file elsewhere on the machine.
     """
-    recorded = _index(version.path.parent.parent, version.name).get(version.version)
-    if recorded is not None and file_sha256(version.path / MANIFEST) != recorded:
+    if _manifest_changed(version):
         raise CommentaryError(f"{version.path / MANIFEST} does not match the sha256 recorded for {version.ref} "
                               f"in {version.path.parent / INDEX}", fix="the manifest was changed; restore it or retrain")
     files = version.manifest.get("files") or {}

@@ -51,6 +51,15 @@ def _filled(row: dict) -> bool:
     return any((row.get(key) or "").strip() for key in ("stance", "themes"))
 
 
+def read_sheet_text(path: Path) -> str:
+    """A labels file's text (UTF-8, a byte-order mark dropped), or an error saying how to save it."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (byte {exc.start:,} is {exc.object[exc.start:exc.start + 1]!r})",
+                         fix="save the labels as UTF-8 (in Excel: Save As, 'CSV UTF-8')") from None
+
+
 def sheet_reader(text: str) -> csv.DictReader:
     """A labels sheet's rows: comma-separated, or by what its header shows a spreadsheet saved it with
     (semicolons in a European Excel, tabs), or by Excel's ``sep=;`` first line. Only the header line
@@ -84,11 +93,7 @@ def read_labels_file(path: Path, codebook: Codebook, *, annotator: str | None = 
             "to use others" if is_dataset_folder(path) else "pass a labels file (JSON Lines or CSV)"))
     if not path.is_file():
         raise InputError(f"{path} does not exist", fix="check the path of the labels file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text (byte {exc.start:,} is {exc.object[exc.start:exc.start + 1]!r})",
-                         fix="save the labels as UTF-8 (in Excel: Save As, 'CSV UTF-8')") from None
+    text = read_sheet_text(path)
     rows: list[tuple[str, dict]] = []
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         lines = text.splitlines()

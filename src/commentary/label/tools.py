@@ -425,13 +425,9 @@ def _csv_rows(tasks: Sequence[Task], codebook: Codebook):
 
 
 def _from_csv(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8", fix="save the sheet as CSV UTF-8") from exc
-    from .io import sheet_reader
+    from .io import read_sheet_text, sheet_reader
 
-    reader = sheet_reader(text)
+    reader = sheet_reader(read_sheet_text(path))
     if not reader.fieldnames or "comment_id" not in reader.fieldnames or "stance" not in reader.fieldnames:
         raise InputError(f"{path} has no comment_id and stance columns",
                          fix="start from `commentary label export --to csv` and fill in stance and themes")
