@@ -118,6 +118,12 @@ def test_missing_year_is_not_invented_and_warns_with_line():
     assert any("line 7" in w and "12 May" in w for w in result.warnings)
 
 
+def test_an_unreadable_date_is_named_once():
+    result = read("Title\n\nText.\n\nAnn Lee\nComment date\nlast Tuesday\nHello there.\n")
+    assert result.comments[0].date is None and result.comments[0].date_text == "last Tuesday"
+    assert len([w for w in result.warnings if "line 7" in w]) == 1, result.warnings
+
+
 def test_ambiguous_name_line_warns_with_line_number():
     page = (
         "Title\n\nText of the article.\n\nAnn Lee\n\nNurse, Ward 9\nComment date\n1 June 2020\n"

@@ -69,6 +69,7 @@ class _Anchor:
     label: int  # line index of the date label
     date_line: int  # line index of the date (same as label when on one line)
     date_text: str | None
+    warned: bool = False  # its date was already named as unreadable where it was found
 
 
 @dataclass
@@ -119,7 +120,7 @@ def _find_anchors(lines: list[str], result: ReadResult, name: str) -> list[_Anch
                 f"{name}: line {j + 1}: {lines[j].strip()!r} after {m.group(1)!r} is not a date "
                 "I can read; kept as the date text with no date"
             )
-            anchors.append(_Anchor(i, j, lines[j].strip()))
+            anchors.append(_Anchor(i, j, lines[j].strip(), warned=True))
     return anchors
 
 
@@ -294,7 +295,7 @@ def read_page_text(src: Source, text: str) -> ReadResult:
             result.warnings.append(f"{src.name}: line {block.start + 1}: comment with no text, skipped")
             continue
         date = parse_date(block.anchor.date_text)
-        if block.anchor.date_text and date is None:
+        if block.anchor.date_text and date is None and not block.anchor.warned:
             result.warnings.append(
                 f"{src.name}: line {block.anchor.date_line + 1}: could not read a full date from "
                 f"{block.anchor.date_text!r}; kept the text, date left empty"
