@@ -205,7 +205,7 @@ def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")],
     model: Annotated[Optional[str], typer.Option(
         "--model", "-m", help="NAME@vN [default: the promoted version of 'commentary'].")] = None,
-    examples: Annotated[int, typer.Option(help="Example comments shown per label.")] = 3,
+    examples: Annotated[int, typer.Option(min=0, help="Example comments shown per label.")] = 3,
     per_line: Annotated[bool, typer.Option("--per-line", help="Plain text: one comment per line.")] = False,
     input_format: Annotated[Optional[str], typer.Option(
         help="Force the input format (as ingest --format).")] = None,
