@@ -54,6 +54,22 @@ class ReadResult:
         self.skipped[reason] = self.skipped.get(reason, 0) + n
 
 
+def drop_dangling(result: ReadResult, name: str) -> None:
+    """Keep a reply whose parent was skipped (spam, pending, deleted) or is missing, but as a top-level
+    comment, and say so: every reader that leaves comments out, alike."""
+    ids = {c.id for c in result.comments}
+    lost = 0
+    for c in result.comments:
+        if c.parent_id and c.parent_id not in ids:
+            c.parent_id = None
+            lost += 1
+    if lost:
+        result.warnings.append(
+            f"{name}: {lost} repl{'y' if lost == 1 else 'ies'} answer a comment that was "
+            "skipped or is missing; kept as top-level comments"
+        )
+
+
 def article_id(kind: str, key: object) -> str:
     """Id of an article from the source kind and its own key (url, post id, or title)."""
     return stable_id("a", kind, key)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import FormatError
 from ..records import Article, Comment
-from .base import ReadResult, article_id, clean_text, comment_id, provenance
+from .base import ReadResult, article_id, clean_text, comment_id, drop_dangling, provenance
 from .dates import parse_date
 from .source import Source
 
@@ -282,6 +282,9 @@ def _from_markup(tree, src: Source, result: ReadResult, opts) -> None:
         date, date_text = _date_of(own(node, _DATE_SEL))
         author = own(node, _AUTHOR_SEL)
         pending = own(node, (".comment-awaiting-moderation",)) is not None or "unpublished" in classes
+        if pending and not opts.include_unapproved:  # as the WXR and Disqus readers leave them out
+            result.skip("pending comment")
+            continue
         result.comments.append(Comment(
             id=ids[node.mem_id], article_id=art.id, text=text, parent_id=parent_id,
             author=clean_text(author.text(deep=True)).replace("\n", " ") or None if author else None,
@@ -339,6 +342,7 @@ def read_html(src: Source, text: str, opts) -> ReadResult:
                                "read what was there")
     if not _from_jsonld(tree, src, result):
         _from_markup(tree, src, result, opts)
+        drop_dangling(result, src.name)  # replies to a pending comment left out
     art = result.articles[0]
     if not result.comments and not art.text and not art.title:
         raise FormatError(

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import FormatError
 from ..records import Article, Comment
-from .base import ReadOptions, ReadResult, article_id, comment_id, provenance
+from .base import ReadOptions, ReadResult, article_id, comment_id, drop_dangling, provenance
 from .dates import parse_date
 from .source import _CONTROL, Source, check_line_lengths
 
@@ -213,6 +213,8 @@ def read_rows(rows: Iterable[dict], columns: list[str], src: Source, opts: ReadO
         if parent and parent not in ("0", "-1", "nan", "None"):
             com.parent_id = _cid(scope, parent)
     result.comments = [c for c, _, _ in pending]
+    if any(f"{status} comment" in result.skipped for status in ("pending", "spam", "deleted")):
+        drop_dangling(result, src.name)  # replies to the pending, spam or trashed rows left out
     result.articles = list(articles.values())
     if not result.comments:
         raise FormatError(f"{src.name} has no rows with comment text in column {result.text_column!r}",

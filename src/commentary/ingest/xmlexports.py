@@ -6,7 +6,7 @@ import re
 
 from ..errors import FormatError
 from ..records import Article, Comment
-from .base import ReadOptions, ReadResult, article_id, clean_text, comment_id, provenance
+from .base import ReadOptions, ReadResult, article_id, clean_text, comment_id, drop_dangling, provenance
 from .dates import parse_date
 from .html import _plain
 from .source import Source
@@ -105,7 +105,7 @@ def read_wxr(src: Source, text: str, opts: ReadOptions) -> ReadResult:
                 date=parse_date(raw_date), date_text=raw_date, status=status,
                 source_id=cid or None, place=f"post {post_id}, comment {cid}", **provenance(src),
             ))
-    _drop_dangling(result, src)
+    drop_dangling(result, src.name)
     return result
 
 
@@ -162,20 +162,5 @@ def read_disqus(src: Source, text: str, opts: ReadOptions) -> ReadResult:
     if not threads and not result.comments:
         raise FormatError(f"{src.name}: no <thread> or <post> in this Disqus export",
                           fix="export it again from the Disqus admin")
-    _drop_dangling(result, src)
+    drop_dangling(result, src.name)
     return result
-
-
-def _drop_dangling(result: ReadResult, src: Source) -> None:
-    """Keep a reply whose parent was skipped, but as a top-level comment, and say so."""
-    ids = {c.id for c in result.comments}
-    lost = 0
-    for c in result.comments:
-        if c.parent_id and c.parent_id not in ids:
-            c.parent_id = None
-            lost += 1
-    if lost:
-        result.warnings.append(
-            f"{src.name}: {lost} repl{'y' if lost == 1 else 'ies'} answer a comment that was "
-            "skipped or is missing; kept as top-level comments"
-        )
