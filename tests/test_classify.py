@@ -65,7 +65,7 @@ def test_a_copied_comment_section_without_comment_labels_is_named_not_scored_sil
                     "Margaret Hill\n5 hours ago\nSomething had to give.\nReply\n\nLoad more comments\n")
     res = run(cli, models, page)
     assert res.exit_code == 0
-    assert "looks like a page copied with its comment section (a comments heading, Reply or Report buttons, " \
+    assert "looks like a page copied with its comment section (a comments heading, Reply, Report or Like buttons, " \
            "times like '3 hours ago', 'Load more comments'" in res.stderr, res.stderr
     plain = tmp_path / "plain.txt"  # comments that mention replying are not a page
     plain.write_text("I will reply to the consultation.\n\nReply\n\nThe rota is the problem.\n")

@@ -28,18 +28,6 @@ __all__ = ["Item", "read_items", "items_from_records", "score", "evidence", "Sum
            "is_predictions_file"]
 
 _PAGE_LABEL = re.compile(r"^\s*(?:comment(?:ed)?\s+(?:date|on)|posted\s+on)\b", re.IGNORECASE | re.MULTILINE)
-# What a comment section copied from a browser shows around its comments: its heading, buttons,
-# relative times and closing links. Two kinds of them in a file read as plain paragraphs: say so.
-_SECTION_SIGNS = {
-    "a comments heading": re.compile(r"^\s*(?:\d+\s+comments?|comments?\s*\(\d+\))\s*$", re.I | re.M),
-    "Reply or Report buttons": re.compile(r"^\s*(?:reply|report)\s*$", re.I | re.M),
-    "times like '3 hours ago'": re.compile(r"^\s*(?:\d+|an?)\s+(?:second|minute|hour|day|week|month|year)s?\s+ago\s*$",
-                                           re.I | re.M),
-    "'Load more comments' or 'Add your comment'": re.compile(
-        r"^\s*(?:(?:load|show|view)\s+(?:\d+\s+)?more\s+(?:comments|replies)|(?:add|leave|post|write)\s+"
-        r"(?:your\s+|a\s+)?(?:comment|reply))\b", re.I | re.M),
-    "'Sort by' controls": re.compile(r"^\s*sort(?:ed)?\s+by\b", re.I | re.M),
-}
 _STREAMED = {".jsonl", ".ndjson", ".csv", ".tsv"}
 
 
@@ -250,7 +238,7 @@ def _distinct_ids(items: Iterator[Item], say: Callable[[str], None]) -> Iterator
 
 def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[[str], None]) -> Iterator[Item]:
     from .ingest import looks_like_csv, looks_like_tsv, read_opened, read_source
-    from .ingest.pagetext import read_page_text
+    from .ingest.pagetext import read_page_text, section_signs
     from .ingest.source import decode, is_utf8, open_source
 
     path = Path(spec) if spec != "-" else None
@@ -279,7 +267,7 @@ def _read_items(spec: str, fmt: str | None, per_line: bool, opts, say: Callable[
             result = read_page_text(src, decode(src, opts.encoding))
             result.warnings[:0] = src.warnings
         else:
-            signs = [what for what, sign in _SECTION_SIGNS.items() if sign.search(head)]
+            signs = section_signs(head)
             if len(signs) >= 2:
                 say(f"{src.name} looks like a page copied with its comment section ({', '.join(signs)}) but has "
                     "no 'Comment date' or 'Posted on' lines to tell one comment from the next, so every paragraph "

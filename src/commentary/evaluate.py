@@ -235,7 +235,8 @@ REPORT_PLOTS = ("reliability.png", "confusion.png")
 
 
 def is_report_folder(folder: Path) -> bool:
-    """Whether *folder* holds an evaluation report that ``write_reports`` wrote."""
+    """Whether *folder* holds an evaluation report that ``write_reports`` wrote, and nothing else
+    (raises ``ForeignFilesError`` naming what else it holds: replacing it would delete them)."""
     from .dataset import holds_only
 
     if not all((Path(folder) / name).is_file() for name in REPORT_FILES):

@@ -205,11 +205,25 @@ def resolve(root: Path, ref: str | None) -> Version:
     return Version(name, version, path, read_manifest(path))
 
 
-def changed_since_training(version: Version) -> str | None:
-    """What of a version's record was edited since training, by a quick check of its two small files
-    (the manifest against the index, metrics.json against the manifest), or None. ``verify`` checks
-    every file; this is for ``models list``, ``show`` and ``diff``, which print their figures."""
-    if _manifest_changed(version):
+def changed_since_training(versions: list[Version]) -> dict[str, str]:
+    """What of each version's record was edited since training, by ref (versions with nothing edited
+    are left out), by a quick check of its two small files: the manifest against the index (read once
+    a model), metrics.json against the manifest. ``verify`` checks every file; this is for ``models
+    list``, ``show`` and ``diff``, which print their figures."""
+    indexes: dict[tuple[Path, str], dict[str, str]] = {}
+    out = {}
+    for v in versions:
+        key = (v.path.parent.parent, v.name)
+        if key not in indexes:
+            indexes[key] = _index(*key)
+        why = _record_changed(v, indexes[key])
+        if why:
+            out[v.ref] = why
+    return out
+
+
+def _record_changed(version: Version, index: dict[str, str]) -> str | None:
+    if _manifest_changed(version, index):
         return "its manifest was changed since training"
     expected = (version.manifest.get("files") or {}).get("metrics.json")
     try:
@@ -220,9 +234,11 @@ def changed_since_training(version: Version) -> str | None:
     return None
 
 
-def _manifest_changed(version: Version) -> bool:
-    """Whether the manifest differs from the sha256 the index recorded for it when it was written."""
-    recorded = _index(version.path.parent.parent, version.name).get(version.version)
+def _manifest_changed(version: Version, index: dict[str, str] | None = None) -> bool:
+    """Whether the manifest differs from the sha256 the index (read here unless given) recorded for it."""
+    if index is None:
+        index = _index(version.path.parent.parent, version.name)
+    recorded = index.get(version.version)
     return recorded is not None and file_sha256(version.path / MANIFEST) != recorded
 
 

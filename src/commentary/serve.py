@@ -35,7 +35,6 @@ def make_app(model, *, max_comments: int = 1000, max_chars: int = MAX_COMMENT_CH
     from fastapi.responses import JSONResponse
     from pydantic import BaseModel, Field, model_validator
 
-
     class CommentIn(BaseModel):
         text: str = Field(min_length=1)
         id: str | None = None

@@ -118,12 +118,12 @@ def models_list(models_dir: ModelsDirOpt = None) -> None:
     damaged: list[tuple[str, str]] = []
     versions = list_versions(root, damaged=damaged)
     promoted = {name: production(root, name) for name in {v.name for v in versions}}  # one pointer read each
+    changed = changed_since_training(versions)
     for v in versions:
         mark = "*" if promoted[v.name] == v.version else " "
-        changed = changed_since_training(v)
-        if changed:  # its figures are not the ones training wrote: say so beside them
+        if v.ref in changed:  # its figures are not the ones training wrote: say so beside them
             mark = "!"
-            ui.warn(f"{v.ref}: {changed}; its figures below are not to be trusted "
+            ui.warn(f"{v.ref}: {changed[v.ref]}; its figures below are not to be trusted "
                     f"(`commentary models verify {v.ref}`)")
         cv = read_metrics(v).get("cv")
         cv = cv if isinstance(cv, dict) else {}  # figures are for show: a damaged file leaves them blank
@@ -152,9 +152,8 @@ def models_show(ref: Annotated[Optional[str], typer.Argument(help="NAME@vN [defa
     from ..registry import changed_since_training, resolve
 
     version = resolve(models_root(models_dir), ref)
-    changed = changed_since_training(version)
-    if changed:
-        ui.warn(f"{version.ref}: {changed}; what follows is not what training wrote")
+    for why in changed_since_training([version]).values():
+        ui.warn(f"{version.ref}: {why}; what follows is not what training wrote")
     typer.echo(json.dumps(version.manifest, indent=2))
 
 
@@ -199,10 +198,8 @@ def models_diff(a: Annotated[str, typer.Argument(help="First NAME@vN.")],
 
     root = models_root(models_dir)
     va, vb = resolve(root, a), resolve(root, b)
-    for v in (va, vb):
-        changed = changed_since_training(v)
-        if changed:
-            ui.warn(f"{v.ref}: {changed}; its column is not what training wrote")
+    for ref, why in changed_since_training([va, vb]).items():
+        ui.warn(f"{ref}: {why}; its column is not what training wrote")
     table = Table(show_lines=False)
     table.add_column("")
     table.add_column(va.ref)

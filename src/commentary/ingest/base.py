@@ -54,6 +54,15 @@ class ReadResult:
         self.skipped[reason] = self.skipped.get(reason, 0) + n
 
 
+# A comment's moderation status as exports write it (WordPress's comment_approved, moderation tools'
+# status columns), in the words commentary keeps: approved, pending, spam, deleted.
+STATUS_WORDS = {"1": "approved", "approved": "approved", "approve": "approved", "true": "approved",
+                "yes": "approved", "published": "approved", "publish": "approved", "visible": "approved",
+                "0": "pending", "pending": "pending", "hold": "pending", "unapproved": "pending", "false": "pending",
+                "no": "pending", "spam": "spam", "trash": "deleted", "trashed": "deleted", "post-trashed": "deleted",
+                "deleted": "deleted", "removed": "deleted", "rejected": "deleted", "hidden": "deleted"}
+
+
 def drop_dangling(result: ReadResult, name: str) -> None:
     """Keep a reply whose parent was skipped (spam, pending, deleted) or is missing, but as a top-level
     comment, and say so: every reader that leaves comments out, alike."""

@@ -19,7 +19,7 @@ from .base import ReadResult, article_id, clean_text, comment_id, provenance
 from .dates import looks_like_date, parse_date
 from .source import Source, check_line_lengths
 
-__all__ = ["read_page_text"]
+__all__ = ["read_page_text", "section_signs"]
 
 _LABEL = re.compile(
     r"^(comment(?:ed)?\s+(?:date|on)|posted(?:\s+on)?|submitted(?:\s+on)?|date(?:\s+posted)?)"
@@ -33,11 +33,12 @@ _END = re.compile(
     r"(?:\d+\s+)?(?:more\s+)?comments)\b",
     re.IGNORECASE,
 )
+_HEADING = r"\d*\s*comments?(?:\s*\(\d+\))?"  # "Comments", "4 Comments", "Comments (4)"
 _BOILERPLATE = re.compile(
     r"^(?:this (?:content|page|post) relates to the following topics:?|share(?: this(?: \w+)?)?|"
     r"print(?: this page)?|related (?:content|articles|posts|reading)|read more|back to top|"
     r"skip to (?:main )?content|(?:tags?|topics?|filed under|categories)\s*:.*|"
-    r"\d*\s*comments?(?:\s*\(\d+\))?|log in to (?:comment|reply)|email|tweet|facebook|"
+    rf"{_HEADING}|log in to (?:comment|reply)|email|tweet|facebook|"
     r"twitter|linkedin|x|whatsapp|copy link)$",
     re.IGNORECASE,
 )
@@ -49,6 +50,8 @@ _ACTION = re.compile(
     r"|(?:[\U0001F44D\U0001F44E\u2b06\u2b07\u2191\u2193\u25b2\u25bc]\ufe0f?\s*\d*\s*)+)$",
     re.IGNORECASE,
 )
+_AGO = re.compile(r"^(?:\d+|an?)\s+(?:second|minute|hour|day|week|month|year)s?\s+ago$", re.IGNORECASE)
+_SORT = re.compile(r"^sort(?:ed)?\s+by\b", re.IGNORECASE)
 _BYLINE = re.compile(r"^(?:by|written by|author:)\s+(.{2,80})$", re.IGNORECASE)
 _PUBLISHED = re.compile(r"^(?:published|posted|updated|date)\s*:?\s*(?:on\s+)?(.+)$", re.IGNORECASE)
 _AFFIL_WORDS = re.compile(
@@ -69,7 +72,6 @@ class _Anchor:
     label: int  # line index of the date label
     date_line: int  # line index of the date (same as label when on one line)
     date_text: str | None
-    warned: bool = False  # its date was already named as unreadable where it was found
 
 
 @dataclass
@@ -120,7 +122,7 @@ def _find_anchors(lines: list[str], result: ReadResult, name: str) -> list[_Anch
                 f"{name}: line {j + 1}: {lines[j].strip()!r} after {m.group(1)!r} is not a date "
                 "I can read; kept as the date text with no date"
             )
-            anchors.append(_Anchor(i, j, lines[j].strip(), warned=True))
+            anchors.append(_Anchor(i, j, lines[j].strip()))
     return anchors
 
 
@@ -216,6 +218,17 @@ def _signs_off(lines: list[str], at: int, lo: int) -> bool:
     return k is not None and bool(_SIGN_OFF.match(lines[k].strip()))
 
 
+def section_signs(text: str) -> list[str]:
+    """What in *text* shows a comment section copied from a browser, by the lines this reader knows
+    around comments: a comments heading, buttons, relative times, end markers, sort controls. A file
+    with two kinds of them but no comment labels is a page whose comments cannot be told apart."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    kinds = {"a comments heading": re.compile(rf"^{_HEADING}$", re.IGNORECASE),
+             "Reply, Report or Like buttons": _ACTION, "times like '3 hours ago'": _AGO,
+             "'Load more comments' or 'Add your comment'": _END, "'Sort by' controls": _SORT}
+    return [what for what, pattern in kinds.items() if any(pattern.match(line) for line in lines)]
+
+
 def _article_fields(lines: list[str]) -> tuple[str | None, str | None, list[str]]:
     author = published = None
     kept: list[str] = []
@@ -295,7 +308,8 @@ def read_page_text(src: Source, text: str) -> ReadResult:
             result.warnings.append(f"{src.name}: line {block.start + 1}: comment with no text, skipped")
             continue
         date = parse_date(block.anchor.date_text)
-        if block.anchor.date_text and date is None and not block.anchor.warned:
+        # a date text that does not even look like one was named where its label was found
+        if block.anchor.date_text and date is None and looks_like_date(block.anchor.date_text):
             result.warnings.append(
                 f"{src.name}: line {block.anchor.date_line + 1}: could not read a full date from "
                 f"{block.anchor.date_text!r}; kept the text, date left empty"

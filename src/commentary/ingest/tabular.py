@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import FormatError
 from ..records import Article, Comment
-from .base import ReadOptions, ReadResult, article_id, comment_id, drop_dangling, provenance
+from .base import STATUS_WORDS, ReadOptions, ReadResult, article_id, comment_id, drop_dangling, provenance
 from .dates import parse_date
 from .source import _CONTROL, Source, check_line_lengths
 
@@ -43,12 +43,6 @@ _OPTION = {"text": "text_column", "id": "id_column", "parent": "parent_column",
            "title": "title_column", "article_text": "article_text_column"}
 # A prefixed "...url" column names the article (page_url, rfd_article_url) unless it belongs to a person.
 _PERSON_URL = re.compile(r"author|user|commenter|avatar|profile|photo|image|picture|icon|home|website|member")
-# A status column's values, as WordPress, Disqus and moderation tools write them.
-_STATUS = {"1": "approved", "approved": "approved", "approve": "approved", "true": "approved", "yes": "approved",
-           "published": "approved", "publish": "approved", "visible": "approved", "0": "pending",
-           "pending": "pending", "hold": "pending", "unapproved": "pending", "false": "pending", "no": "pending",
-           "spam": "spam", "trash": "deleted", "trashed": "deleted", "post-trashed": "deleted",
-           "deleted": "deleted", "removed": "deleted", "rejected": "deleted", "hidden": "deleted"}
 
 
 _OWN_ID = re.compile(r"^[ac]_[0-9a-f]{16}$")
@@ -159,10 +153,10 @@ def table_records(rows: Iterable[dict], columns: list[str], src: Source, opts: R
         status = "approved"
         if "status" in m:
             said = (_str(row.get(m["status"])) or "approved").lower()
-            status = _STATUS.get(said, "approved")
+            status = STATUS_WORDS.get(said, "approved")
             unknown = (f"{src.name}: column {m['status']!r} holds {said!r}, not a status commentary knows "
                        "(approved, pending, spam, trash); read as approved")
-            if said not in _STATUS and unknown not in result.warnings:
+            if said not in STATUS_WORDS and unknown not in result.warnings:
                 result.warnings.append(unknown)
             if status != "approved" and not opts.include_unapproved:
                 result.skip(f"{status} comment")

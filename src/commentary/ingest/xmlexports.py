@@ -6,7 +6,16 @@ import re
 
 from ..errors import FormatError
 from ..records import Article, Comment
-from .base import ReadOptions, ReadResult, article_id, clean_text, comment_id, drop_dangling, provenance
+from .base import (
+    STATUS_WORDS,
+    ReadOptions,
+    ReadResult,
+    article_id,
+    clean_text,
+    comment_id,
+    drop_dangling,
+    provenance,
+)
 from .dates import parse_date
 from .html import _plain
 from .source import Source
@@ -18,8 +27,6 @@ CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
 DC = "{http://purl.org/dc/elements/1.1/}"
 DSQ = "{http://disqus.com}"
 DSQ_INTERNAL = "{http://disqus.com/disqus-internals}id"
-_APPROVAL = {"1": "approved", "0": "pending", "spam": "spam", "trash": "deleted",
-             "post-trashed": "deleted"}
 
 
 _DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml\b[^?>]*?)\s+encoding\s*=\s*["'][^"']*["']""")
@@ -88,7 +95,7 @@ def read_wxr(src: Source, text: str, opts: ReadOptions) -> ReadResult:
             if ctype in ("pingback", "trackback") and not opts.include_pingbacks:
                 result.skip("pingback or trackback")
                 continue
-            status = _APPROVAL.get((c.findtext(f"{wp}comment_approved") or "1").strip(), "pending")
+            status = STATUS_WORDS.get((c.findtext(f"{wp}comment_approved") or "1").strip(), "pending")
             if status != "approved" and not opts.include_unapproved:
                 result.skip(f"{status} comment")
                 continue
